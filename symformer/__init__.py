@@ -1,0 +1,36 @@
+"""symformer: verified derivations of the mathematics of transformers.
+
+A :class:`Derivation` is a chain of justified steps; :func:`verify` checks each step symbolically
+(for general sizes where it can, else for every small size) and numerically in float64, and
+:func:`catalog` holds the built-in course.
+
+>>> from symformer import catalog, verify
+>>> verify(catalog()["softmax-jacobian"]).ok
+True
+"""
+
+from ._catalog import Catalog, Discovery, catalog, discover
+from ._derivation import Claim, Derivation, Figure, Gradient, Jacobian, Property, Size, Step, Witness
+from ._domains import Domain
+from ._errors import DerivationError, LoadError, SymformerError, UnknownDerivation, UsageError
+from ._latex import Style, derivation_to_latex, escape_text, to_latex
+from ._reference.finite_differences import central_difference, directional_difference
+from ._reference.softmax import (
+    cross_entropy,
+    cross_entropy_grad,
+    log_softmax,
+    log_softmax_jacobian,
+    softmax,
+    softmax_jacobian,
+)
+from ._verify import CheckResult, Counterexample, MethodResult, Report, VerifyConfig, verify
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Catalog", "CheckResult", "Claim", "Counterexample", "Derivation", "DerivationError", "Discovery", "Domain",
+    "Figure", "Gradient", "Jacobian", "LoadError", "MethodResult", "Property", "Report", "Size", "Step", "Style",
+    "SymformerError", "UnknownDerivation", "UsageError", "VerifyConfig", "Witness", "catalog", "central_difference",
+    "cross_entropy", "cross_entropy_grad", "derivation_to_latex", "directional_difference", "discover",
+    "escape_text", "log_softmax", "log_softmax_jacobian", "softmax", "softmax_jacobian", "to_latex", "verify",
+]

@@ -1,0 +1,118 @@
+"""Symbolic proofs in index notation, for general (symbolic) sizes.
+
+SymPy differentiates ``Sum(f(k), (k, 1, n))`` with respect to ``z[j]`` into sums holding
+``KroneckerDelta(j, k)``; its own ``doit`` turns those into a Piecewise guarded by ``1 <= j <= n``,
+which blocks simplification. Here the standing assumption of a derivation holds instead: every free
+index lies in its declared range. Under it ``Sum(f(k) delta(j, k), (k, lo, hi)) = f(j)`` when j's
+range is exactly (lo, hi), and a delta between two indices of different ranges is left alone, so a
+contraction is never applied where it would be false.
+
+The normal form: multi-limit sums split, sums of sums distributed, factors free of the dummy pulled
+out, deltas contracted, dummies renamed by nesting height. Two sides are equal when the expanded
+difference of their normal forms is zero. A difference that is not zero proves nothing: the caller
+falls back to a weaker method.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import sympy as sp
+
+
+def normal_form(expr: sp.Expr, ranges: Mapping[sp.Symbol, tuple]) -> sp.Expr:
+    """Rewrite ``expr`` into the normal form described in the module docstring.
+
+    ``ranges`` maps each free index to its (low, high) range, symbolic bounds allowed.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> j, k = sp.symbols("j k", integer=True)
+    >>> z = sp.IndexedBase("z")
+    >>> normal_form(sp.Sum(z[k] * sp.KroneckerDelta(j, k), (k, 1, n)), {j: (1, n)})
+    z[j]
+    """
+    expr = sp.expand_log(sp.sympify(expr))  # sound: only logs of provably positive products split
+    if expr.has(sp.Derivative):
+        expr = sp.expand_log(expr.doit(deep=True))
+    expr = _rewrite(expr, dict(ranges))
+    expr = sp.expand(expr)
+    expr = _contract_free_deltas(expr, dict(ranges))
+    return _canonical_dummies(expr)
+
+
+def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tuple]) -> bool:
+    """True when ``lhs == rhs`` is proved for every size; False means "not proved", not "false"."""
+    difference = normal_form(lhs, ranges) - normal_form(rhs, ranges)
+    difference = sp.expand(_canonical_dummies(_rewrite(sp.expand(difference), dict(ranges))))
+    if difference == 0:
+        return True
+    return sp.simplify(difference) == 0
+
+
+def _rewrite(expr, ranges):
+    """Bottom-up: distribute, pull out and contract every Sum."""
+    if isinstance(expr, sp.Sum):
+        body = _rewrite(expr.function, ranges)
+        result = body
+        for symbol, low, high in expr.limits:  # innermost first
+            result = _one_sum(result, symbol, low, high, ranges)
+        return result
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Symbol, sp.Number)):
+        return expr
+    return expr.func(*(_rewrite(arg, ranges) for arg in expr.args))
+
+
+def _one_sum(body, symbol, low, high, ranges):
+    body = sp.expand(body)
+    if isinstance(body, sp.Add):
+        return sp.Add(*(_one_sum(term, symbol, low, high, ranges) for term in body.args))
+    inner_ranges = {**ranges, symbol: (low, high)}
+    factors = sp.Mul.make_args(body)
+    outside = [f for f in factors if not f.has(symbol)]
+    inside = [f for f in factors if f.has(symbol)]
+    if not inside:
+        return sp.Mul(*outside) * (high - low + 1)
+    for position, factor in enumerate(inside):
+        if isinstance(factor, sp.KroneckerDelta) and symbol in factor.args:
+            other = factor.args[0] if factor.args[1] == symbol else factor.args[1]
+            if other.has(symbol):
+                continue
+            if _range_of(other, inner_ranges) == (low, high):
+                rest = sp.Mul(*(inside[:position] + inside[position + 1 :]))
+                return sp.Mul(*outside) * _rewrite(rest.subs(symbol, other), ranges)
+    return sp.Mul(*outside) * sp.Sum(sp.Mul(*inside), (symbol, low, high))
+
+
+def _range_of(index, ranges):
+    return ranges.get(index) if isinstance(index, sp.Symbol) else None
+
+
+def _contract_free_deltas(expr, ranges):
+    """In a product, delta(a, b) of two free indices of one range lets b be replaced by a."""
+    terms = []
+    for term in sp.Add.make_args(expr):
+        for delta in [f for f in sp.Mul.make_args(term) if isinstance(f, sp.KroneckerDelta)]:
+            a, b = sorted(delta.args, key=sp.default_sort_key)
+            if delta in sp.Mul.make_args(term) and b in ranges and _range_of(a, ranges) == ranges[b]:
+                rest = sp.Mul(*(f for f in sp.Mul.make_args(term) if f != delta))
+                term = delta * rest.subs(b, a)
+        terms.append(term)
+    return sp.Add(*terms)
+
+
+def _canonical_dummies(expr):
+    """Rename summation dummies by nesting height, so equal sums compare equal."""
+    if isinstance(expr, sp.Sum):
+        body = _canonical_dummies(expr.function)
+        (symbol, low, high), = expr.limits
+        height = _sum_height(body)
+        fresh = sp.Symbol(f"_s{height}", integer=True)
+        return sp.Sum(body.xreplace({symbol: fresh}), (fresh, low, high))
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number)):
+        return expr
+    return expr.func(*(_canonical_dummies(arg) for arg in expr.args))
+
+
+def _sum_height(expr) -> int:
+    heights = [_sum_height(s.function) + 1 for s in expr.atoms(sp.Sum)] if isinstance(expr, sp.Basic) else []
+    return max(heights, default=0)

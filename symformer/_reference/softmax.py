@@ -1,0 +1,110 @@
+"""Softmax, log-softmax and cross-entropy in NumPy, stable for large and infinite logits.
+
+Conventions: the last axis is the class axis; leading axes broadcast. A logit of -inf gives an
+exact 0 probability. A row whose logits are all -inf has no distribution: softmax returns NaN for
+it, as the textbook formula does (attention's safe softmax, which returns zeros, lives with
+attention).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _logits(z, name: str = "z") -> np.ndarray:
+    z = np.asarray(z)
+    if not np.issubdtype(z.dtype, np.floating):
+        z = z.astype(np.float64)
+    if z.ndim == 0:
+        raise ValueError(f"{name} must have at least one axis (the classes); got a scalar")
+    if z.shape[-1] == 0:
+        raise ValueError(f"{name} has no classes: its last axis is empty")
+    return z
+
+
+def softmax(z, axis: int = -1) -> np.ndarray:
+    """softmax(z)_i = exp(z_i - max z) / sum_k exp(z_k - max z), the same function as exp(z_i)/sum exp(z_k).
+
+    >>> softmax([0.0, 1e4]).tolist()
+    [0.0, 1.0]
+    >>> softmax([0.0, -np.inf]).tolist()
+    [1.0, 0.0]
+    """
+    z = np.moveaxis(_logits(z), axis, -1)
+    shift = np.max(z, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        e = np.exp(z - shift)
+        p = e / np.sum(e, axis=-1, keepdims=True)
+    return np.moveaxis(p, -1, axis)
+
+
+def log_softmax(z, axis: int = -1) -> np.ndarray:
+    """log softmax(z)_i = z_i - max z - log sum_k exp(z_k - max z), without forming softmax.
+
+    >>> log_softmax([0.0, 1e4]).tolist()
+    [-10000.0, 0.0]
+    """
+    z = np.moveaxis(_logits(z), axis, -1)
+    shift = np.max(z, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        shifted = z - shift
+        out = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    return np.moveaxis(out, -1, axis)
+
+
+def softmax_jacobian(z, temperature: float = 1.0) -> np.ndarray:
+    """d softmax(z / T) / dz = (diag(p) - p p^T) / T, batched over leading axes.
+
+    >>> softmax_jacobian([0.0, 0.0]).tolist()
+    [[0.25, -0.25], [-0.25, 0.25]]
+    """
+    if temperature <= 0:
+        raise ValueError(f"the temperature must be positive, got {temperature}")
+    p = softmax(np.asarray(_logits(z)) / temperature)
+    outer = p[..., :, None] * p[..., None, :]
+    diagonal = np.zeros_like(outer)
+    idx = np.arange(p.shape[-1])
+    diagonal[..., idx, idx] = p
+    return (diagonal - outer) / temperature
+
+
+def log_softmax_jacobian(z) -> np.ndarray:
+    """d log softmax(z) / dz = I - 1 p^T (row i is e_i - p).
+
+    >>> log_softmax_jacobian([0.0, 0.0]).tolist()
+    [[0.5, -0.5], [-0.5, 0.5]]
+    """
+    p = softmax(z)
+    n = p.shape[-1]
+    return np.eye(n) - p[..., None, :]
+
+
+def cross_entropy(z, y) -> np.ndarray:
+    """L = -sum_i y_i log softmax(z)_i, for one-hot or probability (or any non-negative) targets.
+
+    Terms with y_i = 0 contribute 0 even where log p_i = -inf.
+
+    >>> round(float(cross_entropy([0.0, 0.0], [1.0, 0.0])), 6)
+    0.693147
+    """
+    z = _logits(z)
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != z.shape:
+        raise ValueError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
+    log_p = log_softmax(z)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(y == 0, 0.0, y * log_p)
+    return -np.sum(terms, axis=-1)
+
+
+def cross_entropy_grad(z, y) -> np.ndarray:
+    """dL/dz = (sum_i y_i) p - y; this is p - y exactly when the targets sum to 1.
+
+    >>> cross_entropy_grad([0.0, 0.0], [1.0, 0.0]).tolist()
+    [-0.5, 0.5]
+    """
+    z = _logits(z)
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != z.shape:
+        raise ValueError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
+    return np.sum(y, axis=-1, keepdims=True) * softmax(z) - y

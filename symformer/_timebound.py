@@ -1,0 +1,62 @@
+"""Run symbolic work under a time bound, so that no check can hang.
+
+SymPy is pure Python, so a SIGALRM timer interrupts it between bytecodes. Timers only work in the
+main thread; elsewhere the work runs in a daemon thread that is abandoned when its time is up (the
+caller gets its answer on time, the thread finishes or dies with the process).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+class TimeBoundExceeded(Exception):
+    """The symbolic work did not finish within its bound."""
+
+
+@contextmanager
+def _alarm(seconds: float):
+    def on_alarm(signum, frame):
+        raise TimeBoundExceeded(f"symbolic work exceeded {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_bounded(work: Callable[[], T], seconds: float) -> T:
+    """Return ``work()``, or raise TimeBoundExceeded after ``seconds``.
+
+    >>> run_bounded(lambda: 1 + 1, 1.0)
+    2
+    """
+    if seconds <= 0:
+        raise ValueError("the time bound must be positive")
+    if threading.current_thread() is threading.main_thread():
+        with _alarm(seconds):
+            return work()
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeBoundExceeded(f"symbolic work exceeded {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
