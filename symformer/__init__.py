@@ -25,8 +25,6 @@ from ._reference.softmax import (
 )
 from ._verify import CheckResult, Counterexample, MethodResult, Report, VerifyConfig, verify
 
-__version__ = "0.1.0"
-
 __all__ = [
     "Catalog", "CheckResult", "Claim", "Counterexample", "Derivation", "DerivationError", "Discovery", "Domain",
     "Figure", "Gradient", "Jacobian", "LoadError", "MethodResult", "Property", "Report", "Size", "Step", "Style",
@@ -34,3 +32,15 @@ __all__ = [
     "cross_entropy", "cross_entropy_grad", "derivation_to_latex", "directional_difference", "discover",
     "escape_text", "log_softmax", "log_softmax_jacobian", "softmax", "softmax_jacobian", "to_latex", "verify",
 ]
+
+__version__ = "0.1.0"
+
+# Each block below belongs to one part of the course; extend __all__ in the same block.
+
+# --- attention (issue 3) ---
+
+# --- positional encodings (issue 4) ---
+
+# --- vectors, embeddings, scaling, language models, LayerNorm (issue 5) ---
+
+# --- tokenization (issue 7) ---
