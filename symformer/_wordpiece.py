@@ -35,7 +35,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache, singledispatch
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
@@ -392,10 +392,12 @@ def _read_text(path: str | os.PathLike[str], error: type[UsageError]) -> str:
 class TraceStep:
     """One look-up of the greedy loop, or the decision that ended a word.
 
-    ``in_vocab`` is None when no look-up happened (a word over the length limit). ``emitted`` is the
+    ``word_index`` counts the words of the trace from 0 and ``start`` is the candidate's first
+    character in the word. ``in_vocab`` is None when no look-up happened (a word over the length limit). ``emitted`` is the
     token produced at this step, if any; ``note`` explains a word that became the unknown token.
     """
 
+    word_index: int
     word: str
     start: int
     candidate: str
@@ -429,10 +431,10 @@ def tokenize_with_trace(wordpiece: WordPiece, text: str) -> WordPieceTrace:
     steps: list[TraceStep] = []
     tokens: list[str] = []
     unk, prefix = wordpiece.unk_token, wordpiece.continuing_prefix
-    for word in words:
+    for index, word in enumerate(words):
         if len(word) > wordpiece.max_input_chars_per_word:
             note = f"longer than {wordpiece.max_input_chars_per_word} characters"
-            steps.append(TraceStep(word, 0, word, None, unk, note))
+            steps.append(TraceStep(index, word, 0, word, None, unk, note))
             tokens.append(unk)
             continue
         pieces: list[str] = []
@@ -441,14 +443,14 @@ def tokenize_with_trace(wordpiece: WordPiece, text: str) -> WordPieceTrace:
             for end in range(len(word), start, -1):
                 candidate = word[start:end] if start == 0 else prefix + word[start:end]
                 if candidate in wordpiece._vocab:
-                    steps.append(TraceStep(word, start, candidate, True, candidate))
+                    steps.append(TraceStep(index, word, start, candidate, True, candidate))
                     pieces.append(candidate)
                     start = end
                     break
-                steps.append(TraceStep(word, start, candidate, False))
+                steps.append(TraceStep(index, word, start, candidate, False))
             else:
                 note = f"nothing matches at position {start}: the whole word becomes {unk}"
-                steps[-1] = TraceStep(word, start, candidate, False, unk, note)
+                steps[-1] = replace(steps[-1], emitted=unk, note=note)
                 pieces = [unk]
                 break
         tokens.extend(pieces)
@@ -462,8 +464,8 @@ def tokenize_with_trace(wordpiece: WordPiece, text: str) -> WordPieceTrace:
 class MergeRecord:
     """One merge: the pair, its score freq(ab) / (freq(a) freq(b)) and the counts it came from.
 
-    ``added`` is False when the merged token was already in the vocabulary (the same string can
-    arise from two different pairs, e.g. a + ##bc and ab + ##c); the merge is still applied.
+    ``added`` is False when the merged string was already in the vocabulary (a special token
+    spelled like it, say "the"); the merge is still applied to the words.
     """
 
     left: str
@@ -764,28 +766,15 @@ def _tt(text: str) -> str:
     return r"\texttt{" + _LATEX_SPECIAL_CHARS.sub(lambda m: _LATEX_SPECIALS[m.group()], text) + "}"
 
 
-@singledispatch
-def to_latex(obj: object) -> str:
-    """A booktabs ``tabular`` of a WordPiece trace or of a training's merges (needs booktabs)."""
-    raise UsageError(f"no LaTeX table for {type(obj).__name__}; pass a WordPieceTrace or WordPieceTraining")
-
-
-@singledispatch
-def to_beamer(obj: object, title: str | None = None) -> str:
-    """A beamer frame showing a trace or a training's merges one row per overlay step."""
-    raise UsageError(f"no beamer frame for {type(obj).__name__}; pass a WordPieceTrace or WordPieceTraining")
-
-
 def _trace_rows(trace: WordPieceTrace) -> list[list[str]]:
     rows = []
-    previous_word = None
     for number, step in enumerate(trace.steps, 1):
         looked_up = {True: "yes", False: "no", None: "--"}[step.in_vocab]
         emitted = _tt(step.emitted) if step.emitted is not None else ""
         if step.note:
             emitted += r" \emph{(" + _LATEX_SPECIAL_CHARS.sub(lambda m: _LATEX_SPECIALS[m.group()], step.note) + ")}"
-        word = _tt(step.word) if step.word is not previous_word else ""
-        previous_word = step.word
+        first_of_word = number == 1 or trace.steps[number - 2].word_index != step.word_index
+        word = _tt(step.word) if first_of_word else ""
         rows.append([str(number), word, str(step.start), _tt(step.candidate), looked_up, emitted])
     return rows
 
@@ -819,23 +808,26 @@ def _tabular(columns: str, header: list[str], rows: list[list[str]], overlays: b
     for number, (row, new_word) in enumerate(zip(rows, word_breaks), 1):
         if new_word and number > 1:
             lines.append(r"\midrule")
-        cells = [rf"\onslide<{number + 1}->{{{cell}}}" for cell in row] if overlays else row
+        cells = [rf"\onslide<{number}->{{{cell}}}" for cell in row] if overlays else row
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
 
 def _trace_breaks(trace: WordPieceTrace) -> list[bool]:
-    return [i == 0 or step.word is not trace.steps[i - 1].word for i, step in enumerate(trace.steps)]
+    return [i == 0 or step.word_index != trace.steps[i - 1].word_index for i, step in enumerate(trace.steps)]
 
 
-@to_latex.register
-def _(trace: WordPieceTrace) -> str:
+def trace_to_latex(trace: WordPieceTrace) -> str:
+    """The trace as a booktabs ``tabular``, one row per look-up, a rule between words."""
     return _tabular(_TRACE_COLUMNS, _TRACE_HEADER, _trace_rows(trace), False, _trace_breaks(trace))
 
 
-@to_beamer.register
-def _(trace: WordPieceTrace, title: str | None = None) -> str:
+def trace_to_beamer(trace: WordPieceTrace, title: str | None = None) -> str:
+    """A beamer frame that uncovers the trace one look-up per overlay step, then the tokens.
+
+    Needs booktabs; a frame holds a few short words (a long word makes a long table).
+    """
     title = title or "WordPiece: greedy longest match first"
     table = _tabular(_TRACE_COLUMNS, _TRACE_HEADER, _trace_rows(trace), True, _trace_breaks(trace))
     tokens = " ".join(_tt(t) for t in trace.tokens)
@@ -846,14 +838,14 @@ def _(trace: WordPieceTrace, title: str | None = None) -> str:
     )
 
 
-@to_latex.register
-def _(training: WordPieceTraining, limit: int | None = None) -> str:
+def merges_to_latex(training: WordPieceTraining, limit: int | None = None) -> str:
+    """The first ``limit`` merges (all by default) as a booktabs ``tabular`` with their scores."""
     rows = _merge_rows(training, limit)
     return _tabular(_MERGE_COLUMNS, _MERGE_HEADER, rows, False, [False] * len(rows))
 
 
-@to_beamer.register
-def _(training: WordPieceTraining, title: str | None = None, limit: int = 12) -> str:
+def merges_to_beamer(training: WordPieceTraining, title: str | None = None, limit: int = 12) -> str:
+    """A beamer frame uncovering the first ``limit`` merges one per overlay step."""
     title = title or "WordPiece training: merge the pair with the highest score"
     rows = _merge_rows(training, limit)
     table = _tabular(_MERGE_COLUMNS, _MERGE_HEADER, rows, True, [False] * len(rows))
