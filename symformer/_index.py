@@ -33,7 +33,8 @@ def normal_form(expr: sp.Expr, ranges: Mapping[sp.Symbol, tuple]) -> sp.Expr:
     """
     expr = sp.expand_log(sp.sympify(expr))  # sound: only logs of provably positive products split
     if expr.has(sp.Derivative):
-        expr = sp.expand_log(expr.doit(deep=True))
+        # differentiate without doit(): doit would also turn every delta-sum into a Piecewise
+        expr = sp.expand_log(expr.replace(lambda e: isinstance(e, sp.Derivative), lambda e: sp.diff(e.expr, *e.variable_count)))
     expr = _rewrite(expr, dict(ranges))
     expr = sp.expand(expr)
     expr = _contract_free_deltas(expr, dict(ranges))
@@ -46,7 +47,66 @@ def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tupl
     difference = sp.expand(_canonical_dummies(_rewrite(sp.expand(difference), dict(ranges))))
     if difference == 0:
         return True
+    if difference.has(sp.sin, sp.cos):
+        difference = _merge_sums(difference)
+        if difference == 0 or trig_vanishes(difference):
+            return True
     return sp.simplify(difference) == 0
+
+
+def trig_vanishes(expr) -> bool:
+    """Exact zero test for sums of products of sin, cos and exp: True only when ``expr`` is 0.
+
+    sin and cos become exponentials, each exp(a + b) the product of one symbol per term of its
+    argument, and the result, a rational function of those symbols, must cancel to 0. Every step is
+    an identity (the symbols stand for exp(i omega p) and the like), so True is a proof; False
+    proves nothing.
+
+    >>> a, b = sp.symbols("a b", real=True)
+    >>> trig_vanishes(sp.sin(a + b) - sp.sin(a) * sp.cos(b) - sp.cos(a) * sp.sin(b))
+    True
+    """
+    table: dict = {}
+
+    def symbol_for(term):
+        coefficient, rest = term.as_coeff_Mul()
+        if not coefficient.is_Rational:
+            coefficient, rest = sp.Integer(1), term
+        if rest not in table:
+            table[rest] = sp.Symbol(f"_E{len(table)}")  # no assumptions: it stands for a complex number
+        return table[rest] ** coefficient
+
+    rewritten = sp.expand(expr).rewrite(sp.exp)
+    rational = rewritten.replace(lambda e: isinstance(e, sp.exp),
+                                 lambda e: sp.Mul(*(symbol_for(t) for t in sp.Add.make_args(sp.expand(e.args[0])))))
+    if rational.has(sp.sin, sp.cos, sp.tan, sp.exp):
+        return False
+    return sp.cancel(sp.together(rational)) == 0
+
+
+def _merge_sums(expr):
+    """c1 Sum(f, (k, lo, hi)) + c2 Sum(g, (k, lo, hi)) -> Sum(c1 f + c2 g, (k, lo, hi)) for the same limits.
+
+    Sound because each coefficient is free of the (canonically renamed) dummy; a summand that is
+    exactly 0 drops its sum.
+    """
+    groups: dict = {}
+    rest = []
+    for term in sp.Add.make_args(expr):
+        sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
+        if len(sums) == 1 and len(sums[0].limits) == 1:
+            (dummy, _, _), = sums[0].limits
+            coefficient = sp.Mul(*(f for f in sp.Mul.make_args(term) if f is not sums[0]))
+            if not coefficient.has(dummy):
+                groups.setdefault(sums[0].limits, []).append(coefficient * sums[0].function)
+                continue
+        rest.append(term)
+    merged = []
+    for limits, bodies in groups.items():
+        body = sp.expand(sp.Add(*bodies))
+        if body != 0 and not (body.has(sp.sin, sp.cos) and trig_vanishes(body)):
+            merged.append(sp.Sum(body, *limits))
+    return sp.Add(*rest, *merged)
 
 
 def _rewrite(expr, ranges):
@@ -68,14 +128,15 @@ def _one_sum(body, symbol, low, high, ranges):
         return sp.Add(*(_one_sum(term, symbol, low, high, ranges) for term in body.args))
     inner_ranges = {**ranges, symbol: (low, high)}
     factors = sp.Mul.make_args(body)
-    outside = [f for f in factors if not f.has(symbol)]
-    inside = [f for f in factors if f.has(symbol)]
+    # free_symbols, not has(): a nested sum may reuse the same dummy name, bound there
+    outside = [f for f in factors if symbol not in f.free_symbols]
+    inside = [f for f in factors if symbol in f.free_symbols]
     if not inside:
         return sp.Mul(*outside) * (high - low + 1)
     for position, factor in enumerate(inside):
         if isinstance(factor, sp.KroneckerDelta) and symbol in factor.args:
             other = factor.args[0] if factor.args[1] == symbol else factor.args[1]
-            if other.has(symbol):
+            if symbol in other.free_symbols:
                 continue
             if _range_of(other, inner_ranges) == (low, high):
                 rest = sp.Mul(*(inside[:position] + inside[position + 1 :]))

@@ -34,7 +34,7 @@ from ._derivation import Claim, Derivation, Gradient, Jacobian, Property, _free_
 from ._domains import POSITIVE, REAL, domain_of
 from ._errors import DerivationError
 from ._evaluate import evaluate
-from ._index import equal_in_general
+from ._index import equal_in_general, trig_vanishes
 from ._timebound import TimeBoundExceeded, run_bounded
 
 PROVED, HOLDS, FAILED, INCONCLUSIVE, TIMEOUT, SKIPPED = "proved", "holds", "failed", "inconclusive", "timeout", "skipped"
@@ -261,7 +261,9 @@ class _Context:
         parts = []
         for symbol in self.size_symbols:
             values = sorted({c[symbol] for c in combos})
-            if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
+            if len(values) == 1:
+                parts.append(f"{symbol} = {values[0]}")
+            elif len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
                 parts.append(f"{symbol} = {values[0]}..{values[-1]}")
             else:
                 parts.append(f"{symbol} in {{{', '.join(map(str, values))}}}")
@@ -563,7 +565,7 @@ class _Context:
 
 def _realise(ctx: _Context, expr, sizes) -> sp.Basic:
     """``expr`` at concrete sizes with every matrix made explicit; sums and derivatives done."""
-    expr = expr.xreplace(sizes) if sizes else expr
+    expr = sp.sympify(expr.xreplace(sizes)) if sizes else expr  # a bare size symbol becomes a Python int
     replacements = {}
     for matrix in ctx.matrices:
         shape = ctx._shape_at(matrix.shape, sizes)
@@ -616,6 +618,8 @@ def _is_zero(expr) -> bool:
         return True
     rational = _exponentials_as_symbols(sp.expand_log(expr, force=True))
     if sp.cancel(sp.together(rational)) == 0:
+        return True
+    if expr.has(sp.sin, sp.cos) and trig_vanishes(expr):
         return True
     return sp.simplify(expr) == 0
 
