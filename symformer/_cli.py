@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions() -> list:
     """Subcommands defined beside the features they drive: each adds its parsers to ``commands``."""
-    extensions = []
+    from ._wordpiece_cli import add_commands as wordpiece_commands
+
+    extensions = [wordpiece_commands]
     return extensions
 
 

@@ -187,3 +187,18 @@ def test_python_dash_m_symformer_tokenize(vocab_file):
     )
     assert run_.returncode == 0, run_.stderr
     assert run_.stdout == "the un ##aff ##able\n"
+
+
+@pytest.mark.skipif(not main_cli_adds_wordpiece(), reason="symformer._cli does not add the WordPiece commands yet")
+def test_python_dash_m_symformer_reports_a_bad_vocabulary(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("[UNK]\ncafé\n".encode("latin-1"))
+    run_ = subprocess.run(
+        [sys.executable, "-m", "symformer", "tokenize", "--vocab", str(path), "x"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=120,
+    )
+    assert run_.returncode != 0 and run_.stdout == ""
+    assert f"error: {path}: not UTF-8 text" in run_.stderr
