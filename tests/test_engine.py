@@ -1,0 +1,170 @@
+"""The engine: verdicts, levels, counterexamples, time bounds, determinism, bad declarations."""
+
+import json
+
+import numpy as np
+import pytest
+import sympy as sp
+from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, exp
+
+from symformer import (
+    Claim,
+    Derivation,
+    DerivationError,
+    Jacobian,
+    Property,
+    Size,
+    Step,
+    VerifyConfig,
+    Witness,
+    catalog,
+    softmax,
+    softmax_jacobian,
+    verify,
+)
+from symformer._index import equal_in_general
+
+n = sp.Symbol("n", integer=True, positive=True)
+i, j, k, a = sp.symbols("i j k a", integer=True)
+z = IndexedBase("z", shape=(n,), real=True)
+p = IndexedBase("p", shape=(n,))
+SOFTMAX = {p: Lambda(a, exp(z[a]) / Sum(exp(z[k]), (k, 1, n)))}
+
+
+def jacobian_derivation(last, slug="demo-jacobian", **extra):
+    return Derivation(
+        slug=slug, title="demo", topic="Demo", lhs=Derivative(p[i], z[j]), definitions=SOFTMAX,
+        sizes={n: Size(prove=range(1, 5), numeric=32)}, indices={i: n, j: n},
+        steps=[Step(last, "the softmax Jacobian")], **extra,
+    )
+
+
+def test_correct_step_is_proved_for_all_n_and_checked_in_float64():
+    report = verify(jacobian_derivation(p[i] * (KroneckerDelta(i, j) - p[j])))
+    (step,) = report.checks
+    assert report.ok and step.ok
+    assert step.level == "proved for all n"
+    assert [m.method for m in step.methods] == ["symbolic, all sizes", "float64"]
+    assert step.methods[-1].detail == "checked numerically at n = 32 (derivatives by central differences)"
+    assert step.max_error < 1e-8
+
+
+def test_index_prover_contracts_deltas_only_within_the_declared_range():
+    m = sp.Symbol("m", integer=True, positive=True)
+    y = IndexedBase("y", shape=(m,))
+    # sum_k y_k delta(j, k) = y_j holds when j runs over 1..m, and is not claimed when j runs over 1..n
+    lhs = Sum(y[k] * KroneckerDelta(j, k), (k, 1, m))
+    assert equal_in_general(lhs, y[j], {j: (1, m)})
+    assert not equal_in_general(lhs, y[j], {j: (1, n)})
+
+
+def test_rejection_names_derivation_step_method_and_counterexample():
+    report = verify(jacobian_derivation(-p[i] * (KroneckerDelta(i, j) - p[j]), slug="flipped-sign"))
+    assert not report.ok
+    (step,) = report.checks
+    failure = step.failure
+    assert failure.method == "50-digit identity"
+    example = step.counterexample
+    assert example.sizes == {n: 1} or example.sizes[n] >= 1
+    assert set(example.indices) == {"i", "j"}
+    assert "z" in example.inputs
+    assert float(example.lhs) == pytest.approx(-float(example.rhs), rel=1e-30)
+    text = report.describe_failures()
+    assert text.startswith("derivation 'flipped-sign', step 1: 50-digit identity")
+    assert "counterexample: at n = " in text and "left side = " in text
+
+
+def test_a_tiny_time_bound_falls_back_and_says_so():
+    report = verify(catalog()["softmax-jacobian"], VerifyConfig(time_bound=1e-4))
+    assert report.ok
+    first = report.checks[0]
+    statuses = {m.method: m.status for m in first.methods}
+    assert statuses["symbolic, all sizes"] == "timeout"
+    assert first.level.startswith("checked numerically at n = 64") or "50 digits" in first.level
+    assert "timeout" in json.dumps(report.to_dict())
+
+
+def test_same_seed_same_numbers_other_seed_other_inputs():
+    derivation = jacobian_derivation(-p[i] * (KroneckerDelta(i, j) - p[j]), slug="seeded")
+    once, twice = verify(derivation).checks[0], verify(derivation).checks[0]
+    assert once.counterexample.to_dict() == twice.counterexample.to_dict()
+    other = verify(derivation, VerifyConfig(seed=7)).checks[0]
+    assert other.counterexample.inputs != once.counterexample.inputs
+
+
+def test_result_is_compared_with_numpy_and_finite_differences():
+    derivation = jacobian_derivation(
+        p[i] * (KroneckerDelta(i, j) - p[j]),
+        result=Jacobian(forward=lambda z: softmax(z), reference=lambda z: softmax_jacobian(z), wrt="z", indices=(i, j)),
+    )
+    result = verify(derivation).checks[-1]
+    assert result.kind == "result" and result.ok
+    assert [m.method for m in result.methods] == ["NumPy reference", "finite differences"]
+    assert result.methods[1].max_error < 1e-8
+
+
+def test_a_wrong_numpy_reference_is_caught():
+    derivation = jacobian_derivation(
+        p[i] * (KroneckerDelta(i, j) - p[j]), slug="wrong-reference",
+        result=Jacobian(forward=lambda z: softmax(z), reference=lambda z: softmax_jacobian(z).T * 1.01, wrt="z", indices=(i, j)),
+    )
+    result = verify(derivation).checks[-1]
+    assert not result.ok and result.failure.method == "NumPy reference"
+
+
+def test_property_with_a_failing_witness_is_rejected():
+    never = Property("a false fact", exact=lambda sizes: Witness(sizes[n] < 3, "breaks at n = 3"),
+                     numeric=lambda rng, sizes: Witness(True))
+    derivation = jacobian_derivation(p[i] * (KroneckerDelta(i, j) - p[j]), slug="false-property", claims=[never])
+    check = verify(derivation).checks[-1]
+    assert not check.ok
+    assert "fails at n = 3" in check.failure.detail
+
+
+def test_matrix_steps_are_proved_at_each_size():
+    N, M = sp.symbols("N M", integer=True, positive=True)
+    A, B = sp.MatrixSymbol("A", N, M), sp.MatrixSymbol("B", M, N)
+    derivation = Derivation(
+        slug="transpose-of-product", title="(AB)^T", topic="Demo", lhs=(A * B).T,
+        sizes={N: Size(prove=range(1, 4), numeric=20), M: Size(prove=range(1, 3), numeric=30)},
+        steps=[Step(B.T * A.T, "transpose reverses a product")],
+    )
+    (step,) = verify(derivation).checks
+    assert step.ok and step.level == "proved for N = 1..3, M in {1, 2}"
+    assert step.methods[-1].detail == "checked numerically at N = 20, M = 30"
+
+
+def test_inconsistent_shapes_are_an_error_naming_the_step():
+    N, M = sp.symbols("N M", integer=True, positive=True)
+    A = sp.MatrixSymbol("A", N, M)
+    with pytest.raises(DerivationError, match=r"derivation 'bad-shape', step 2: its shape M x N differs from N x M"):
+        Derivation(slug="bad-shape", title="t", topic="Demo", lhs=A,
+                   sizes={N: Size(), M: Size()}, steps=[Step(A, "same"), Step(A.T, "oops")])
+
+
+def test_free_index_mismatch_and_missing_justification_are_errors():
+    with pytest.raises(DerivationError, match=r"step 1: free indices \['i', 'k'\]"):
+        Derivation(slug="bad-index", title="t", topic="Demo", lhs=z[i], sizes={n: Size()}, indices={i: n, k: n},
+                   steps=[Step(z[i] + z[k], "adds an index")])
+    with pytest.raises(DerivationError, match="step 1: every step needs a justification"):
+        Derivation(slug="no-why", title="t", topic="Demo", lhs=z[i], sizes={n: Size()}, indices={i: n},
+                   steps=[Step(z[i], " ")])
+    with pytest.raises(DerivationError, match="slug must be lowercase"):
+        Derivation(slug="Bad Slug", title="t", topic="Demo", lhs=z[i], steps=[Step(z[i], "x")])
+
+
+def test_indexed_base_without_shape_is_named():
+    w = IndexedBase("w")
+    derivation = Derivation(slug="no-shape", title="t", topic="Demo", lhs=w[i], sizes={n: Size()}, indices={i: n},
+                            steps=[Step(w[i], "same")])
+    with pytest.raises(DerivationError, match=r"IndexedBase w has no shape; declare it as IndexedBase\('w', shape=\(n,\)\)"):
+        verify(derivation)
+
+
+def test_numeric_evaluator_never_trusts_sympy_derivative():
+    # d/dz_j sum_k z_k^3 = 3 z_j^2: the float64 witness is a central difference, independent of sympy.diff
+    from symformer._evaluate import evaluate
+
+    values = {z: np.array([0.5, -1.0, 2.0]), n: 3}
+    numeric = evaluate(Derivative(Sum(z[k] ** 3, (k, 1, n)), z[j]), values, {j: (1, 3)})
+    assert np.allclose(numeric, 3 * values[z] ** 2, rtol=1e-8)
