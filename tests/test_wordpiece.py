@@ -490,3 +490,44 @@ def test_beamer_frames_compile_one_page_per_overlay(tmp_path):
     log = compile_latex(tmp_path, body, document_class="beamer")
     # trace: 4 steps + the tokens line = 5 overlays; merges: 3 overlays
     assert "Output written on doc.pdf (8 pages" in log
+
+
+# --- the derivation of the score ------------------------------------------------------------------
+
+def load_score_derivation_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "derivations" / "wordpiece.py"
+    spec = importlib.util.spec_from_file_location("wordpiece_derivation_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_score_derivation_verifies():
+    from symformer import catalog, verify
+
+    report = verify(catalog()["wordpiece-score"])
+    assert report.ok, report.describe_failures()
+
+
+def test_derivation_scores_are_the_trainers_first_step():
+    # The derivation measures on its own corpus; the trainer must see the same scores and pick a best one.
+    module = load_score_derivation_module()
+    rows = module.first_merge_candidates()
+    first = train_wordpiece([module.MEASURED_TEXT], vocab_size=1000).merges[0]
+    best = max(score for _, _, score, _ in rows)
+    assert first.score == best
+    assert ((first.left, first.right), first.pair_frequency, first.score) in [(p, f, s) for p, f, s, _ in rows]
+
+
+def test_rank_statistics_on_known_orders():
+    module = load_score_derivation_module()
+    import numpy as np
+
+    increasing, decreasing = np.arange(6.0), -np.arange(6.0)
+    assert module.spearman(increasing, increasing ** 3) == pytest.approx(1.0)
+    assert module.kendall_tau_b(increasing, decreasing) == pytest.approx(-1.0)
+    # one swapped neighbour among 4: 5 concordant, 1 discordant pair -> tau = 4/6
+    assert module.kendall_tau_b(np.array([1.0, 2, 3, 4]), np.array([1.0, 3, 2, 4])) == pytest.approx(4 / 6)
+    assert module.top_overlap(increasing, increasing ** 3, size=3) == 3
