@@ -40,6 +40,21 @@ __version__ = "0.1.0"
 # --- attention (issue 3) ---
 
 # --- positional encodings (issue 4) ---
+from ._reference.positional import (
+    PositionalEncodingError,
+    rope,
+    rope_frequencies,
+    rope_matrix,
+    rope_permutation,
+    rotation_matrix,
+    sinusoidal_encoding,
+    sinusoidal_frequencies,
+)
+
+__all__ += [
+    "PositionalEncodingError", "rope", "rope_frequencies", "rope_matrix", "rope_permutation", "rotation_matrix",
+    "sinusoidal_encoding", "sinusoidal_frequencies",
+]
 
 # --- vectors, embeddings, scaling, language models, LayerNorm (issue 5) ---
 
