@@ -51,7 +51,31 @@ def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tupl
         difference = _merge_sums(difference)
         if difference == 0 or trig_vanishes(difference):
             return True
+    if rational_vanishes(difference):
+        return True
     return sp.simplify(difference) == 0
+
+
+def rational_vanishes(expr) -> bool:
+    """Exact zero test: True when ``expr`` cancels to 0 as a rational function of its sums and roots.
+
+    Each fractional power B^(m/q) becomes t^m with t standing for B^(1/q) (q the common denominator
+    of B's exponents), then each Sum a fresh symbol. An identity of rational functions in independent
+    symbols survives any substitution, so True is a proof; False proves nothing. Much cheaper than
+    ``simplify`` on the nested sums under a root that normalisations (LayerNorm's sigma) produce.
+
+    >>> s = sp.Symbol("s", positive=True)
+    >>> rational_vanishes(1 / sp.sqrt(s) ** 3 - 1 / (s * sp.sqrt(s)))
+    True
+    """
+    roots = [p for p in expr.atoms(sp.Pow) if p.exp.is_Rational and not p.exp.is_Integer]
+    denominators: dict = {}
+    for power in roots:
+        denominators[power.base] = sp.ilcm(denominators.get(power.base, 1), power.exp.q)
+    stand_in = {base: sp.Dummy("root") for base in denominators}
+    expr = expr.xreplace({p: stand_in[p.base] ** (p.exp * denominators[p.base]) for p in roots})
+    expr = expr.xreplace({s: sp.Dummy("sum") for s in expr.atoms(sp.Sum)})
+    return sp.cancel(sp.together(expr)) == 0
 
 
 def trig_vanishes(expr) -> bool:
