@@ -1,0 +1,199 @@
+"""LayerNorm: the Jacobian of the normalisation, with gamma, and the backward pass.
+
+Index notation, 1-based, over H features, with eps explicit everywhere: sigma = sqrt(var + eps)
+with the biased variance, as PyTorch computes it (Ba et al. 2016 have no eps).
+"""
+
+import numpy as np
+import sympy as sp
+from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, sqrt
+
+from symformer import (
+    Claim,
+    Derivation,
+    Domain,
+    Gradient,
+    Jacobian,
+    Property,
+    Size,
+    Step,
+    Witness,
+    layer_norm,
+    layer_norm_backward,
+    layer_norm_jacobian,
+)
+
+ORDER = 80
+TOPIC = "LayerNorm"
+BA = "Ba, Kiros and Hinton 2016, Layer Normalization, section 3"
+
+H = sp.Symbol("H", integer=True, positive=True)
+i, j, k, l, a, r = sp.symbols("i j k l a r", integer=True)  # r: a summation dummy that is no free index
+x = IndexedBase("x", shape=(H,), real=True)
+g = IndexedBase("gamma", shape=(H,), real=True)
+b = IndexedBase("beta", shape=(H,), real=True)
+dy = IndexedBase("dy", shape=(H,), real=True)
+xh = IndexedBase("xhat", shape=(H,))
+eps = sp.Symbol("epsilon", positive=True)
+mu, sigma = sp.Symbol("mu", real=True), sp.Symbol("sigma", positive=True)
+c = sp.Symbol("c", real=True)
+delta = KroneckerDelta
+
+SIZES = {H: Size(prove=range(1, 6), numeric=32)}
+# eps of the size libraries use is too small for central differences of the 1/sigma^3 terms in float64;
+# the identities hold for every eps > 0, so the checks draw it from [0.01, 0.1].
+SMALL_POSITIVE = Domain(
+    "small positive",
+    lambda rng, shape: rng.uniform(0.01, 0.1, shape),
+    lambda rng, shape: np.vectorize(lambda v: sp.Rational(int(v), 1000), otypes=[object])(rng.integers(10, 100, shape)),
+)
+NORMALISE = {
+    xh: Lambda(a, (x[a] - mu) / sigma),
+    mu: Sum(x[l], (l, 1, H)) / H,
+    sigma: sqrt(Sum((x[k] - mu) ** 2, (k, 1, H)) / H + eps),
+}
+JACOBIAN = (delta(i, j) - 1 / H - xh[i] * xh[j] / H) / sigma
+# The same Jacobian at x_k = c for every k, written out: mu, sigma and x_hat of a constant row.
+_MU_C = Sum(c, (l, 1, H)) / H
+_SIGMA_C = sqrt(Sum((c - _MU_C) ** 2, (k, 1, H)) / H + eps)
+CONSTANT_ROW_JACOBIAN = (delta(i, j) - 1 / H - ((c - _MU_C) / _SIGMA_C) ** 2 / H) / _SIGMA_C
+
+
+def _centred_exact(size, seed):
+    """Rational x - mu for a non-constant row, and var = mean((x - mu)^2)."""
+    values = [sp.Integer(int(v)) for v in np.random.default_rng(seed).integers(-9, 10, size)]
+    if len(set(values)) == 1:
+        values[0] += 1
+    mean = sum(values) / size
+    centred = [v - mean for v in values]
+    return centred, sum(v**2 for v in centred) / size
+
+
+def _rank_exact(sizes):
+    """sigma J = I - 1 1^T / H - (x - mu)(x - mu)^T / (H (var + eps)) is rational: its rank is exact."""
+    size = sizes[H]
+    if size < 2:
+        return None  # one feature: x_hat = 0 and J = 0, nothing to say about H - 1 or H - 2
+    centred, var = _centred_exact(size, size)
+    ranks = {}
+    for epsilon in (sp.Rational(1, 100), sp.Integer(0)):
+        scaled = sp.Matrix(size, size, lambda r, s: (1 if r == s else 0) - sp.Rational(1, size)
+                           - centred[r] * centred[s] / (size * (var + epsilon)))
+        ranks[epsilon] = scaled.rank()
+    holds = ranks[sp.Rational(1, 100)] == size - 1 and ranks[0] == size - 2
+    return Witness(holds, f"rank {ranks[sp.Rational(1, 100)]} with eps = 1/100, {ranks[0]} with eps = 0 at x - mu = {centred}")
+
+
+def _rank_numeric(rng, sizes):
+    size = sizes[H]
+    if size < 2:
+        return None
+    row = rng.standard_normal(size)
+    with_eps = int(np.linalg.matrix_rank(layer_norm_jacobian(row, eps=1e-2), tol=1e-9))
+    without = int(np.linalg.matrix_rank(layer_norm_jacobian(row, eps=0.0), tol=1e-9))
+    holds = with_eps == size - 1 and without == size - 2
+    return Witness(holds, f"numerical rank {with_eps} with eps = 1e-2, {without} with eps = 0")
+
+
+layernorm_jacobian_derivation = Derivation(
+    slug="layernorm-jacobian",
+    title="The LayerNorm Jacobian",
+    topic=TOPIC,
+    intro=(
+        "LayerNorm centres and rescales each vector of $H$ features: $\\mu = \\frac{1}{H}\\sum_l x_l$, "
+        "$\\sigma = \\sqrt{\\frac{1}{H}\\sum_k (x_k - \\mu)^2 + \\epsilon}$ and $\\hat x_i = (x_i - \\mu) / \\sigma$. "
+        "The $\\epsilon$ inside the root is PyTorch's convention; it stays explicit, because the rank of the "
+        "Jacobian depends on whether it is zero."
+    ),
+    lhs=Derivative(xh[i], x[j]),
+    definitions=NORMALISE,
+    domains={eps: SMALL_POSITIVE},
+    sizes=SIZES,
+    indices={i: H, j: H},
+    steps=[
+        Step((Derivative(x[i] - mu, x[j]) * sigma - (x[i] - mu) * Derivative(sigma, x[j])) / sigma**2, "quotient rule"),
+        Step(((delta(i, j) - 1 / H) * sigma - (x[i] - mu) * (x[j] - mu) / (H * sigma)) / sigma**2,
+             "$\\partial \\mu / \\partial x_j = 1/H$, and $\\partial \\sigma / \\partial x_j = (x_j - \\mu) / (H \\sigma)$ (claim below)"),
+        Step(JACOBIAN, "recognise $\\hat x_i$ and $\\hat x_j$; in matrix form "
+                       "$J = \\frac{1}{\\sigma}(I - \\mathbf{1}\\mathbf{1}^{\\top}/H - \\hat x \\hat x^{\\top}/H)$", cite=BA),
+    ],
+    claims=[
+        Claim("d sigma / d x_j = (x_j - mu) / (H sigma)", Derivative(sigma, x[j]), (x[j] - mu) / (H * sigma),
+              why="chain rule through the root; the $\\partial\\mu/\\partial x_j$ terms vanish because $\\sum_k (x_k - \\mu) = 0$"),
+        Claim("J is symmetric", JACOBIAN, JACOBIAN.xreplace({i: j, j: i}), why="every term is symmetric in $i$ and $j$"),
+        Claim("J 1 = 0: adding a constant to every feature changes nothing", Sum(JACOBIAN.xreplace({j: r}), (r, 1, H)), 0,
+              why="$\\sum_j \\hat x_j = 0$"),
+        Claim("J x_hat = eps x_hat / sigma^3, which is 0 only when eps = 0", Sum((JACOBIAN * xh[j]).xreplace({j: r}), (r, 1, H)),
+              eps * xh[i] / sigma**3, why="$\\sum_j \\hat x_j^2 = H\\,\\mathrm{var} / (\\mathrm{var} + \\epsilon) = H (1 - \\epsilon/\\sigma^2)$"),
+        Property(
+            "rank J = H - 1 with eps > 0 and H - 2 with eps = 0 (x not constant, H >= 2)",
+            exact=_rank_exact,
+            numeric=_rank_numeric,
+            why="the kernel is span{1} when eps > 0; with eps = 0 rescaling x changes nothing either, and x_hat joins the kernel",
+        ),
+        Claim(
+            "a constant row x_k = c gives x_hat = 0 and J = (I - 1 1^T / H) / sqrt(eps): undefined at eps = 0",
+            CONSTANT_ROW_JACOBIAN,
+            (delta(i, j) - 1 / H) / sqrt(eps),
+            why="$\\mu = c$ and the variance is 0, so $\\sigma = \\sqrt{\\epsilon}$",
+        ),
+    ],
+    result=Jacobian(forward=lambda x, epsilon: layer_norm(x, eps=epsilon),
+                    reference=lambda x, epsilon: layer_norm_jacobian(x, eps=epsilon), wrt="x", indices=(i, j)),
+    cite=(BA,),
+)
+
+
+layernorm_affine_jacobian_derivation = Derivation(
+    slug="layernorm-affine-jacobian",
+    title="LayerNorm with its gain and bias: dy/dx = diag(gamma) J",
+    topic=TOPIC,
+    intro="The learned gain and bias act elementwise after the normalisation: $y_i = \\gamma_i \\hat x_i + \\beta_i$.",
+    lhs=Derivative(g[i] * xh[i] + b[i], x[j]),
+    definitions=NORMALISE,
+    domains={eps: SMALL_POSITIVE},
+    sizes=SIZES,
+    indices={i: H, j: H},
+    steps=[
+        Step(g[i] * Derivative(xh[i], x[j]), "$\\gamma$ and $\\beta$ do not depend on $x$"),
+        Step(g[i] * JACOBIAN, "the LayerNorm Jacobian (derivation layernorm-jacobian): "
+                              "$\\partial y / \\partial x = \\operatorname{diag}(\\gamma)\\, J$"),
+    ],
+    result=Jacobian(forward=lambda x, gamma, beta, epsilon: layer_norm(x, gamma, beta, eps=epsilon),
+                    reference=lambda x, gamma, epsilon: layer_norm_jacobian(x, gamma, eps=epsilon), wrt="x", indices=(i, j)),
+)
+
+
+G = Lambda(a, g[a] * dy[a])  # the upstream gradient seen by x_hat
+gh = IndexedBase("g", shape=(H,))
+
+layernorm_backward_derivation = Derivation(
+    slug="layernorm-backward",
+    title="The LayerNorm backward pass",
+    topic=TOPIC,
+    intro=(
+        "Given $dy = \\partial L / \\partial y$, the gradient with respect to $x$ is $J^{\\top}$ applied to "
+        "$g = \\gamma \\odot dy$, the gradient that reaches $\\hat x$; no $H \\times H$ matrix is formed."
+    ),
+    lhs=Sum(dy[i] * g[i] * JACOBIAN, (i, 1, H)),
+    definitions={**NORMALISE, gh: G},
+    domains={eps: SMALL_POSITIVE},
+    sizes=SIZES,
+    indices={j: H},
+    steps=[
+        Step(Sum(gh[i] * JACOBIAN, (i, 1, H)), "write $g_i = \\gamma_i\\, dy_i$"),
+        Step((gh[j] - Sum(gh[i], (i, 1, H)) / H - xh[j] * Sum(gh[i] * xh[i], (i, 1, H)) / H) / sigma,
+             "the delta picks $i = j$: $dx = (g - \\operatorname{mean}(g) - \\hat x \\operatorname{mean}(g \\odot \\hat x)) / \\sigma$"),
+    ],
+    claims=[
+        Claim("d gamma_i: the gradient of the gain is dy_i x_hat_i", Derivative(Sum(dy[k] * (g[k] * xh[k] + b[k]), (k, 1, H)), g[j]),
+              dy[j] * xh[j], indices={j: H}, why="$y_k$ depends on $\\gamma_j$ only for $k = j$"),
+        Claim("d beta_i: the gradient of the bias is dy_i", Derivative(Sum(dy[k] * (g[k] * xh[k] + b[k]), (k, 1, H)), b[j]),
+              dy[j], indices={j: H}, why="$\\partial y_k / \\partial \\beta_j = \\delta_{kj}$"),
+        Claim("dx sums to zero, whatever dy", Sum((gh[j] - Sum(gh[i], (i, 1, H)) / H
+                                                   - xh[j] * Sum(gh[i] * xh[i], (i, 1, H)) / H) / sigma, (j, 1, H)), 0,
+              why="$J \\mathbf{1} = 0$ and $J$ is symmetric, so $\\mathbf{1}^{\\top} J^{\\top} g = 0$"),
+    ],
+    result=Gradient(forward=lambda x, gamma, dy, epsilon: float(np.sum(dy * layer_norm(x, gamma, eps=epsilon))),
+                    reference=lambda x, gamma, dy, epsilon: layer_norm_backward(x, dy, gamma, eps=epsilon)[0], wrt="x", indices=(j,)),
+)
