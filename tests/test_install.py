@@ -1,0 +1,36 @@
+"""A non-editable install into a fresh venv carries the built-in course and the console script."""
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_fresh_venv_install_lists_and_verifies_the_built_in_course(tmp_path):
+    # system site packages give the venv sympy/numpy/matplotlib; symformer itself is built in pip's isolated
+    # build environment, installed non-editable, and run from a directory outside the checkout
+    environment = tmp_path / "venv"
+    venv.create(environment, system_site_packages=True, with_pip=True)
+    python = environment / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert install.returncode == 0, install.stderr
+    env = {**os.environ, "SYMFORMER_CACHE_DIR": str(tmp_path / "cache")}
+    listing = subprocess.run([str(environment / "bin" / "symformer"), "list"], capture_output=True, text=True,
+                             cwd=tmp_path, env=env, timeout=300)
+    assert listing.returncode == 0, listing.stderr
+    assert "softmax-jacobian" in listing.stdout
+    where = subprocess.run([str(python), "-c", "import symformer._catalog as c; print(c.builtin_folder())"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert str(environment) in where.stdout, "the course should come from the installed package, not the checkout"
+    shown = subprocess.run([str(python), "-m", "symformer", "show", "softmax-jacobian"], capture_output=True,
+                           text=True, cwd=tmp_path, env=env, timeout=120)
+    assert shown.returncode == 0 and shown.stdout.startswith("The softmax Jacobian")
