@@ -157,9 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions() -> list:
     """Subcommands defined beside the features they drive: each adds its parsers to ``commands``."""
+    from ._build_cli import add_commands as build_commands
     from ._wordpiece_cli import add_commands as wordpiece_commands
 
-    extensions = [wordpiece_commands]
+    extensions = [wordpiece_commands, build_commands]
     return extensions
 
 

@@ -176,6 +176,12 @@ class Derivation:
 
         return "$$" + derivation_to_latex(self, environment="aligned") + "$$"
 
+    def _repr_markdown_(self) -> str:
+        from ._export.course import Entry
+        from ._export.markdown import to_markdown
+
+        return to_markdown(Entry(self))
+
     def __repr__(self) -> str:
         return f"<Derivation {self.slug!r}: {self.title}, {len(self.steps)} steps, {len(self.claims)} claims>"
 
