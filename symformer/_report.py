@@ -69,11 +69,12 @@ def format_failures(reports: list) -> str:
             lines.append(f"derivation {report['slug']!r}, {check['label']}: {how}")
             example = check.get("counterexample")
             if example:
-                lines.append("  counterexample: " + _example_text(example))
+                lines.append("  counterexample: " + example_text(example))
     return "\n".join(lines)
 
 
-def _example_text(example: dict) -> str:
+def example_text(example: dict) -> str:
+    """A counterexample (as in ``Counterexample.to_dict()``) in one line."""
     parts = []
     if example["sizes"]:
         parts.append("at " + ", ".join(f"{k} = {v}" for k, v in example["sizes"].items()))

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
+from sympy.polys.fields import sfield
 
 from ._derivation import Claim, Derivation, Gradient, Jacobian, Property, _free_symbols
 from ._domains import POSITIVE, REAL, domain_of
@@ -67,15 +68,9 @@ class Counterexample:
     rhs: Any
 
     def __str__(self) -> str:
-        parts = []
-        if self.sizes:
-            parts.append("at " + ", ".join(f"{k} = {v}" for k, v in self.sizes.items()))
-        if self.indices:
-            parts.append("index " + ", ".join(f"{k} = {v}" for k, v in self.indices.items()))
-        inputs = "; ".join(f"{k} = {_short(v)}" for k, v in self.inputs.items())
-        parts.append(f"inputs {inputs}" if inputs else "no inputs")
-        parts.append(f"left side = {_short(self.lhs)}, right side = {_short(self.rhs)}")
-        return "; ".join(parts)
+        from ._report import example_text
+
+        return example_text(self.to_dict())
 
     def to_dict(self) -> dict:
         return {
@@ -169,14 +164,10 @@ class Report:
         return [c for c in self.checks if not c.ok]
 
     def describe_failures(self) -> str:
-        lines = []
-        for check in self.failures():
-            failed = check.failure
-            how = f"{failed.method}: {failed.detail}" if failed else "no method could establish it"
-            lines.append(f"derivation {self.slug!r}, {check.label}: {how}")
-            if check.counterexample is not None:
-                lines.append(f"  counterexample: {check.counterexample}")
-        return "\n".join(lines)
+        """One line per failed check naming the derivation, the check and the method, then its counterexample."""
+        from ._report import format_failures
+
+        return format_failures([self.to_dict()])
 
     def to_dict(self) -> dict:
         return {"slug": self.slug, "title": self.title, "topic": self.topic, "ok": self.ok,
@@ -245,6 +236,7 @@ class _Context:
         self.size_symbols = list(derivation.sizes)
         self.small = self._size_combinations()
         self.numeric = {s: spec.numeric for s, spec in derivation.sizes.items()}
+        self.realised: dict = {}  # (expression, sizes) -> explicit form, see _realise
 
     # sizes and inputs ----------------------------------------------------------------------
     def _size_combinations(self) -> list:
@@ -432,8 +424,8 @@ class _Context:
             ranges = {i: (1, int(sp.sympify(bound).subs(sizes))) for i, bound in free.items()}
             values = {**inputs, **sizes}
             try:
-                left = evaluate(lhs, values, ranges)
-                right = evaluate(rhs, values, ranges)
+                projected = _project_large_gradients(lhs, rhs, values, sizes, self._rng(label, "directions"))
+                left, right = projected if projected else (evaluate(lhs, values, ranges), evaluate(rhs, values, ranges))
             except DerivationError as exc:
                 raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
             if left.shape != right.shape:
@@ -560,11 +552,56 @@ class _Context:
         return result
 
 
+#: A gradient with respect to a whole matrix with more entries than this is compared along directions.
+LARGE_GRADIENT = 1024
+
+
+def _whole_matrix_variable(expr):
+    if isinstance(expr, sp.Derivative) and len(expr.variables) == 1 and isinstance(expr.variables[0], sp.MatrixSymbol):
+        return expr.variables[0]
+    return None
+
+
+def _project_large_gradients(lhs, rhs, values, sizes, rng, count: int = 4):
+    """For a gradient with respect to a large matrix X: both sides along random directions v.
+
+    A side ``Derivative(f, X)`` becomes (f(X + h v) - f(X - h v)) / 2h, any other side <side, v>:
+    what JAX's check_grads compares, at two evaluations per direction instead of two per entry.
+    None when neither side is such a gradient (the caller evaluates the sides in full).
+    """
+    variable = _whole_matrix_variable(lhs) or _whole_matrix_variable(rhs)
+    if variable is None or int(np.prod([int(sp.sympify(e).subs(sizes)) for e in variable.shape])) <= LARGE_GRADIENT:
+        return None
+    point = np.asarray(values[variable], dtype=float)
+    directions = rng.standard_normal((count,) + point.shape)
+    step = 1e-5 * max(1.0, float(np.abs(point).max()))
+
+    def along(side):
+        if _whole_matrix_variable(side) == variable:
+            return np.array([(float(evaluate(side.expr, {**values, variable: point + step * v}))
+                              - float(evaluate(side.expr, {**values, variable: point - step * v}))) / (2 * step)
+                             for v in directions])
+        full = evaluate(side, values)
+        return np.array([float(np.sum(full * v)) for v in directions])
+
+    return along(lhs), along(rhs)
+
+
 # Exact work at one concrete size ------------------------------------------------------------
 
 
 def _realise(ctx: _Context, expr, sizes) -> sp.Basic:
-    """``expr`` at concrete sizes with every matrix made explicit; sums and derivatives done."""
+    """``expr`` at concrete sizes with every matrix made explicit; sums and derivatives done.
+
+    Cached per context: each step's expression is also the next step's left side.
+    """
+    key = (expr, tuple(sorted((str(k), v) for k, v in sizes.items())))
+    if key not in ctx.realised:
+        ctx.realised[key] = _realise_uncached(ctx, expr, sizes)
+    return ctx.realised[key]
+
+
+def _realise_uncached(ctx: _Context, expr, sizes) -> sp.Basic:
     expr = sp.sympify(expr.xreplace(sizes)) if sizes else expr  # a bare size symbol becomes a Python int
     replacements = {}
     for matrix in ctx.matrices:
@@ -573,10 +610,25 @@ def _realise(ctx: _Context, expr, sizes) -> sp.Basic:
         replacements[concrete] = sp.ImmutableMatrix(*shape, lambda r, c: sp.Symbol(f"{matrix.name}_{r}{c}", real=True))
     if replacements:
         expr = expr.xreplace(replacements)
-    expr = expr.doit()
+    expr = _explicit_bottom_up(expr).doit()
     if getattr(expr, "is_Matrix", False):
         expr = sp.ImmutableMatrix(expr.as_explicit())
     return expr
+
+
+def _explicit_bottom_up(expr):
+    """Every matrix expression of concrete size becomes an explicit matrix, innermost first.
+
+    SymPy's ``as_explicit`` on a nested product rebuilds the inner entries for every outer entry;
+    building each node once keeps the per-size proofs polynomial in the size.
+    """
+    if isinstance(expr, (sp.MatrixBase, sp.MatrixSymbol)) or not expr.args:
+        return expr
+    args = tuple(_explicit_bottom_up(arg) for arg in expr.args)
+    node = expr if args == expr.args else expr.func(*args)
+    if isinstance(node, sp.MatrixExpr) and all(isinstance(extent, sp.Integer) for extent in node.shape):
+        return sp.ImmutableMatrix(node.as_explicit())
+    return node
 
 
 def _real_symbols(ctx: _Context, expr):
@@ -616,7 +668,9 @@ def _is_zero(expr) -> bool:
     """Exact zero test: as a rational function of the exponentials, then SymPy's simplify."""
     if expr == 0:
         return True
-    rational = _exponentials_as_symbols(sp.expand_log(expr, force=True))
+    rational = _exponentials_as_symbols(sp.expand_log(expr, force=True) if expr.has(sp.log) else expr)
+    if _vanishes_as_fraction(rational):
+        return True
     if sp.cancel(sp.together(rational)) == 0:
         return True
     if expr.has(sp.sin, sp.cos) and trig_vanishes(expr):
@@ -624,9 +678,24 @@ def _is_zero(expr) -> bool:
     return sp.simplify(expr) == 0
 
 
-def _exponentials_as_symbols(expr):
-    """exp(a + 2 b - c/T) -> E_a E_b^2 E_{c/T}^-1, each E a positive symbol: exact, and rational."""
-    table: dict = {}
+def _vanishes_as_fraction(expr) -> bool:
+    """Zero in the field of fractions over expr's atoms (symbols, and any other atom as a new symbol).
+
+    Sparse polynomial arithmetic, much faster than Expr-level cancel; sound because an identity in
+    independent generators stays one when they are specialised.
+    """
+    try:
+        return sfield(expr)[1] == 0
+    except (sp.PolynomialError, ValueError, TypeError):
+        return False
+
+
+def _exponentials_as_symbols(expr, table: dict | None = None):
+    """exp(a + 2 b - c/T) -> E_a E_b^2 E_{c/T}^-1, each E a positive symbol: exact, and rational.
+
+    ``table`` (filled in) maps each exponent term to its symbol.
+    """
+    table = {} if table is None else table
 
     def symbol_for(term):
         coefficient, rest = term.as_coeff_Mul()
@@ -697,17 +766,6 @@ def _plain_inputs(inputs) -> dict:
         array = np.asarray(value)
         out[_name(thing)] = array.astype(float).round(6).tolist() if array.dtype != object else [str(v) for v in array.ravel()] if array.ndim else str(value)
     return out
-
-
-def _short(value) -> str:
-    if isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(_short(v) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
-        return text
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.6g}"
-    if isinstance(value, sp.Float):
-        return f"{float(value):.12g}"
-    return str(value)
 
 
 def _jsonable(value):
