@@ -103,11 +103,14 @@ def _encode(positions: np.ndarray, omega: np.ndarray, layout: str) -> np.ndarray
     return out
 
 
-def _pair_indices(d: int, layout: str) -> tuple[np.ndarray, np.ndarray]:
-    """The (first, second) coordinates of every pair: (2i, 2i + 1) interleaved, (i, i + d/2) otherwise."""
+def _pair_indices(d: int, layout: str) -> tuple[slice, slice]:
+    """The (first, second) coordinates of every pair: (2i, 2i + 1) interleaved, (i, i + d/2) otherwise.
+
+    Slices, not index arrays, so that x[..., first] is a view rather than a copy.
+    """
     if layout == "interleaved":
-        return np.arange(0, d, 2), np.arange(1, d, 2)
-    return np.arange(d // 2), np.arange(d // 2, d)
+        return slice(0, d, 2), slice(1, d, 2)
+    return slice(0, d // 2), slice(d // 2, d)
 
 
 def rotation_matrix(k: float, d_model: int, base: float = 10000, layout: str = "interleaved") -> np.ndarray:
@@ -129,9 +132,10 @@ def rotation_matrix(k: float, d_model: int, base: float = 10000, layout: str = "
         raise PositionalEncodingError(f"the offset k must be finite, got k = {k!r}")
     c, s = np.cos(omega * k), np.sin(omega * k)
     first, second = _pair_indices(d, layout)  # first holds the sine, second the cosine
+    rows, cols = np.arange(d)[first], np.arange(d)[second]
     out = np.zeros((d, d))
-    out[first, first], out[first, second] = c, s
-    out[second, first], out[second, second] = -s, c
+    out[rows, rows], out[rows, cols] = c, s
+    out[cols, rows], out[cols, cols] = -s, c
     return out
 
 
