@@ -6,7 +6,7 @@ all for a course and compiles the PDFs. The core never imports this package.
 """
 
 from .beamer import slides_document, to_beamer
-from .build import BuildResult, build
+from .builder import BuildResult, build
 from .compile import LatexCompileError, find_toolchain
 from .course import Entry
 from .markdown import to_markdown

@@ -85,20 +85,23 @@ def step_groups(count: int) -> list:
     [[0, 1, 2], [3, 4]]
     """
     frames = -(-count // STEPS_PER_FRAME)
-    bounds = [round(k * count / frames) for k in range(frames + 1)]
+    bounds = [-(-k * count // frames) for k in range(frames + 1)]
     return [list(range(bounds[k], bounds[k + 1])) for k in range(frames)]
 
 
 def slides_document(entries: list, title: str = "The mathematics of transformers", handout: bool = False,
-                    style: Style = DEFAULT_STYLE) -> str:
-    """The course as one beamer deck: a title frame, a section per topic, the frames of each derivation."""
+                    style: Style = DEFAULT_STYLE, frames: list | None = None) -> str:
+    """The course as one beamer deck: a title frame, a section per topic, the frames of each derivation.
+
+    ``frames`` may hold each entry's ``to_beamer`` output already made (the handout reuses the slides').
+    """
     parts = [PREAMBLE.format(options="handout" if handout else ""), rf"\title{{{escape_text(title)}}}", r"\date{}",
              r"\begin{document}", r"\begin{frame}\titlepage\end{frame}", ""]
     topic = None
-    for entry in entries:
+    for number, entry in enumerate(entries):
         if entry.derivation.topic != topic:
             topic = entry.derivation.topic
             parts.append(rf"\section{{{escape_text(topic)}}}")
-        parts.append(to_beamer(entry, style))
+        parts.append(frames[number] if frames is not None else to_beamer(entry, style))
     parts.append(r"\end{document}")
     return "\n".join(parts) + "\n"

@@ -19,12 +19,12 @@ from .. import _cache
 from .._errors import SymformerError, UsageError
 from .._latex import DEFAULT_STYLE, Style
 from .._report import format_failures
-from .._run import verify_many
+from .._run import default_jobs, verify_many
 from .._verify import VerifyConfig
-from .beamer import slides_document
+from .beamer import slides_document, to_beamer
 from .compile import compile_tex, find_toolchain, missing_toolchain_message
 from .course import Entry
-from .figures import FORMATS, export_figures
+from .figures import FORMATS, export_figures, figure_stem
 from .notes import notes_document
 
 MANIFEST = ".symformer-build.json"
@@ -83,20 +83,20 @@ def build(
     started = time.perf_counter()
     manifest = _read_manifest(folder)
     figures = folder / "figures"
-    entries = []
-    for derivation, report in zip(derivations, reports):
-        key = _cache.content_hash(derivation, config)
-        made = export_figures(derivation, figures, fresh=lambda stem: manifest.get(stem) == key)
-        for stem, _ in made:
-            manifest[stem] = key
-        entries.append(Entry(derivation, report, [(f"figures/{stem}", caption) for stem, caption in made]))
+    keys = {figure_stem(d.slug, f.name): _cache.content_hash(d, config) for d in derivations for f in d.figures}
+    made = export_figures(derivations, figures, fresh=lambda stem: manifest.get(stem) == keys[stem],
+                          jobs=jobs if jobs is not None else default_jobs())
+    manifest.update(keys)
+    entries = [Entry(d, r, [(f"figures/{stem}", caption) for stem, caption in pairs])
+               for d, r, pairs in zip(derivations, reports, made)]
     timings["figures"] = time.perf_counter() - started
 
     started = time.perf_counter()
+    frames = [to_beamer(e, style) for e in entries]  # the same frames serve the slides and the handout
     texts = {
         "notes.tex": notes_document(entries, title, style),
-        "slides.tex": slides_document(entries, title, handout=False, style=style),
-        "slides-handout.tex": slides_document(entries, title, handout=True, style=style),
+        "slides.tex": slides_document(entries, title, handout=False, style=style, frames=frames),
+        "slides-handout.tex": slides_document(entries, title, handout=True, style=style, frames=frames),
     }
     for name, text in texts.items():
         if _write_if_changed(folder / name, text):

@@ -7,6 +7,7 @@ the Agg canvas attached to each Figure object, so no pyplot state or global back
 from __future__ import annotations
 
 import io
+import multiprocessing
 import re
 from pathlib import Path
 
@@ -27,18 +28,46 @@ def figure_stem(slug: str, name: str) -> str:
     return "-".join([slug, *words]) if words else slug
 
 
-def export_figures(derivation, folder: Path, fresh=lambda stem: False) -> list:
-    """Save every figure of ``derivation`` under ``folder``; return ``(stem, caption)`` pairs.
+def export_figures(derivations, folder: Path, fresh=lambda stem: False, jobs: int = 1) -> list:
+    """Save the figures of each derivation under ``folder``; return, per derivation, ``(stem, caption)`` pairs.
 
     ``fresh(stem)`` says whether the files already on disk are up to date (then they are kept).
+    Drawing is slow (seconds a figure), so with ``jobs > 1`` forked workers draw side by side.
     """
-    made = []
-    for figure in derivation.figures:
-        stem = figure_stem(derivation.slug, figure.name)
-        if not (fresh(stem) and all((folder / f"{stem}.{fmt}").is_file() for fmt in FORMATS)):
-            _draw(derivation.slug, figure, folder / stem)
-        made.append((stem, figure.caption))
+    global _WORK
+    made, todo = [], []
+    for derivation in derivations:
+        pairs = []
+        for figure in derivation.figures:
+            stem = figure_stem(derivation.slug, figure.name)
+            if not (fresh(stem) and all((folder / f"{stem}.{fmt}").is_file() for fmt in FORMATS)):
+                todo.append((derivation.slug, figure, folder / stem))
+            pairs.append((stem, figure.caption))
+        made.append(pairs)
+    if jobs > 1 and len(todo) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        _WORK = todo  # figures hold functions that may not pickle: forked workers inherit them
+        try:
+            with multiprocessing.get_context("fork").Pool(min(jobs, len(todo))) as pool:
+                for error in pool.imap(_draw_safely, range(len(todo))):
+                    if error:
+                        raise SymformerError(error)
+        finally:
+            _WORK = []
+    else:
+        for slug, figure, stem in todo:
+            _draw(slug, figure, stem)
     return made
+
+
+_WORK: list = []
+
+
+def _draw_safely(index: int) -> str | None:
+    try:
+        _draw(*_WORK[index])
+    except SymformerError as exc:
+        return str(exc)
+    return None
 
 
 def _draw(slug: str, figure, stem: Path) -> None:

@@ -1,0 +1,131 @@
+"""Per-derivation exports: Markdown for MathJax, notebooks that re-verify, beamer frames, the CLI."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from symformer import discover
+from symformer._cli import main
+from symformer._export import Entry, to_beamer, to_markdown, to_notebook
+from symformer._export.beamer import step_groups
+from symformer._export.notebook import verification_code
+
+ROOT = Path(__file__).resolve().parent.parent
+SOFTMAX_FILE = ROOT / "derivations" / "softmax.py"
+SOFTMAX = {d.slug: d for d in discover([SOFTMAX_FILE]).derivations}
+
+SQUARES = '''
+import sympy as sp
+from symformer import Derivation, Size, Step
+
+n = sp.Symbol("n", integer=True, positive=True)
+k = sp.Symbol("k", integer=True)
+x = sp.IndexedBase("x", shape=(n,), real=True)
+double_sum = Derivation(
+    slug="double-sum", title="Twice a sum", topic="Demo",
+    sizes={n: Size(prove=range(1, 4), numeric=16)},
+    lhs=2 * sp.Sum(x[k], (k, 1, n)),
+    steps=[Step(sp.Sum(2 * x[k], (k, 1, n)), "a constant factor enters the sum")],
+)
+'''
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMFORMER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_markdown_uses_aligned_and_lists_the_justifications():
+    text = to_markdown(Entry(SOFTMAX["log-softmax-jacobian"]))
+    assert r"\begin{aligned}" in text and "align*" not in text and r"\intertext" not in text
+    assert r"&= \delta_{ij} - p_{j} && \text{(3)}" in text
+    assert "3. recognise $p_j$; in matrix form $I - \\mathbf{1} p^{\\top}$, which is not symmetric" in text
+
+
+def test_markdown_shows_levels_from_the_report():
+    report = {"ok": True, "checks": [{"kind": "step", "label": "step 1", "ok": True, "level": "proved for all n"}]}
+    derivation = SOFTMAX["cross-entropy-gradient-probability-targets"]
+    report["checks"].append({**report["checks"][0], "label": "step 2", "level": "proved for n = 1..6"})
+    text = to_markdown(Entry(derivation, report))
+    assert "1. the general cross-entropy gradient (derivation cross-entropy-gradient) *(proved for all n)*" in text
+    assert "2. the targets sum to one *(proved for n = 1..6)*" in text
+
+
+def test_repr_markdown_and_latex_of_a_derivation():
+    derivation = SOFTMAX["softmax-max-subtraction"]
+    assert derivation._repr_markdown_().startswith("## Subtracting the maximum does not change softmax\n")
+    assert derivation._repr_latex_().startswith(r"$$\begin{aligned}")
+
+
+def test_notebook_is_valid_and_its_code_reverifies():
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.reads(to_notebook(Entry(SOFTMAX["softmax-max-subtraction"])), as_version=4)
+    nbformat.validate(notebook)
+    markdown, code, show = notebook.cells
+    assert markdown.cell_type == "markdown" and "## Subtracting the maximum" in markdown.source
+    assert code.source.splitlines()[0] == "from symformer import catalog, verify"
+    namespace = {}
+    exec(code.source.replace("\nreport.ok", "\nok = report.ok"), namespace)
+    assert namespace["ok"] is True
+
+
+def test_notebook_of_a_user_file_loads_that_file(tmp_path):
+    source = tmp_path / "squares.py"
+    source.write_text(SQUARES)
+    derivation = discover([source]).derivations[0]
+    code = verification_code(derivation)
+    assert repr(str(source.resolve())) in code
+    namespace = {}
+    exec(code.replace("\nreport.ok", "\nok = report.ok"), namespace)
+    assert namespace["ok"] is True
+
+
+def test_beamer_reveals_rows_with_uncover_never_pause():
+    text = to_beamer(Entry(SOFTMAX["softmax-jacobian"]))
+    assert r"\pause" not in text
+    frames = re.findall(r"\\begin\{frame\}.*?\\end\{frame\}", text, re.S)
+    assert len(frames) == 3  # 5 steps as 3 + 2 rows, then the claims
+    assert re.findall(r"\\uncover<(\d+)->", frames[0]) == ["1", "2", "3"]
+    assert re.findall(r"\\uncover<(\d+)->", frames[1]) == ["1", "2"]
+    assert r"\note{\begin{itemize}" in frames[0] and r"\item[2.] quotient rule" in frames[0]
+
+
+@pytest.mark.parametrize("count, groups", [(1, [[0]]), (4, [[0, 1, 2, 3]]), (5, [[0, 1, 2], [3, 4]]),
+                                           (9, [[0, 1, 2], [3, 4, 5], [6, 7, 8]])])
+def test_step_groups_are_balanced(count, groups):
+    assert step_groups(count) == groups
+
+
+@pytest.mark.parametrize("fmt, marker", [("tex", r"\documentclass[11pt]{article}"), ("beamer", r"{beamer}"),
+                                         ("md", "## Twice a sum"), ("ipynb", '"nbformat": 4')],
+                         ids=["tex", "beamer", "md", "ipynb"])
+def test_cli_export_formats(fmt, marker, tmp_path, capsys):
+    source = tmp_path / "squares.py"
+    source.write_text(SQUARES)
+    assert main(["export", "double-sum", "--path", str(source), "--format", fmt]) == 0
+    assert marker in capsys.readouterr().out
+
+
+def test_cli_export_writes_a_file_into_a_folder(tmp_path):
+    source = tmp_path / "squares.py"
+    source.write_text(SQUARES)
+    assert main(["export", "double-sum", "--path", str(source), "--format", "ipynb", "-o", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "double-sum.ipynb").read_text())["metadata"]["symformer"]["slug"] == "double-sum"
+
+
+def test_cli_export_unknown_name_suggests(tmp_path, capsys):
+    source = tmp_path / "squares.py"
+    source.write_text(SQUARES)
+    assert main(["export", "double-sums", "--path", str(source)]) == 2
+    assert "did you mean double-sum" in capsys.readouterr().err
+
+
+def test_cli_export_refuses_a_failing_derivation(tmp_path, capsys):
+    source = tmp_path / "wrong.py"
+    source.write_text(SQUARES.replace("Sum(2 * x[k]", "Sum(3 * x[k]"))
+    assert main(["export", "double-sum", "--path", str(source), "--format", "md"]) == 1
+    assert "not exported: double-sum failed verification" in capsys.readouterr().err
+    assert main(["export", "double-sum", "--path", str(source), "--format", "md", "--allow-unverified"]) == 0
+    assert "> **Not verified:** failed: step 1" in capsys.readouterr().out
