@@ -136,10 +136,12 @@ def _merge_sums(expr):
 def _rewrite(expr, ranges):
     """Bottom-up: distribute, pull out and contract every Sum."""
     if isinstance(expr, sp.Sum):
-        body = _rewrite(expr.function, ranges)
+        # Inside a sum its dummies lie in their ranges, so a delta between an inner and an outer dummy contracts.
+        limits = [(symbol, (low, high)) for symbol, low, high in expr.limits]
+        body = _rewrite(expr.function, {**ranges, **dict(limits)})
         result = body
-        for symbol, low, high in expr.limits:  # innermost first
-            result = _one_sum(result, symbol, low, high, ranges)
+        for position, (symbol, (low, high)) in enumerate(limits):  # innermost first
+            result = _one_sum(result, symbol, low, high, {**ranges, **dict(limits[position + 1 :])})
         return result
     if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Symbol, sp.Number)):
         return expr
@@ -147,7 +149,10 @@ def _rewrite(expr, ranges):
 
 
 def _one_sum(body, symbol, low, high, ranges):
-    body = sp.expand(body)
+    # delta^m = delta for m >= 1, so a squared delta (second moments of independent components) still contracts
+    body = sp.expand(body).replace(
+        lambda e: e.is_Pow and isinstance(e.base, sp.KroneckerDelta) and e.exp.is_Integer and e.exp > 0, lambda e: e.base
+    )
     if isinstance(body, sp.Add):
         return sp.Add(*(_one_sum(term, symbol, low, high, ranges) for term in body.args))
     inner_ranges = {**ranges, symbol: (low, high)}
