@@ -39,7 +39,7 @@ mu, sigma = sp.Symbol("mu", real=True), sp.Symbol("sigma", positive=True)
 c = sp.Symbol("c", real=True)
 delta = KroneckerDelta
 
-SIZES = {H: Size(prove=range(1, 6), numeric=32)}
+SIZES = {H: Size(prove=range(1, 6), numeric=16)}
 # eps of the size libraries use is too small for central differences of the 1/sigma^3 terms in float64;
 # the identities hold for every eps > 0, so the checks draw it from [0.01, 0.1].
 SMALL_POSITIVE = Domain(

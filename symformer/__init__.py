@@ -57,15 +57,22 @@ __all__ += [
 ]
 
 # --- vectors, embeddings, scaling, language models, LayerNorm (issue 5) ---
-from ._reference.embeddings import embed, embedding_backward, one_hot, tied_embedding_backward, tied_logits
-from ._reference.layernorm import layer_norm, layer_norm_backward, layer_norm_jacobian
-from ._reference.mlm import mlm_loss, mlm_loss_grad, mlm_mask
-from ._reference.vectors import cosine_similarity, cosine_similarity_grad, projection
+from ._reference.embeddings import (
+    EmbeddingError,
+    embed,
+    embedding_backward,
+    one_hot,
+    tied_embedding_backward,
+    tied_logits,
+)
+from ._reference.layernorm import LayerNormError, layer_norm, layer_norm_backward, layer_norm_jacobian
+from ._reference.mlm import MaskingError, mlm_loss, mlm_loss_grad, mlm_mask
+from ._reference.vectors import VectorError, cosine_similarity, cosine_similarity_grad, projection
 
 __all__ += [
-    "cosine_similarity", "cosine_similarity_grad", "embed", "embedding_backward", "layer_norm", "layer_norm_backward",
-    "layer_norm_jacobian", "mlm_loss", "mlm_loss_grad", "mlm_mask", "one_hot", "projection", "tied_embedding_backward",
-    "tied_logits",
+    "EmbeddingError", "LayerNormError", "MaskingError", "VectorError", "cosine_similarity", "cosine_similarity_grad",
+    "embed", "embedding_backward", "layer_norm", "layer_norm_backward", "layer_norm_jacobian", "mlm_loss",
+    "mlm_loss_grad", "mlm_mask", "one_hot", "projection", "tied_embedding_backward", "tied_logits",
 ]
 
 # --- tokenization (issue 7) ---

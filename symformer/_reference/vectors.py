@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._errors import UsageError
+
+
+class VectorError(UsageError, ValueError):
+    """Bad vectors for a dot product, projection or cosine similarity."""
+
 
 def _vectors(u, v) -> tuple[np.ndarray, np.ndarray]:
     u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
     if u.ndim == 0 or v.ndim == 0:
-        raise ValueError(f"u and v must be vectors (at least one axis); got shapes {u.shape} and {v.shape}")
+        raise VectorError(f"u and v must be vectors (at least one axis); got shapes {u.shape} and {v.shape}")
     if u.shape[-1] != v.shape[-1]:
-        raise ValueError(f"u has {u.shape[-1]} components but v has {v.shape[-1]} (shapes {u.shape} and {v.shape})")
+        raise VectorError(f"u has {u.shape[-1]} components but v has {v.shape[-1]} (shapes {u.shape} and {v.shape})")
     if u.shape[-1] == 0:
-        raise ValueError("u and v have no components (length-0 vectors); a dot product needs at least one")
+        raise VectorError("u and v have no components (length-0 vectors); a dot product needs at least one")
     return u, v
 
 
@@ -39,14 +45,14 @@ def projection(u, v) -> np.ndarray:
     u, v = _vectors(u, v)
     vv = np.sum(v * v, axis=-1, keepdims=True)
     if np.any(vv == 0):
-        raise ValueError("v is a zero vector: there is no line to project onto")
+        raise VectorError("v is a zero vector: there is no line to project onto")
     return np.sum(u * v, axis=-1, keepdims=True) / vv * v
 
 
 def cosine_similarity(u, v) -> np.ndarray:
     """cos(u, v) = u . v / (|u| |v|), in [-1, 1]; unchanged when u or v is scaled by a positive number.
 
-    Zero vectors have no direction: they raise ValueError rather than give NaN.
+    Zero vectors have no direction: they raise VectorError rather than give NaN.
 
     >>> round(float(cosine_similarity([1.0, 0.0], [3.0, 3.0])), 6)
     0.707107
@@ -54,12 +60,16 @@ def cosine_similarity(u, v) -> np.ndarray:
     -1.0
     """
     u, v = _vectors(u, v)
-    nu, nv = np.linalg.norm(u, axis=-1), np.linalg.norm(v, axis=-1)
-    for name, norm in (("u", nu), ("v", nv)):
-        if np.any(norm == 0):
-            raise ValueError(f"{name} is a zero vector (norm 0): its cosine similarity is undefined")
+    scaled = []
+    for name, vector in (("u", u), ("v", v)):
+        largest = np.max(np.abs(vector), axis=-1, keepdims=True)
+        if np.any(largest == 0):
+            raise VectorError(f"{name} is a zero vector (norm 0): its cosine similarity is undefined")
+        scaled.append(vector / largest)  # the cosine ignores scale; this keeps |u|^2 of 1e-200 from underflowing
+    u, v = scaled
+    cos = np.sum(u * v, axis=-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
     # Clip the rounding error of parallel vectors, so the Cauchy-Schwarz bound holds in float64 too.
-    return np.clip(np.sum(u * v, axis=-1) / (nu * nv), -1.0, 1.0)
+    return np.clip(cos, -1.0, 1.0)
 
 
 def cosine_similarity_grad(u, v) -> np.ndarray:
