@@ -68,7 +68,7 @@ def _wavelength_range_numeric(rng, sizes):
         here = sinusoidal_encoding(1, width, start=start)[0, 2 * pair]
         later = sinusoidal_encoding(1, width, start=start + wavelengths[pair])[0, 2 * pair]
         worst = max(worst, abs(here - later))
-    return Witness(worst < 1e-9, f"largest deviation {worst:.3g}", worst)
+    return Witness(bool(worst < 1e-9), f"largest deviation {worst:.3g}", float(worst))
 
 
 frequencies_derivation = Derivation(
@@ -212,7 +212,7 @@ def _block_rotation_numeric(rng, sizes):
             target = sinusoidal_encoding(1, width, layout=layout, start=start + offset)[0]
             worst = max(worst, np.linalg.norm(moved - target) / np.linalg.norm(target))
         worst = max(worst, np.abs(rotation.T @ rotation - np.eye(width)).max())
-    return Witness(worst < 1e-12, f"largest relative deviation {worst:.3g}", worst)
+    return Witness(bool(worst < 1e-12), f"largest relative deviation {worst:.3g}", float(worst))
 
 
 ROTATED_SIN = Sum(delta(j, l) * (cos(w[l] * k) * sin(w[l] * p) + sin(w[l] * k) * cos(w[l] * p)), (l, 1, h))

@@ -114,7 +114,7 @@ def _layouts_numeric(rng, sizes):
     worst = max(error, matrix_error)
     if width >= 4 and np.allclose(rope(x, positions, layout="rotate-half"), interleaved):
         return Witness(False, "the two layouts agree without the permutation, so the check cannot tell them apart")
-    return Witness(worst < 1e-12, f"largest deviation {worst:.3g}", worst)
+    return Witness(bool(worst < 1e-12), f"largest deviation {worst:.3g}", float(worst))
 
 
 def _reference_scores_numeric(rng, sizes):
@@ -129,7 +129,7 @@ def _reference_scores_numeric(rng, sizes):
         shifted = rope(query, m_ + shift, layout=layout) @ rope(key, n_ + shift, layout=layout)
         scale = np.linalg.norm(query) * np.linalg.norm(key)
         worst = max(worst, abs(score - relative) / scale, abs(score - shifted) / scale)
-    return Witness(worst < 1e-12, f"largest relative deviation {worst:.3g}", worst)
+    return Witness(bool(worst < 1e-12), f"largest relative deviation {worst:.3g}", float(worst))
 
 
 def _reference_scores_exact(sizes):
