@@ -27,6 +27,7 @@ vocabularies are not comparable across implementations; tokenization with one vo
 
 from __future__ import annotations
 
+import codecs
 import heapq
 import os
 import re
@@ -376,11 +377,13 @@ def _read_text(path: str | os.PathLike[str], error: type[UsageError]) -> str:
         raise error(f"{name}: is a directory; pass a text file") from None
     except OSError as exc:
         raise error(f"{name}: cannot be read ({exc.strerror})") from None
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data.decode("utf-8-sig")
+        return data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
+        offset = bom + exc.start
         raise error(
-            f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            f"{name}: not UTF-8 text (byte 0x{data[offset]:02x} at offset {offset}); "
             f"convert it to UTF-8, e.g. iconv -f LATIN1 -t UTF-8"
         ) from None
 
@@ -491,6 +494,8 @@ class WordPieceTraining:
     unique_words: int
     continuing_prefix: str = "##"
     lowercase: bool = True
+    strip_accents: bool = True
+    handle_chinese_chars: bool = True
 
     def write_vocab(self, path: str | os.PathLike[str]) -> Path:
         """Write vocab.txt (one token a line) atomically: a temporary file, then ``os.replace``."""
@@ -509,9 +514,11 @@ class WordPieceTraining:
         return target
 
     def tokenizer(self, **options: object) -> WordPiece:
-        """A WordPiece over this vocabulary, with the prefix and case handling used in training."""
+        """A WordPiece over this vocabulary, normalising text as training did."""
         options.setdefault("continuing_prefix", self.continuing_prefix)
         options.setdefault("lowercase", self.lowercase)
+        options.setdefault("strip_accents", self.strip_accents)
+        options.setdefault("handle_chinese_chars", self.handle_chinese_chars)
         return WordPiece(list(self.vocab), **options)  # type: ignore[arg-type]
 
 
@@ -563,7 +570,8 @@ def train_wordpiece(
         raise UsageError(f"special token {duplicate!r} is listed twice; list each special token once")
     if not continuing_prefix:
         raise UsageError("continuing_prefix must not be empty: it tells word-initial pieces from the rest")
-    basic = _BasicTokenizer(lowercase, lowercase if strip_accents is None else strip_accents, handle_chinese_chars)
+    strip_accents = lowercase if strip_accents is None else strip_accents
+    basic = _BasicTokenizer(lowercase, strip_accents, handle_chinese_chars)
 
     word_counts = _count_words(corpus, basic, progress)
     if not word_counts:
@@ -589,6 +597,8 @@ def train_wordpiece(
         unique_words=len(words),
         continuing_prefix=continuing_prefix,
         lowercase=lowercase,
+        strip_accents=strip_accents,
+        handle_chinese_chars=handle_chinese_chars,
     )
 
 

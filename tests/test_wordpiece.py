@@ -373,7 +373,15 @@ def test_training_uses_the_basic_tokenizer_and_the_vocabulary_covers_the_corpus(
 def test_training_cased_keeps_case_and_accents():
     result = train_wordpiece(["Héllo héllo"], vocab_size=10, lowercase=False)
     assert {"H", "h", "##é"} <= set(result.alphabet)
-    assert result.tokenizer().lowercase is False
+    assert result.tokenizer().lowercase is False and result.tokenizer().strip_accents is False
+    assert result.tokenizer().tokenize("Héllo") == WordPiece(list(result.vocab), lowercase=False).tokenize("Héllo")
+
+
+def test_vocab_file_with_bom_reports_offsets_in_the_file(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf[UNK]\n\xff\n")
+    with pytest.raises(VocabularyError, match=r"byte 0xff at offset 9"):
+        WordPiece.from_file(path)
 
 
 def test_training_reads_a_path(tmp_path):
