@@ -71,6 +71,7 @@ class Claim:
     why: str = ""
     cite: str | None = None
     indices: Mapping | None = None  # extra free indices (symbol -> size) used only by this claim
+    latex: str | None = None  # a hand-written display form of the identity, when SymPy's is too long
 
 
 @dataclass(frozen=True)
