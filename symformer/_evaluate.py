@@ -274,6 +274,8 @@ def _central_difference(function, variable, env):
         h = FD_STEP * max(1.0, abs(x))
         plus[variable], minus[variable] = x + h, x - h
         return (numpy_rule(function, replace(env, values=plus)) - numpy_rule(function, replace(env, values=minus))) / (2 * h)
+    if isinstance(variable, sp.MatrixSymbol):
+        return _matrix_gradient(function, variable, env)
     if isinstance(variable, sp.Indexed):
         base = variable.base
         array = np.asarray(env.values[base], dtype=float)
@@ -299,6 +301,21 @@ def _central_difference(function, variable, env):
         here = np.logical_and.reduce([p == e for p, e in zip(positions, element)])
         total = total + np.where(here, (np.asarray(f_plus) - np.asarray(f_minus)) / (2 * h), 0.0)
     return total
+
+
+def _matrix_gradient(function, variable, env):
+    """The gradient of a scalar with respect to a whole matrix, entry by entry: the shape of the matrix."""
+    array = np.asarray(env.values[variable], dtype=float)
+    gradient = np.empty(array.shape)
+    for element in np.ndindex(array.shape):
+        h = FD_STEP * max(1.0, abs(array[element]))
+        plus, minus = array.copy(), array.copy()
+        plus[element] += h
+        minus[element] -= h
+        f_plus = numpy_rule(function, replace(env, values={**env.values, variable: plus}))
+        f_minus = numpy_rule(function, replace(env, values={**env.values, variable: minus}))
+        gradient[element] = (float(f_plus) - float(f_minus)) / (2 * h)
+    return gradient
 
 
 # Matrix expressions -------------------------------------------------------------------------

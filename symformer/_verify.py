@@ -626,9 +626,37 @@ def _explicit_bottom_up(expr):
         return expr
     args = tuple(_explicit_bottom_up(arg) for arg in expr.args)
     node = expr if args == expr.args else expr.func(*args)
-    if isinstance(node, sp.MatrixExpr) and all(isinstance(extent, sp.Integer) for extent in node.shape):
-        return sp.ImmutableMatrix(node.as_explicit())
+    if isinstance(node, sp.MatrixExpr) and all(isinstance(extent, (int, sp.Integer)) for extent in node.shape):
+        return _explicit_node(node)
+    if isinstance(node, sp.Derivative) and len(node.variable_count) == 1 and node.variable_count[0][1] == 1:
+        variable = node.variable_count[0][0]
+        function = node.expr.doit()
+        if isinstance(variable, sp.MatrixBase) and not getattr(function, "is_Matrix", False):
+            # entry by entry: SymPy's derivative by a matrix returns a scalar 0 for a constant
+            return sp.ImmutableMatrix(variable.rows, variable.cols, [sp.diff(function, x) for x in variable])
     return node
+
+
+def _explicit_node(node) -> sp.ImmutableMatrix:
+    """One matrix node whose arguments are explicit, by plain explicit arithmetic.
+
+    Not ``doit``: on a product of explicit symbolic matrices it tries to invert them.
+    """
+    if isinstance(node, sp.MatMul):
+        scalar = sp.Mul(*(a for a in node.args if not a.is_Matrix))
+        product = None
+        for factor in (a for a in node.args if a.is_Matrix):
+            factor = factor if isinstance(factor, sp.MatrixBase) else factor.as_explicit()
+            product = factor if product is None else product * factor
+        return sp.ImmutableMatrix(product * scalar if scalar != 1 else product)
+    if isinstance(node, sp.MatAdd) and all(isinstance(a, sp.MatrixBase) for a in node.args):
+        total = node.args[0]
+        for term in node.args[1:]:
+            total = total + term
+        return sp.ImmutableMatrix(total)
+    if isinstance(node, sp.Transpose) and isinstance(node.arg, sp.MatrixBase):
+        return sp.ImmutableMatrix(node.arg.T)
+    return sp.ImmutableMatrix(node.as_explicit())
 
 
 def _real_symbols(ctx: _Context, expr):
