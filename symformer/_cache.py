@@ -56,7 +56,9 @@ def content_hash(derivation: Derivation, config) -> str:
         parts.append(claim.statement + (sp.srepr(claim.lhs) + sp.srepr(claim.rhs) if isinstance(claim, Claim) else ""))
     parts += [sp.srepr(k) + sp.srepr(v) for k, v in derivation.definitions.items()]
     parts += [f"{k}:{v}" for k, v in derivation.sizes.items()] + [f"{k}:{v}" for k, v in derivation.indices.items()]
-    parts += [f"{k}:{v}" for k, v in derivation.domains.items()]
+    # a Domain's repr holds the addresses of its functions, new in every process; its code is in the
+    # source file (hashed below) or the engine, so its name identifies it
+    parts += [f"{k}:{getattr(v, 'name', v)}" for k, v in derivation.domains.items()]
     parts.append(json.dumps(asdict(config), sort_keys=True))
     parts.append(_engine_digest())
     if derivation.source and Path(derivation.source).is_file():
