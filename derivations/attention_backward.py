@@ -1,0 +1,150 @@
+"""The backward pass of scaled dot-product attention, stage by stage: dV, dP, dS, then dQ and dK.
+
+Forward: S = tau Q K^T, P = softmax(S) row by row, O = P V. Backpropagation is the chain rule
+taken one stage at a time, each stage receiving the gradient of the next: O = P V gives dV and
+dP; the row-softmax turns dP into dS (the softmax Jacobian, derivation softmax-jacobian); the
+scores turn dS into dQ and dK. Each stage is proved for every size in its range with N != M and
+d_k != d_v among them; tau is a free positive symbol, so a forgotten or doubled tau shows.
+
+The loss is L = tr(G^T Y) for a stage output Y and its incoming gradient G: its gradient with
+respect to Y is G, so dL/dX is exactly what a framework computes for the stage input X.
+"""
+
+import numpy as np
+import sympy as sp
+from sympy import Derivative, MatrixSymbol, OneMatrix, Trace, ZeroMatrix
+from sympy.matrices.expressions.hadamard import HadamardProduct
+
+from symformer import Claim, Derivation, Gradient, Size, Step, attention_backward, safe_row_softmax, softmax_jacobian
+from symformer._attention_blocks import RowSoftmax
+
+ORDER = 44
+TOPIC = "Attention"
+FLASH = "Dao et al. 2022, FlashAttention, appendix B.2, eq. 4 and algorithm 4 line 19"
+SOFTMAX = "derivation softmax-jacobian"
+
+N, M, d_k, d_v = sp.symbols("N M d_k d_v", integer=True, positive=True)
+tau = sp.Symbol("tau", positive=True)
+Q, K, V = MatrixSymbol("Q", N, d_k), MatrixSymbol("K", M, d_k), MatrixSymbol("V", M, d_v)
+S, P, O = MatrixSymbol("S", N, M), MatrixSymbol("P", N, M), MatrixSymbol("O", N, d_v)
+dO, dP, dS, D = MatrixSymbol("dO", N, d_v), MatrixSymbol("dP", N, M), MatrixSymbol("dS", N, M), MatrixSymbol("D", N, 1)
+
+SIZE_NM = {N: Size(prove=range(1, 4), numeric=128), M: Size(prove=range(1, 4), numeric=128)}
+SIZE_D = Size(prove=range(1, 3), numeric=64)
+FORWARD = {P: RowSoftmax(S), O: P * V}
+BACKWARD = {dP: dO * V.T, D: HadamardProduct(dO, O) * OneMatrix(d_v, 1), dS: HadamardProduct(P, dP - D * OneMatrix(1, M))}
+ROW_DOT = HadamardProduct(P, dP) * OneMatrix(M, 1)  # D_i = sum_j P_ij dP_ij, before FlashAttention's rewrite
+
+
+def _value_loss(S, V, dO):
+    return float((dO * (safe_row_softmax(S) @ V)).sum())
+
+
+attention_grad_v = Derivation(
+    slug="attention-backward-v",
+    title="Attention backward: the gradients of the values and of the weights, and FlashAttention's D",
+    topic=TOPIC,
+    intro=("With $P = \\operatorname{softmax}(S)$ row by row and $O = P V$, a loss $L$ sends back "
+           "$dO = \\partial L / \\partial O$. Writing $L = \\operatorname{tr}(dO^{\\top} O)$ gives exactly that gradient."),
+    lhs=Derivative(Trace(dO.T * O), V),
+    definitions=FORWARD,
+    sizes={**SIZE_NM, d_v: SIZE_D},
+    steps=[
+        Step(Derivative(Trace((P.T * dO).T * V), V),
+             "$O = P V$ and the trace is cyclic: $\\operatorname{tr}(dO^{\\top} P V) = \\operatorname{tr}((P^{\\top} dO)^{\\top} V)$"),
+        Step(P.T * dO, "$\\partial \\operatorname{tr}(A^{\\top} V) / \\partial V = A$, and $P$ does not depend on $V$: $dV = P^{\\top} dO$"),
+    ],
+    claims=[
+        Claim("dP = dO V^T: the gradient reaching the attention weights", Derivative(Trace(dO.T * MatrixSymbol("W", N, M) * V),
+                                                                            MatrixSymbol("W", N, M)), dO * V.T,
+              why="$\\operatorname{tr}(dO^{\\top} W V) = \\operatorname{tr}((dO V^{\\top})^{\\top} W)$ for any weights $W$"),
+        Claim("FlashAttention's D: rowsum(P o dP) = rowsum(dO o O), for any weights P",
+              HadamardProduct(MatrixSymbol("W", N, M), dO * V.T) * OneMatrix(M, 1),
+              HadamardProduct(dO, MatrixSymbol("W", N, M) * V) * OneMatrix(d_v, 1),
+              why="$\\sum_j W_{ij} \\sum_c dO_{ic} V_{jc} = \\sum_c dO_{ic} \\sum_j W_{ij} V_{jc}$; it needs $O$ to be the output the loss saw",
+              cite=FLASH),
+    ],
+    result=Gradient(forward=_value_loss, reference=lambda S, dO: safe_row_softmax(S).T @ dO, wrt="V"),
+)
+
+
+attention_grad_s = Derivation(
+    slug="attention-backward-scores",
+    title="Attention backward: through the row-softmax, dS = P o (dP - D 1^T)",
+    topic=TOPIC,
+    intro=("The scores $S$ reach the loss only through $P = \\operatorname{softmax}(S)$, one row at a time, and the "
+           "stage after sends back $dP$. Row $i$ of $P$ is the softmax of row $i$ of $S$, so the softmax Jacobian "
+           "acts on each row of $dP$."),
+    lhs=Derivative(Trace(dP.T * P), S),
+    definitions={P: RowSoftmax(S), D: ROW_DOT},
+    sizes=SIZE_NM,
+    steps=[
+        Step(HadamardProduct(P, dP - ROW_DOT * OneMatrix(1, M)),
+             "each row: $J^{\\top} dp = (\\operatorname{diag}(p) - p p^{\\top})\\, dp = p \\odot (dp - (p \\cdot dp) \\mathbf{1})$, "
+             "with $J$ the softmax Jacobian (symmetric)",
+             cite=SOFTMAX, latex="P \\odot \\left(dP - ((P \\odot dP) \\mathbf{1}) \\mathbf{1}^{\\top}\\right)"),
+        Step(HadamardProduct(P, dP - D * OneMatrix(1, M)),
+             "name the row sums $D = (P \\odot dP) \\mathbf{1}$; FlashAttention computes them as $(dO \\odot O) \\mathbf{1}$ "
+             "(claim of derivation attention-backward-v)", cite=FLASH),
+    ],
+    claims=[
+        Claim("each row of dS sums to zero", HadamardProduct(P, dP - D * OneMatrix(1, M)) * OneMatrix(M, 1), ZeroMatrix(N, 1),
+              why="the softmax Jacobian annihilates $\\mathbf{1}$: adding a constant to a row of scores changes nothing"),
+    ],
+    result=Gradient(forward=lambda S, dP: float((dP * safe_row_softmax(S)).sum()),
+                    reference=lambda S, dP: np.einsum("nij,ni->nj", softmax_jacobian(S), dP), wrt="S"),
+)
+
+
+def _score_loss(Q, K, dS, tau):
+    return float((dS * (tau * Q @ K.T)).sum())
+
+
+attention_grad_qk = Derivation(
+    slug="attention-backward-qk",
+    title="Attention backward: the gradients of the queries and keys",
+    topic=TOPIC,
+    intro=("The scores are $S = \\tau Q K^{\\top}$ with $\\tau = 1/\\sqrt{d_k}$; the stage before sends back $dS$. "
+           "The scale appears once in each gradient, never twice."),
+    lhs=Derivative(Trace(dS.T * S), Q),
+    definitions={S: tau * Q * K.T},
+    sizes={**SIZE_NM, d_k: SIZE_D},
+    steps=[
+        Step(Derivative(tau * Trace((dS * K).T * Q), Q),
+             "$\\operatorname{tr}(dS^{\\top} \\tau Q K^{\\top}) = \\tau \\operatorname{tr}((dS K)^{\\top} Q)$ (the trace is cyclic)"),
+        Step(tau * dS * K, "$\\partial \\operatorname{tr}(A^{\\top} Q) / \\partial Q = A$: $dQ = \\tau\\, dS\\, K$"),
+    ],
+    claims=[
+        Claim("dK = tau dS^T Q", Derivative(Trace(dS.T * S), K), tau * dS.T * Q,
+              why="$\\operatorname{tr}(dS^{\\top} \\tau Q K^{\\top}) = \\tau \\operatorname{tr}((dS^{\\top} Q)^{\\top} K)$"),
+    ],
+    result=Gradient(forward=_score_loss, reference=lambda Q, K, dS, tau: tau * dS @ K, wrt="Q"),
+)
+
+
+def _attention_loss(Q, K, V, dO, tau):
+    from symformer import attention
+
+    return float((dO * attention(Q, K, V, scale=tau)).sum())
+
+
+attention_grad = Derivation(
+    slug="attention-backward",
+    title="Attention backward, end to end: dQ = tau dS K",
+    topic=TOPIC,
+    intro=("The stages composed: $dV = P^{\\top} dO$, $dP = dO V^{\\top}$, $D = (dO \\odot O) \\mathbf{1}$, "
+           "$dS = P \\odot (dP - D \\mathbf{1}^{\\top})$, $dQ = \\tau\\, dS\\, K$, $dK = \\tau\\, dS^{\\top} Q$. "
+           "Each stage is proved at every size of its range; here the whole chain is also differentiated at once, "
+           "at the smallest sizes ($N, M \\le 2$, $d_k = d_v = 1$): the symbolic cost grows fast with the size."),
+    lhs=Derivative(Trace(dO.T * O), Q),
+    definitions={S: tau * Q * K.T, **FORWARD, **BACKWARD},
+    sizes={N: Size(prove=(1, 2), numeric=128), M: Size(prove=(1, 2), numeric=128),
+           d_k: Size(prove=(1,), numeric=64), d_v: Size(prove=(1,), numeric=64)},
+    steps=[
+        Step(tau * dS * K, "the chain rule through the stages: derivations attention-backward-v, "
+                           "attention-backward-scores and attention-backward-qk", cite=SOFTMAX),
+    ],
+    result=Gradient(forward=_attention_loss, reference=lambda Q, K, V, dO, tau: attention_backward(Q, K, V, dO, scale=tau)[0],
+                    wrt="Q"),
+    cite=(FLASH,),
+)

@@ -1,0 +1,162 @@
+"""Attention masks: additive -inf before the softmax; causal (two alignments), padding, both.
+
+A mask B is added to the scores: B_ij = 0 where query i may attend to key j, -inf elsewhere, so
+P_ij = exp(-inf) / (...) = 0 exactly. Causal alignment when N != M: top-left (PyTorch's
+``is_causal``, key j visible to query i when j <= i) or bottom-right (FlashAttention >= 2.1,
+j <= i + M - N, so the last query sees every key). A query that may attend to nothing gets
+P = 0, O = 0 and zero gradients, as PyTorch >= 2.5's safe softmax gives (the textbook formula
+gives 0/0 = NaN there). Boolean masks follow PyTorch's scaled_dot_product_attention: True means
+"may attend" (nn.MultiheadAttention uses the opposite polarity).
+"""
+
+import numpy as np
+import sympy as sp
+from sympy import Derivative, MatrixSymbol, Trace, ZeroMatrix
+from sympy.matrices.expressions.hadamard import HadamardProduct
+
+from symformer import (Claim, Derivation, Property, Size, Step, Witness, additive_mask, attention, attention_backward,
+                       causal_mask, padding_mask)
+from symformer._attention_blocks import CausalMask, MaskedEntries, PaddingMask, RowSoftmax
+
+ORDER = 46
+TOPIC = "Attention masks"
+VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.3"
+SAFE = "PyTorch >= 2.5, scaled_dot_product_attention (math path, _safe_softmax)"
+FLASH2 = "FlashAttention >= 2.1 changelog: causal masks aligned to the bottom-right corner"
+
+N, M, d_k, d_v = sp.symbols("N M d_k d_v", integer=True, positive=True)
+tau = sp.Symbol("tau", positive=True)
+Q, K, V = MatrixSymbol("Q", N, d_k), MatrixSymbol("K", M, d_k), MatrixSymbol("V", M, d_v)
+S, dP = MatrixSymbol("S", N, M), MatrixSymbol("dP", N, M)
+B_TOP, B_BOTTOM = CausalMask(N, M, "top-left"), CausalMask(N, M, "bottom-right")
+SIZES = {N: Size(prove=range(1, 4), numeric=128), M: Size(prove=range(1, 4), numeric=128)}
+
+
+def _symbols(name, rows, cols):
+    return sp.ImmutableMatrix(rows, cols, lambda r, c: sp.Symbol(f"{name}_{r}{c}", real=True))
+
+
+def _masked_gradient_exact(sizes):
+    """The explicit gradient of tr(dP^T softmax(S + B)) with respect to S is exactly 0 where B = -inf."""
+    n, m = sizes[N], sizes[M]
+    scores, upstream = _symbols("s", n, m), _symbols("g", n, m)
+    for alignment in ("top-left", "bottom-right"):
+        mask = CausalMask(n, m, alignment).as_explicit()
+        loss = sum((upstream.multiply_elementwise(RowSoftmax(scores + mask).as_explicit())))
+        for r in range(n):
+            for c in range(m):
+                if mask[r, c] == -sp.oo and sp.diff(loss, scores[r, c]) != 0:
+                    return Witness(False, f"{alignment}: the gradient at masked entry ({r}, {c}) is not 0")
+    return Witness(True, "dL/dS_ij = 0 wherever B_ij = -inf, for both alignments")
+
+
+def _masked_gradient_numeric(rng, sizes):
+    n, m = sizes[N], sizes[M]
+    Qv, Kv, Vv, dO = rng.standard_normal((n, 4)), rng.standard_normal((m, 4)), rng.standard_normal((m, 3)), rng.standard_normal((n, 3))
+    lengths = max(1, m // 2)
+    mask = padding_mask(np.array([lengths]), m)[0]  # keys from `lengths` on are padding for every query
+    dQ, dK, dV = attention_backward(Qv, Kv, Vv, dO, mask=mask)
+    worst = float(max(np.abs(dK[lengths:]).max(initial=0.0), np.abs(dV[lengths:]).max(initial=0.0)))
+    return Witness(worst == 0.0, f"padded keys and values get gradient {worst}", worst)
+
+
+def _prefix_exact(sizes):
+    """Causal output row t, written out, contains no entry of Q, K or V from a later token."""
+    n = sizes[N]
+    if sizes[M] != n:
+        return None
+    q, k, v = _symbols("q", n, 2), _symbols("k", n, 2), _symbols("v", n, 1)
+    out = RowSoftmax(q * k.T + CausalMask(n, n).as_explicit()).as_explicit() * v
+    for t in range(n):
+        later = {x for u in range(t + 1, n) for x in (*q.row(u), *k.row(u), *v.row(u))}
+        if out.row(t).free_symbols & later:
+            return Witness(False, f"output {t} depends on a later token")
+    return Witness(True, "each output row t is a function of tokens 0..t only")
+
+
+def _prefix_numeric(rng, sizes):
+    n = sizes[N]
+    X = rng.standard_normal((3, n, 8))
+    out = attention(X[0], X[1], X[2], mask=causal_mask(n))
+    t = n // 2
+    changed = X.copy()
+    changed[:, t + 1:] = rng.standard_normal(changed[:, t + 1:].shape) * 10
+    out2 = attention(changed[0], changed[1], changed[2], mask=causal_mask(n))
+    error = float(np.abs(out[: t + 1] - out2[: t + 1]).max())
+    return Witness(error == 0.0, f"outputs 0..{t} change by {error} when tokens after {t} change", error)
+
+
+def _empty_row_exact(sizes):
+    n, m = sizes[N], sizes[M]
+    scores = _symbols("s", n, m)
+    mask = PaddingMask(n, m, 0).as_explicit()  # every key is padding: every row fully masked
+    weights = RowSoftmax(scores + mask).as_explicit()
+    loss = sum(_symbols("g", n, m).multiply_elementwise(weights))
+    zero_gradient = all(sp.diff(loss, x) == 0 for x in scores)
+    holds = weights == sp.zeros(n, m) and zero_gradient
+    return Witness(holds, "a row of only -inf gives P = 0 and a zero gradient" if holds else "a fully masked row is not 0")
+
+
+def _empty_row_numeric(rng, sizes):
+    n, m = sizes[N], sizes[M]
+    Qv, Kv, Vv, dO = rng.standard_normal((n, 4)), rng.standard_normal((m, 4)), rng.standard_normal((m, 3)), rng.standard_normal((n, 3))
+    mask = np.ones((n, m), dtype=bool)
+    mask[0] = False  # query 0 may attend to nothing
+    out = attention(Qv, Kv, Vv, mask=mask)
+    dQ, dK, dV = attention_backward(Qv, Kv, Vv, dO, mask=mask)
+    finite = all(np.isfinite(a).all() for a in (out, dQ, dK, dV))
+    holds = finite and not out[0].any() and not dQ[0].any()
+    return Witness(bool(holds), "row 0: O = 0 and dQ = 0, no NaN anywhere" if holds else "a fully masked row is not 0 or not finite")
+
+
+def _combination_exact(sizes):
+    n, m = sizes[N], sizes[M]
+    for length in range(m + 1):
+        combined = MaskedEntries(CausalMask(n, m) + PaddingMask(n, m, length)).as_explicit()
+        expected = sp.Matrix(n, m, lambda r, c: 0 if (c <= r and c < length) else 1)
+        if combined != expected:
+            return Witness(False, f"causal + padding({length}) masks {combined.tolist()}")
+    return Witness(True, "B_causal + B_pad is -inf exactly where either is: the conjunction of the boolean masks")
+
+
+def _combination_numeric(rng, sizes):
+    n, m = sizes[N], sizes[M]
+    lengths = rng.integers(0, m + 1, size=3)
+    both = causal_mask(n, m) & padding_mask(lengths, m)
+    summed = additive_mask(causal_mask(n, m)) + additive_mask(padding_mask(lengths, m))
+    return Witness(bool(np.array_equal(additive_mask(both), summed)), "additive(c & p) = additive(c) + additive(p)")
+
+
+masked_attention = Derivation(
+    slug="masked-attention",
+    title="Masked attention: -inf before the softmax gives exact zeros",
+    topic=TOPIC,
+    intro=("Adding $B_{ij} = -\\infty$ to a score removes key $j$ from query $i$: $e^{-\\infty} = 0$. "
+           "The causal mask hides the future; with $N \\ne M$ it comes in two alignments."),
+    lhs=HadamardProduct(RowSoftmax(S + B_TOP), MaskedEntries(B_TOP)),
+    sizes=SIZES,
+    steps=[Step(ZeroMatrix(N, M), "$e^{S_{ij} - \\infty} = 0$ in the numerator, the denominator keeps the visible keys",
+                cite=VASWANI)],
+    claims=[
+        Claim("bottom-right alignment: masked entries have P = 0 too",
+              HadamardProduct(RowSoftmax(S + B_BOTTOM), MaskedEntries(B_BOTTOM)), ZeroMatrix(N, M), cite=FLASH2,
+              why="the same argument; with $N > M$ the first $N - M$ queries see no key and get $P = 0$ (safe softmax)"),
+        Claim("the two alignments agree when N = M", MaskedEntries(CausalMask(N, N, "top-left")),
+              MaskedEntries(CausalMask(N, N, "bottom-right")), why="the offset $M - N$ is 0"),
+        Claim("masked entries receive zero gradient: dS o [B = -inf] = 0",
+              HadamardProduct(HadamardProduct(RowSoftmax(S + B_TOP), dP - HadamardProduct(RowSoftmax(S + B_TOP), dP)
+                                              * sp.OneMatrix(M, 1) * sp.OneMatrix(1, M)), MaskedEntries(B_TOP)),
+              ZeroMatrix(N, M),
+              why="$dS = P \\odot (dP - D \\mathbf{1}^{\\top})$ (derivation attention-backward-scores) has the factor $P_{ij} = 0$"),
+        Property("the explicit gradient at masked scores is exactly zero", exact=_masked_gradient_exact,
+                 numeric=_masked_gradient_numeric,
+                 why="a masked score enters only through $e^{S_{ij} - \\infty} = 0$; so padded keys and values get no gradient"),
+        Property("causal prefix invariance: output t does not depend on tokens after t", exact=_prefix_exact,
+                 numeric=_prefix_numeric, why="row $t$ of $P$ is 0 beyond column $t$, so later keys and values never enter it"),
+        Property("a fully masked row returns zeros, and zero gradients", exact=_empty_row_exact, numeric=_empty_row_numeric,
+                 cite=SAFE, why="the safe softmax returns 0 for a row of only $-\\infty$; the textbook formula gives 0/0"),
+        Property("causal and padding masks combine by addition (boolean: and)", exact=_combination_exact,
+                 numeric=_combination_numeric, why="$-\\infty + 0 = -\\infty + (-\\infty) = -\\infty$"),
+    ],
+    cite=(VASWANI, SAFE),
+)
