@@ -15,6 +15,8 @@ New node types add a rule with ``@numpy_source.register(TheirClass)``.
 import numpy as np
 <BLANKLINE>
 def row_sums(X):
+    n = X.shape[-2]
+    m = X.shape[-1]
     t0 = np.sum(X, axis=-1, keepdims=True)
     return t0
 """
