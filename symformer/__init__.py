@@ -38,6 +38,27 @@ __version__ = "0.1.0"
 # Each block below belongs to one part of the course; extend __all__ in the same block.
 
 # --- attention (issue 3) ---
+from ._attention_blocks import CausalMask, MaskedEntries, PaddingMask, PermutationMatrix, RowSoftmax
+from ._codegen import compile_numpy, to_numpy_source
+from ._reference.attention import (
+    MultiHeadGradients,
+    additive_mask,
+    attention,
+    attention_backward,
+    causal_mask,
+    multi_head_attention,
+    multi_head_attention_backward,
+    multi_head_parameter_count,
+    padding_mask,
+    safe_row_softmax,
+)
+
+__all__ += [
+    "CausalMask", "MaskedEntries", "MultiHeadGradients", "PaddingMask", "PermutationMatrix", "RowSoftmax",
+    "additive_mask", "attention", "attention_backward", "causal_mask", "compile_numpy", "multi_head_attention",
+    "multi_head_attention_backward", "multi_head_parameter_count", "padding_mask", "safe_row_softmax",
+    "to_numpy_source",
+]
 
 # --- positional encodings (issue 4) ---
 from ._reference.positional import (
