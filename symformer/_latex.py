@@ -285,7 +285,8 @@ class CoursePrinter(LatexPrinter):
         return rf"\left[{self._print(entry)}\right]_{{ab}}"
 
     def _print_OneMatrix(self, expr):
-        return r"\mathbf{1}"
+        # a row of ones is the transpose of the column of ones: D 1^T, not D 1
+        return r"\mathbf{1}^{\top}" if expr.rows == 1 and expr.cols != 1 else r"\mathbf{1}"
 
     def _print_Identity(self, expr):
         return "I"
