@@ -40,8 +40,8 @@ c = sp.Symbol("c", real=True)
 delta = KroneckerDelta
 
 SIZES = {H: Size(prove=range(1, 6), numeric=16)}
-# eps of the size libraries use is too small for central differences of the 1/sigma^3 terms in float64;
-# the identities hold for every eps > 0, so the checks draw it from [0.01, 0.1].
+# eps is small in practice; drawn from [0.01, 0.1] its terms (J x_hat = eps x_hat / sigma^3) stay far above
+# float64 rounding, so a derivation that dropped eps would fail its numeric checks.
 SMALL_POSITIVE = Domain(
     "small positive",
     lambda rng, shape: rng.uniform(0.01, 0.1, shape),
