@@ -62,7 +62,7 @@ def _check_qkv(Q, K, V):
 
 def _check_scale(scale, d_k: int) -> float:
     if scale is None:
-        return 1.0 / np.sqrt(d_k)
+        return float(1.0 / np.sqrt(d_k))  # a Python float keeps float32 inputs float32
     scale = float(scale)
     if not scale > 0:  # also rejects NaN
         raise ValueError(f"scale must be positive, got {scale}")
