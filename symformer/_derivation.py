@@ -221,7 +221,22 @@ def expand_definitions(expr, definitions: Mapping):
 
 
 def _free_symbols(expr) -> set:
-    return set(expr.free_symbols) | {i for s in expr.atoms(sp.Indexed) for i in s.free_symbols}
+    """Free symbols, index symbols among them: z[j] and d/dz[j] free j, a Sum over j binds it.
+
+    SymPy's own ``free_symbols`` drops j from ``Derivative(f, z[j])``, which leaves j free.
+    """
+    if isinstance(expr, sp.Symbol):
+        return {expr}
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        free = _free_symbols(expr.function)
+        for symbol, *bounds in expr.limits:
+            free = (free - {symbol}) | set().union(*(_free_symbols(b) for b in bounds))
+        return free
+    if isinstance(expr, sp.Derivative):
+        return _free_symbols(expr.expr) | set().union(*(_free_symbols(v) for v, _ in expr.variable_count))
+    if not isinstance(expr, sp.Basic):
+        return set()
+    return set().union(*(_free_symbols(arg) for arg in expr.args))
 
 
 def _validate(d: Derivation) -> None:

@@ -168,3 +168,13 @@ def test_numeric_evaluator_never_trusts_sympy_derivative():
     values = {z: np.array([0.5, -1.0, 2.0]), n: 3}
     numeric = evaluate(Derivative(Sum(z[k] ** 3, (k, 1, n)), z[j]), values, {j: (1, 3)})
     assert np.allclose(numeric, 3 * values[z] ** 2, rtol=1e-8)
+
+
+def test_a_summation_dummy_named_like_a_free_index_is_bound():
+    # sum_j p_i (delta_ij - p_j) = 0 has only i free; the per-size method must not treat j as free
+    claim = Claim("rows sum to zero", Sum(p[i] * (KroneckerDelta(i, j) - p[j]), (j, 1, n)), 0)
+    derivation = jacobian_derivation(p[i] * (KroneckerDelta(i, j) - p[j]), slug="bound-dummy", claims=[claim])
+    check = verify(derivation, VerifyConfig(time_bound=1e-4)).checks[-1]  # the general proof times out
+    assert check.ok, check.to_dict()
+    derivation = jacobian_derivation(p[i] * (KroneckerDelta(i, j) - p[j]), slug="bound-dummy")
+    assert derivation.free_indices(claim.lhs) == [i]
