@@ -513,9 +513,9 @@ def load_score_derivation_module():
 
 
 def test_score_derivation_verifies():
-    from symformer import catalog, verify
+    from symformer import verify
 
-    report = verify(catalog()["wordpiece-score"])
+    report = verify(load_score_derivation_module().wordpiece_score_derivation)
     assert report.ok, report.describe_failures()
 
 
