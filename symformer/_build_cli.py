@@ -79,7 +79,7 @@ def _found(paths):
 
 
 def run_build(args) -> int:
-    from ._export.build import build
+    from ._export.builder import build
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")

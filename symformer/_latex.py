@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter, accepted_latex_functions
@@ -262,6 +263,8 @@ class CoursePrinter(LatexPrinter):
         inner = self._print(expr.arg)
         if not isinstance(expr.arg, sp.MatrixSymbol):
             inner = rf"\left({inner}\right)"
+        elif "^" in inner:  # W^{O}_{1}: a second superscript needs the name in braces
+            inner = f"{{{inner}}}"
         return inner + self.style.transpose
 
     def _print_HadamardProduct(self, expr):
@@ -320,6 +323,15 @@ def to_latex(expr, style: Style = DEFAULT_STYLE) -> str:
     >>> to_latex(sp.KroneckerDelta(i, j) - z[j])
     '\\delta_{ij} - z_{j}'
     """
+    try:
+        return _printed(expr, style)
+    except TypeError:  # an unhashable argument (a plain Matrix): print without the memo
+        return CoursePrinter(style).doprint(expr)
+
+
+@lru_cache(maxsize=8192)
+def _printed(expr, style: Style) -> str:
+    # notes, slides and Markdown print the same expressions: print each once per process
     return CoursePrinter(style).doprint(expr)
 
 

@@ -40,6 +40,7 @@ PRINTED = [
     ("nested-sums", sp.Sum(z[i] * z[j], (j, 1, n), (i, 1, n)), r"\sum_{i=1}^{n} \sum_{j=1}^{n} z_{i} z_{j}"),
     ("derivative-of-a-letter", sp.Derivative(p[i], z[j]), r"\frac{\partial p_{i}}{\partial z_{j}}"),
     ("transpose", S.T * v, r"S^{\top} v"),
+    ("transpose-of-a-superscripted-name", sp.MatrixSymbol("W^O_1", n, n).T, r"{W^{O}_{1}}^{\top}"),
     ("hadamard", HadamardProduct(S, V), r"S \odot V"),
     ("hadamard-power", HadamardPower(S, 2), r"S^{\circ 2}"),
     ("elementwise-exp", S.applyfunc(sp.exp), r"\exp_{\circ}\left(S\right)"),
