@@ -351,11 +351,11 @@ def derivation_to_latex(derivation, style: Style = DEFAULT_STYLE, environment: s
 
     >>> from symformer import Derivation, Step
     >>> x = sp.Symbol("x")
-    >>> chain = Derivation("demo", "Demo", "Demo", lhs=sp.exp(2 * sp.log(x)), steps=[Step(x**2, "$e^{\log a} = a$")])
+    >>> chain = Derivation("demo", "Demo", "Demo", lhs=(x + 1) ** 2, steps=[Step(x**2 + 2*x + 1, "expand, 100%")])
     >>> print(derivation_to_latex(chain))
     \begin{align*}
-    \intertext{$e^{\log a} = a$}
-    e^{2 \log x} &= x^{2}
+    \intertext{expand, 100\%}
+    \left(x + 1\right)^{2} &= x^{2} + 2 x + 1
     \end{align*}
     """
     if environment not in ("align*", "aligned"):

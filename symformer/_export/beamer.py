@@ -33,7 +33,7 @@ def to_beamer(entry: Entry, style: Style = DEFAULT_STYLE) -> str:
     >>> from symformer import Derivation, Step
     >>> x = sp.Symbol("x")
     >>> chain = Derivation("square", "A square", "Demo", lhs=x * x, steps=[Step(x**2, "powers")])
-    >>> print(to_beamer(Entry(chain)).splitlines()[4])
+    >>> print(to_beamer(Entry(chain)).splitlines()[3])
     x^{2} &\uncover<1->{{}= x^{2}}
     """
     d = entry.derivation
