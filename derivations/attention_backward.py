@@ -8,11 +8,15 @@ d_k != d_v among them; tau is a free positive symbol, so a forgotten or doubled 
 
 The loss is L = tr(G^T Y) for a stage output Y and its incoming gradient G: its gradient with
 respect to Y is G, so dL/dX is exactly what a framework computes for the stage input X.
+
+At the end of the file the same gradients are written in index notation and proved for every
+N, M, d_k, d_v by the index-notation prover. (FlashAttention's D is proved at each small size:
+the prover does not exchange the order of two sums.)
 """
 
 import numpy as np
 import sympy as sp
-from sympy import Derivative, MatrixSymbol, OneMatrix, Trace, ZeroMatrix
+from sympy import Derivative, IndexedBase, Lambda, MatrixSymbol, OneMatrix, Sum, Trace, ZeroMatrix, exp
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
 from symformer import Claim, Derivation, Gradient, Size, Step, attention_backward, safe_row_softmax, softmax_jacobian
@@ -146,5 +150,63 @@ attention_grad = Derivation(
     ],
     result=Gradient(forward=_attention_loss, reference=lambda Q, K, V, dO, tau: attention_backward(Q, K, V, dO, scale=tau)[0],
                     wrt="Q"),
+    cite=(FLASH,),
+)
+
+
+# The same gradients for general sizes, in index notation (1-based): proved for every N, M, d_k, d_v
+# by the index-notation prover, not only at small sizes.
+i, j, k, c, e, a, b, r, s = sp.symbols("i j k c e a b r s", integer=True)
+Qi, Ki = IndexedBase("Q", shape=(N, d_k), real=True), IndexedBase("K", shape=(M, d_k), real=True)
+Vi, dOi = IndexedBase("V", shape=(M, d_v), real=True), IndexedBase("dO", shape=(N, d_v), real=True)
+dPi = IndexedBase("dP", shape=(N, M), real=True)
+Pi, Oi, Di, dSi = (IndexedBase(name, shape=shape) for name, shape in
+                   (("P", (N, M)), ("O", (N, d_v)), ("D", (N,)), ("dS", (N, M))))
+SCORE = Lambda((r, s), tau * Sum(Qi[r, c] * Ki[s, c], (c, 1, d_k)))
+INDEX_SOFTMAX = {Pi: Lambda((r, s), exp(SCORE(r, s)) / Sum(exp(SCORE(r, k)), (k, 1, M)))}
+GENERAL_SIZES = {N: Size(prove=(1, 2), numeric=16), M: Size(prove=(1, 3), numeric=12),
+                 d_k: Size(prove=(1, 2), numeric=8), d_v: Size(prove=(1, 3), numeric=4)}
+
+attention_grad_q_general = Derivation(
+    slug="attention-backward-q-general",
+    title="dQ = tau dS K for every N, M and d_k (index notation)",
+    topic=TOPIC,
+    intro=("$S_{ij} = \\tau \\sum_c Q_{ic} K_{jc}$, $P_{ij} = e^{S_{ij}} / \\sum_k e^{S_{ik}}$, and the stage after "
+           "sends back $dP$. Differentiating $L = \\sum_{i,j} dP_{ij} P_{ij}$ by one entry $Q_{ab}$."),
+    lhs=Derivative(Sum(Sum(dPi[i, j] * Pi[i, j], (j, 1, M)), (i, 1, N)), Qi[a, b]),
+    definitions=INDEX_SOFTMAX,
+    sizes={N: GENERAL_SIZES[N], M: GENERAL_SIZES[M], d_k: GENERAL_SIZES[d_k]},
+    indices={a: N, b: d_k},
+    steps=[
+        Step(tau * Sum(Pi[a, j] * (dPi[a, j] - Sum(Pi[a, k] * dPi[a, k], (k, 1, M))) * Ki[j, b], (j, 1, M)),
+             "only row $a$ of $S$ depends on $Q_{ab}$, with $\\partial S_{aj} / \\partial Q_{ab} = \\tau K_{jb}$; row $a$ of $P$ "
+             "passes $dP$ through the softmax Jacobian $P_{aj} (\\delta_{jk} - P_{ak})$",
+             cite=SOFTMAX),
+    ],
+)
+
+attention_grad_kv_general = Derivation(
+    slug="attention-backward-kv-general",
+    title="dK = tau dS^T Q and dV = P^T dO for every N, M, d_k, d_v (index notation)",
+    topic=TOPIC,
+    intro=("The loss $L = \\sum_{i,e} dO_{ie} O_{ie}$ with $O_{ie} = \\sum_j P_{ij} V_{je}$, differentiated end to end; "
+           "$dS_{ij} = P_{ij} (dP_{ij} - D_i)$ with $dP_{ij} = \\sum_e dO_{ie} V_{je}$ and FlashAttention's "
+           "$D_i = \\sum_e dO_{ie} O_{ie}$."),
+    lhs=Derivative(Sum(Sum(dOi[i, e] * Oi[i, e], (e, 1, d_v)), (i, 1, N)), Ki[a, b]),
+    definitions={
+        **INDEX_SOFTMAX,
+        Oi: Lambda((r, s), Sum(Pi[r, k] * Vi[k, s], (k, 1, M))),
+        Di: Lambda(r, Sum(dOi[r, e] * Oi[r, e], (e, 1, d_v))),
+        dSi: Lambda((r, s), Pi[r, s] * (Sum(dOi[r, e] * Vi[s, e], (e, 1, d_v)) - Di[r])),
+    },
+    sizes=GENERAL_SIZES,
+    indices={a: M, b: d_k},
+    steps=[Step(tau * Sum(dSi[i, a] * Qi[i, b], (i, 1, N)),
+                "key $a$ enters every row $i$ through $S_{ia} = \\tau \\sum_c Q_{ic} K_{ac}$; the softmax Jacobian of each row, "
+                "then FlashAttention's $D$", cite=FLASH)],
+    claims=[
+        Claim("dV = P^T dO", Derivative(Sum(Sum(dOi[i, e] * Oi[i, e], (e, 1, d_v)), (i, 1, N)), Vi[a, b]),
+              Sum(Pi[i, a] * dOi[i, b], (i, 1, N)), indices={a: M, b: d_v}, why="$O$ is linear in $V$"),
+    ],
     cite=(FLASH,),
 )

@@ -100,7 +100,8 @@ def test_is_causal_is_the_top_left_alignment(rng):
     np.testing.assert_allclose(attention(Q, K, V, mask=causal_mask(N_, M_, "top-left")), theirs.numpy(), rtol=1e-12, atol=1e-13)
 
 
-BACKWARD = ["attention-backward-v", "attention-backward-scores", "attention-backward-qk", "attention-backward"]
+BACKWARD = ["attention-backward-v", "attention-backward-scores", "attention-backward-qk", "attention-backward",
+            "attention-backward-q-general", "attention-backward-kv-general"]
 
 
 @pytest.mark.parametrize("slug", BACKWARD)
@@ -158,3 +159,10 @@ def test_a_wrong_softmax_backward_is_rejected():
     assert not report.ok
     assert report.checks[0].failure.method == "50-digit identity"  # a per-size mismatch is then confirmed numerically
     assert report.checks[0].counterexample is not None
+
+
+@pytest.mark.parametrize("slug", ["attention-backward-q-general", "attention-backward-kv-general"])
+def test_the_general_size_stretch_is_proved_for_all_sizes(slug):
+    report = verify(catalog()[slug])
+    assert [c.level for c in report.checks] == [
+        "proved for all N, M, d_k" if slug.endswith("q-general") else "proved for all N, M, d_k, d_v"] * len(report.checks)
