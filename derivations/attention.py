@@ -23,7 +23,7 @@ SIZES = {N: Size(prove=range(1, 4), numeric=128), M: Size(prove=range(1, 4), num
          d_k: Size(prove=range(1, 3), numeric=64), d_v: Size(prove=range(1, 3), numeric=64)}
 
 
-def _explicit_weights(sizes, seed=0):
+def _explicit_weights(sizes):
     """P at concrete sizes with symbolic scores: every entry is exp(...) / sum exp(...)."""
     n, m = sizes[N], sizes[M]
     scores = sp.Matrix(n, m, lambda r, c: sp.Symbol(f"s_{r}{c}", real=True))

@@ -11,7 +11,7 @@ gives 0/0 = NaN there). Boolean masks follow PyTorch's scaled_dot_product_attent
 
 import numpy as np
 import sympy as sp
-from sympy import Derivative, MatrixSymbol, Trace, ZeroMatrix
+from sympy import MatrixSymbol, ZeroMatrix
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
 from symformer import (Claim, Derivation, Property, Size, Step, Witness, additive_mask, attention, attention_backward,
@@ -24,9 +24,7 @@ VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.3"
 SAFE = "PyTorch >= 2.5, scaled_dot_product_attention (math path, _safe_softmax)"
 FLASH2 = "FlashAttention >= 2.1 changelog: causal masks aligned to the bottom-right corner"
 
-N, M, d_k, d_v = sp.symbols("N M d_k d_v", integer=True, positive=True)
-tau = sp.Symbol("tau", positive=True)
-Q, K, V = MatrixSymbol("Q", N, d_k), MatrixSymbol("K", M, d_k), MatrixSymbol("V", M, d_v)
+N, M = sp.symbols("N M", integer=True, positive=True)
 S, dP = MatrixSymbol("S", N, M), MatrixSymbol("dP", N, M)
 B_TOP, B_BOTTOM = CausalMask(N, M, "top-left"), CausalMask(N, M, "bottom-right")
 SIZES = {N: Size(prove=range(1, 4), numeric=128), M: Size(prove=range(1, 4), numeric=128)}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import sympy as sp
-from sympy import Derivative, MatrixSymbol, OneMatrix, Trace
+from sympy import Derivative, MatrixSymbol, Trace
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
 from symformer import (Derivation, Size, Step, attention, attention_backward, catalog, causal_mask, central_difference,
