@@ -97,3 +97,25 @@ __all__ += [
 ]
 
 # --- tokenization (issue 7) ---
+from ._wordpiece import (
+    DEFAULT_SPECIAL_TOKENS,
+    CorpusError,
+    MergeRecord,
+    TraceStep,
+    VocabularyError,
+    WordPiece,
+    WordPieceTrace,
+    WordPieceTraining,
+    merges_to_beamer,
+    merges_to_latex,
+    tokenize_with_trace,
+    trace_to_beamer,
+    trace_to_latex,
+    train_wordpiece,
+)
+
+__all__ += [
+    "DEFAULT_SPECIAL_TOKENS", "CorpusError", "MergeRecord", "TraceStep", "VocabularyError", "WordPiece",
+    "WordPieceTrace", "WordPieceTraining", "merges_to_beamer", "merges_to_latex", "tokenize_with_trace",
+    "trace_to_beamer", "trace_to_latex", "train_wordpiece",
+]

@@ -266,7 +266,8 @@ class _Context:
         return np.random.default_rng([self.config.seed, key])
 
     def _domain(self, thing):
-        default = POSITIVE if isinstance(thing, sp.Symbol) and thing.is_positive else REAL
+        # a Symbol or IndexedBase declared positive=True is sampled positive unless a domain says otherwise
+        default = POSITIVE if isinstance(thing, (sp.Symbol, sp.IndexedBase)) and thing.is_positive else REAL
         name = str(thing.label) if isinstance(thing, sp.IndexedBase) else str(thing)
         spec = self.d.domains.get(thing, self.d.domains.get(name))
         return domain_of(spec, default)

@@ -178,3 +178,13 @@ def test_a_summation_dummy_named_like_a_free_index_is_bound():
     assert check.ok, check.to_dict()
     derivation = jacobian_derivation(p[i] * (KroneckerDelta(i, j) - p[j]), slug="bound-dummy")
     assert derivation.free_indices(claim.lhs) == [i]
+
+
+def test_an_indexed_base_declared_positive_is_sampled_positive():
+    w = IndexedBase("w", shape=(n,), positive=True)
+    # sqrt(w_k^2) = w_k only for w_k > 0: real samples would refute it, positive ones must not
+    derivation = Derivation(slug="positive-weights", title="t", topic="Demo", lhs=sp.sqrt(w[i] ** 2),
+                            sizes={n: Size(prove=range(1, 3), numeric=16)}, indices={i: n},
+                            steps=[Step(w[i], "w is positive")])
+    report = verify(derivation, VerifyConfig(time_bound=1e-4))  # no symbolic help: the samples decide
+    assert report.ok, report.describe_failures()
