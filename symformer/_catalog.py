@@ -51,26 +51,45 @@ def _module_name(path: Path) -> str:
     return f"symformer_derivations_{stem}_{digest}"
 
 
+#: Modules already imported, by path, with the digest of the source they were imported from.
+_LOADED: dict = {}
+
+
+def _import(path: Path):
+    """Import ``path`` once per content: an unchanged file gives back the same module object, so
+    the derivations (and anything a test patches in their module) stay the ones already handed out."""
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()
+    known = _LOADED.get(path)
+    if known is not None and known[0] == digest:
+        return known[1]
+    name = _module_name(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    _LOADED[path] = (digest, module)
+    return module
+
+
 def load_file(path) -> tuple[list, LoadError | None]:
     """Import one file and collect its derivations; never raises for the file's own errors."""
     path = Path(path).resolve()
-    name = _module_name(path)
     try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        module = _import(path)
+    except (KeyboardInterrupt, SystemExit):
+        raise
     except BaseException as exc:  # a broken file must not stop the others
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        sys.modules.pop(name, None)
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path]
         line = f", line {frames[-1].lineno}" if frames else ""
         return [], LoadError(f"{path}{line}: could not be imported: {type(exc).__name__}: {exc}")
     found = []
     for value in vars(module).values():
         for item in value if isinstance(value, (list, tuple)) else (value,):
-            if isinstance(item, Derivation) and item not in found:
+            if isinstance(item, Derivation) and not any(item is seen for seen in found):
                 item.source = item.source or str(path)
                 found.append(item)
     order = getattr(module, "ORDER", None)

@@ -133,3 +133,12 @@ def test_python_dash_m_runs_the_same_program(course):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "1 passed, 0 failed" in done.stdout
+
+
+def test_discovering_an_unchanged_file_twice_gives_the_same_derivations(course):
+    from symformer import discover
+
+    first, second = discover([course]).derivations, discover([course]).derivations
+    assert [d is e for d, e in zip(first, second)] == [True]
+    (course / "good.py").write_text(GOOD.replace("Mine", "Changed"))
+    assert discover([course]).derivations[0].topic == "Changed"
