@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symformer import RowSoftmax, attention, catalog, safe_row_softmax, to_latex, verify
+from symformer import RowSoftmax, attention, safe_row_softmax, to_latex
+
+from _reports import catalog_report
 
 N_, M_, DK, DV = 5, 7, 4, 3
 
@@ -98,7 +100,7 @@ def test_row_softmax_block_latex_and_explicit_form():
 
 
 def test_forward_derivation_is_proved_at_every_small_size():
-    report = verify(catalog()["scaled-dot-product-attention"])
+    report = catalog_report("scaled-dot-product-attention")
     assert report.ok, report.describe_failures()
     levels = {c.label: c.level for c in report.checks}
     assert levels["claim 'P is row-stochastic: P 1 = 1'"] == "proved for N = 1..3, M = 1..3, d_k in {1, 2}, d_v in {1, 2}"
@@ -107,6 +109,6 @@ def test_forward_derivation_is_proved_at_every_small_size():
 
 def test_projection_derivations_verify():
     for slug in ("projection-weight-gradient", "self-attention-input-gradient"):
-        report = verify(catalog()[slug])
+        report = catalog_report(slug)
         assert report.ok, report.describe_failures()
         assert all(c.level.startswith("proved") or c.kind == "result" for c in report.checks), [c.level for c in report.checks]

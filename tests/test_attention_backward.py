@@ -10,6 +10,8 @@ from symformer import (Derivation, Size, Step, attention, attention_backward, ca
                        derivation_to_latex, padding_mask, verify)
 from symformer._attention_blocks import RowSoftmax
 
+from _reports import catalog_report
+
 N_, M_, DK, DV = 4, 6, 3, 2  # N != M and d_k != d_v, so no transpose cancels by accident
 
 
@@ -106,7 +108,7 @@ BACKWARD = ["attention-backward-v", "attention-backward-scores", "attention-back
 
 @pytest.mark.parametrize("slug", BACKWARD)
 def test_backward_derivations_verify(slug):
-    report = verify(catalog()[slug])
+    report = catalog_report(slug)
     assert report.ok, report.describe_failures()
 
 
@@ -115,9 +117,9 @@ def test_the_ds_step_cites_the_softmax_derivation_and_is_proved_for_every_small_
     assert derivation.steps[0].cite == "derivation softmax-jacobian"
     report = verify(derivation)
     assert report.checks[0].level == "proved for N = 1..3, M = 1..3"
-    qk = verify(catalog()["attention-backward-qk"])
+    qk = catalog_report("attention-backward-qk")
     assert qk.checks[1].level == "proved for N = 1..3, M = 1..3, d_k in {1, 2}"
-    values = verify(catalog()["attention-backward-v"])
+    values = catalog_report("attention-backward-v")
     assert values.checks[1].level == "proved for N = 1..3, M = 1..3, d_v in {1, 2}"
 
 
@@ -163,6 +165,6 @@ def test_a_wrong_softmax_backward_is_rejected():
 
 @pytest.mark.parametrize("slug", ["attention-backward-q-general", "attention-backward-kv-general"])
 def test_the_general_size_stretch_is_proved_for_all_sizes(slug):
-    report = verify(catalog()[slug])
+    report = catalog_report(slug)
     assert [c.level for c in report.checks] == [
         "proved for all N, M, d_k" if slug.endswith("q-general") else "proved for all N, M, d_k, d_v"] * len(report.checks)

@@ -15,8 +15,9 @@ from symformer import (
     rope_matrix,
     rope_permutation,
     sinusoidal_frequencies,
-    verify,
 )
+
+from _reports import catalog_report
 
 LAYOUTS = ["interleaved", "rotate-half"]
 
@@ -202,7 +203,7 @@ SLUGS = ["rope-relative-score", "rope-relative-score-every-d"]
 
 @pytest.fixture(scope="module")
 def reports():
-    return {slug: verify(catalog()[slug]) for slug in SLUGS}
+    return {slug: catalog_report(slug) for slug in SLUGS}
 
 
 @pytest.mark.parametrize("slug", SLUGS)

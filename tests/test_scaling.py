@@ -7,15 +7,17 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symformer import catalog, verify
+from symformer import catalog
 from symformer._figures_course import softmax_saturation_data
+
+from _reports import catalog_report
 
 d_k = sp.Symbol("d_k", integer=True, positive=True)
 
 
 @pytest.fixture(scope="module")
 def report():
-    return verify(catalog()["dot-product-variance"])
+    return catalog_report("dot-product-variance")
 
 
 def test_the_variance_is_proved_for_every_d_k(report):
