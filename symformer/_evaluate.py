@@ -82,7 +82,9 @@ def evaluate(expr, values: Mapping, free: Mapping | None = None) -> np.ndarray:
     expr = sp.sympify(expr)
     if free and getattr(expr, "is_Matrix", False):
         raise DerivationError(f"{expr} is matrix-valued and has free indices {list(free)}; use one or the other")
-    out = np.asarray(numpy_rule(expr, env), dtype=float)
+    # NaN and inf are results here (the checks report them), not reasons to stop
+    with np.errstate(all="ignore"):
+        out = np.asarray(numpy_rule(expr, env), dtype=float)
     if free:
         out = np.broadcast_to(out, tuple(high - low + 1 for low, high in free.values()))
     return np.array(out)

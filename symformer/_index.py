@@ -90,6 +90,22 @@ def trig_vanishes(expr) -> bool:
     >>> trig_vanishes(sp.sin(a + b) - sp.sin(a) * sp.cos(b) - sp.cos(a) * sp.sin(b))
     True
     """
+    # the symbols stand for exp(i omega p) and the like: complex numbers, so no assumptions
+    rational = exponentials_as_symbols(sp.expand(expr).rewrite(sp.exp), positive=False)
+    if rational.has(sp.sin, sp.cos, sp.tan, sp.exp):
+        return False
+    return sp.cancel(sp.together(rational)) == 0
+
+
+def exponentials_as_symbols(expr, positive: bool = True):
+    """exp(a + 2 b - c/T) -> E_a E_b^2 E_{c/T}^-1, one symbol per exponent term: exact, and rational.
+
+    With ``positive`` (real exponents) the symbols are declared positive.
+
+    >>> a, b = sp.symbols("a b", real=True)
+    >>> sp.cancel(exponentials_as_symbols(sp.exp(a - 2 * b) - sp.exp(a) * sp.exp(b) ** -2))
+    0
+    """
     table: dict = {}
 
     def symbol_for(term):
@@ -97,15 +113,11 @@ def trig_vanishes(expr) -> bool:
         if not coefficient.is_Rational:
             coefficient, rest = sp.Integer(1), term
         if rest not in table:
-            table[rest] = sp.Symbol(f"_E{len(table)}")  # no assumptions: it stands for a complex number
+            table[rest] = sp.Symbol(f"E{len(table)}", positive=True) if positive else sp.Symbol(f"E{len(table)}")
         return table[rest] ** coefficient
 
-    rewritten = sp.expand(expr).rewrite(sp.exp)
-    rational = rewritten.replace(lambda e: isinstance(e, sp.exp),
-                                 lambda e: sp.Mul(*(symbol_for(t) for t in sp.Add.make_args(sp.expand(e.args[0])))))
-    if rational.has(sp.sin, sp.cos, sp.tan, sp.exp):
-        return False
-    return sp.cancel(sp.together(rational)) == 0
+    return expr.replace(lambda e: isinstance(e, sp.exp),
+                        lambda e: sp.Mul(*(symbol_for(t) for t in sp.Add.make_args(sp.expand(e.args[0])))))
 
 
 def _merge_sums(expr):

@@ -35,7 +35,7 @@ from ._derivation import Claim, Derivation, Gradient, Jacobian, Property, _free_
 from ._domains import POSITIVE, REAL, domain_of
 from ._errors import DerivationError
 from ._evaluate import evaluate
-from ._index import equal_in_general, trig_vanishes
+from ._index import equal_in_general, exponentials_as_symbols, trig_vanishes
 from ._timebound import TimeBoundExceeded, run_bounded
 
 PROVED, HOLDS, FAILED, INCONCLUSIVE, TIMEOUT, SKIPPED = "proved", "holds", "failed", "inconclusive", "timeout", "skipped"
@@ -433,7 +433,8 @@ class _Context:
                 raise DerivationError(f"derivation {self.d.slug!r}, {label}: the sides evaluate to shapes {left.shape} and {right.shape}")
             error = np.abs(left - right)
             finite = np.isfinite(left) & np.isfinite(right)
-            bad = ~np.isclose(left, right, rtol=rtol, atol=atol) & ~(np.isnan(left) & np.isnan(right))
+            # NaN on both sides is no agreement: an identity must be witnessed where both sides are numbers
+            bad = ~np.isclose(left, right, rtol=rtol, atol=atol)
             worst = max(worst, float(error[finite].max(initial=0.0)))
             if bad.any():
                 position = tuple(int(p) for p in np.argwhere(bad)[0])
@@ -697,7 +698,8 @@ def _is_zero(expr) -> bool:
     """Exact zero test: as a rational function of the exponentials, then SymPy's simplify."""
     if expr == 0:
         return True
-    rational = _exponentials_as_symbols(sp.expand_log(expr, force=True) if expr.has(sp.log) else expr)
+    # expand_log without force: log(a b) = log a + log b only where SymPy knows a, b > 0
+    rational = exponentials_as_symbols(sp.expand_log(expr) if expr.has(sp.log) else expr)
     if _vanishes_as_fraction(rational):
         return True
     if sp.cancel(sp.together(rational)) == 0:
@@ -717,25 +719,6 @@ def _vanishes_as_fraction(expr) -> bool:
         return sfield(expr)[1] == 0
     except (sp.PolynomialError, ValueError, TypeError):
         return False
-
-
-def _exponentials_as_symbols(expr, table: dict | None = None):
-    """exp(a + 2 b - c/T) -> E_a E_b^2 E_{c/T}^-1, each E a positive symbol: exact, and rational.
-
-    ``table`` (filled in) maps each exponent term to its symbol.
-    """
-    table = {} if table is None else table
-
-    def symbol_for(term):
-        coefficient, rest = term.as_coeff_Mul()
-        if not coefficient.is_Rational:
-            coefficient, rest = sp.Integer(1), term
-        if rest not in table:
-            table[rest] = sp.Symbol(f"E{len(table)}", positive=True)
-        return table[rest] ** coefficient
-
-    return expr.replace(lambda e: isinstance(e, sp.exp),
-                        lambda e: sp.Mul(*(symbol_for(t) for t in sp.Add.make_args(sp.expand(e.args[0])))))
 
 
 def _values_at(ctx, lhs, rhs, free, sizes, inputs, digits) -> Iterable:

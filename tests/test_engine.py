@@ -188,3 +188,13 @@ def test_an_indexed_base_declared_positive_is_sampled_positive():
                             steps=[Step(w[i], "w is positive")])
     report = verify(derivation, VerifyConfig(time_bound=1e-4))  # no symbolic help: the samples decide
     assert report.ok, report.describe_failures()
+
+
+def test_nan_on_both_sides_is_not_agreement():
+    # log(x y) = log x + log y is false for negative x, y; real samples give NaN on both sides in float64,
+    # which must not count as a witness, and the exact methods must not split the log without x, y > 0
+    x, y = sp.symbols("x y", real=True)
+    derivation = Derivation(slug="log-of-product", title="t", topic="Demo", lhs=sp.log(x * y),
+                            steps=[Step(sp.log(x) + sp.log(y), "log of a product")])
+    report = verify(derivation)
+    assert not report.ok
