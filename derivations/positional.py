@@ -10,7 +10,7 @@ number of pairs h in index notation, because T(k) is block-diagonal.
 
 import numpy as np
 import sympy as sp
-from sympy import IndexedBase, KroneckerDelta, Matrix, Sum, cos, pi, sin
+from sympy import IndexedBase, KroneckerDelta, Sum, cos, pi, sin
 
 from symformer import (
     Claim,

@@ -98,7 +98,7 @@ def numpy_source(expr, writer: _Writer) -> str:
 @numpy_source.register(sp.MatMul)
 def _(expr, writer):
     scalars = [a for a in expr.args if not a.is_Matrix]
-    code, shape = None, None
+    code = None
     for factor in (a for a in expr.args if a.is_Matrix):
         if isinstance(factor, sp.OneMatrix) and code is not None:
             rows, cols = factor.shape

@@ -101,12 +101,13 @@ class Property:
 
 
 @dataclass(frozen=True)
-class Jacobian:
-    """The final expression, indexed by (output index, input index), is the Jacobian of ``forward``.
+class _Result:
+    """What the final expression is the derivative of, and the independent implementation to compare.
 
     ``forward(**inputs)`` and ``reference(**inputs)`` take the derivation's inputs by name (as NumPy
-    arrays); ``wrt`` names the input differentiated; ``indices`` gives the (row, column) index
-    symbols of the final expression. ``reference`` must be an implementation independent of SymPy.
+    arrays; each takes only the names it lists); ``wrt`` names the input differentiated; ``indices``
+    gives the free index symbols of the final expression, in array order. ``reference`` must be an
+    implementation independent of SymPy.
     """
 
     forward: Callable
@@ -115,14 +116,12 @@ class Jacobian:
     indices: tuple = ()
 
 
-@dataclass(frozen=True)
-class Gradient:
-    """The final expression is the gradient of the scalar ``forward`` with respect to ``wrt``."""
+class Jacobian(_Result):
+    """The final expression, indexed by (output index, input index), is the Jacobian of ``forward``."""
 
-    forward: Callable
-    reference: Callable
-    wrt: str
-    indices: tuple = ()
+
+class Gradient(_Result):
+    """The final expression is the gradient of the scalar ``forward`` with respect to ``wrt``."""
 
 
 @dataclass(frozen=True)

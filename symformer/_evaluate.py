@@ -133,6 +133,7 @@ def _(expr, env):
 
 
 @numpy_rule.register(sp.Add)
+@numpy_rule.register(sp.MatAdd)
 def _(expr, env):
     total = 0
     for arg in expr.args:
@@ -141,6 +142,7 @@ def _(expr, env):
 
 
 @numpy_rule.register(sp.Mul)
+@numpy_rule.register(HadamardProduct)
 def _(expr, env):
     product = 1
     for arg in expr.args:
@@ -336,14 +338,6 @@ def _(expr, env):
     return np.array([[np.asarray(v, dtype=float) for v in row] for row in rows], dtype=float)
 
 
-@numpy_rule.register(sp.MatAdd)
-def _(expr, env):
-    total = 0
-    for arg in expr.args:
-        total = total + numpy_rule(arg, env)
-    return total
-
-
 @dataclass(frozen=True)
 class _Ones:
     """A ones matrix kept symbolic, so that products with it become sums."""
@@ -383,14 +377,6 @@ def _(expr, env):
 @numpy_rule.register(sp.Transpose)
 def _(expr, env):
     return np.swapaxes(np.asarray(numpy_rule(expr.arg, env)), -1, -2)
-
-
-@numpy_rule.register(HadamardProduct)
-def _(expr, env):
-    product = 1.0
-    for arg in expr.args:
-        product = product * numpy_rule(arg, env)
-    return product
 
 
 @numpy_rule.register(HadamardPower)

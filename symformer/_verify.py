@@ -28,7 +28,6 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import sympy as sp
-from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy.polys.fields import sfield
 
 from ._derivation import Claim, Derivation, Gradient, Jacobian, Property, _free_symbols
