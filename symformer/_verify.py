@@ -247,17 +247,25 @@ class _Context:
         return combos[: self.config.max_size_combinations]
 
     def _describe_sizes(self, combos: list) -> str:
+        """The sizes in ``combos`` in words; a set that is not a full grid is listed, never widened to one."""
         if not self.size_symbols:
             return ""
+        values = {symbol: sorted({c[symbol] for c in combos}) for symbol in self.size_symbols}
+        grid = 1
+        for options in values.values():
+            grid *= len(options)
+        if grid != len({tuple(c[s] for s in self.size_symbols) for c in combos}):
+            shown = "; ".join(", ".join(f"{s} = {c[s]}" for s in self.size_symbols) for c in combos[:4])
+            more = f" and {len(combos) - 4} more" if len(combos) > 4 else ""
+            return f"{len(combos)} size combinations ({shown}{more})"
         parts = []
-        for symbol in self.size_symbols:
-            values = sorted({c[symbol] for c in combos})
-            if len(values) == 1:
-                parts.append(f"{symbol} = {values[0]}")
-            elif len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
-                parts.append(f"{symbol} = {values[0]}..{values[-1]}")
+        for symbol, options in values.items():
+            if len(options) == 1:
+                parts.append(f"{symbol} = {options[0]}")
+            elif len(options) > 2 and options == list(range(options[0], options[-1] + 1)):
+                parts.append(f"{symbol} = {options[0]}..{options[-1]}")
             else:
-                parts.append(f"{symbol} in {{{', '.join(map(str, values))}}}")
+                parts.append(f"{symbol} in {{{', '.join(map(str, options))}}}")
         return ", ".join(parts)
 
     def _rng(self, label: str, salt: str = "") -> np.random.Generator:

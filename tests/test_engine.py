@@ -198,3 +198,16 @@ def test_nan_on_both_sides_is_not_agreement():
                             steps=[Step(sp.log(x) + sp.log(y), "log of a product")])
     report = verify(derivation)
     assert not report.ok
+
+
+def test_a_partial_per_size_proof_lists_what_was_proved_without_widening_it():
+    N, M = sp.symbols("N M", integer=True, positive=True)
+    A = sp.MatrixSymbol("A", N, M)
+    derivation = Derivation(slug="partial", title="t", topic="Demo", lhs=A,
+                            sizes={N: Size(prove=range(1, 3), numeric=4), M: Size(prove=range(1, 3), numeric=4)},
+                            steps=[Step(A, "same")])
+    from symformer._verify import _Context
+
+    context = _Context(derivation, VerifyConfig())
+    assert context._describe_sizes(context.small) == "N in {1, 2}, M in {1, 2}"
+    assert context._describe_sizes(context.small[:3]) == "3 size combinations (N = 1, M = 1; N = 1, M = 2; N = 2, M = 1)"
