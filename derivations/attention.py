@@ -61,7 +61,7 @@ def _permuted(kind):
 
 attention_forward = Derivation(
     slug="scaled-dot-product-attention",
-    title="Scaled dot-product attention: O = softmax(tau Q K^T) V",
+    title="Scaled dot-product attention: $O = \\operatorname{softmax}(\\tau Q K^{\\top})\\, V$",
     topic=TOPIC,
     intro=("Each query row $q_i$ scores every key, $S_{ij} = \\tau\\, q_i \\cdot k_j$; the softmax of row $i$ turns "
            "the scores into weights $P_{ij}$; the output row $o_i = \\sum_j P_{ij} v_j$ averages the value rows."),

@@ -74,7 +74,7 @@ attention_grad_v = Derivation(
 
 attention_grad_s = Derivation(
     slug="attention-backward-scores",
-    title="Attention backward: through the row-softmax, dS = P o (dP - D 1^T)",
+    title="Attention backward: through the row-softmax, $dS = P \\odot (dP - D \\mathbf{1}^{\\top})$",
     topic=TOPIC,
     intro=("The scores $S$ reach the loss only through $P = \\operatorname{softmax}(S)$, one row at a time, and the "
            "stage after sends back $dP$. Row $i$ of $P$ is the softmax of row $i$ of $S$, so the softmax Jacobian "
@@ -134,7 +134,7 @@ def _attention_loss(Q, K, V, dO, tau):
 
 attention_grad = Derivation(
     slug="attention-backward",
-    title="Attention backward, end to end: dQ = tau dS K",
+    title="Attention backward, end to end: $dQ = \\tau\\, dS\\, K$",
     topic=TOPIC,
     intro=("The stages composed: $dV = P^{\\top} dO$, $dP = dO V^{\\top}$, $D = (dO \\odot O) \\mathbf{1}$, "
            "$dS = P \\odot (dP - D \\mathbf{1}^{\\top})$, $dQ = \\tau\\, dS\\, K$, $dK = \\tau\\, dS^{\\top} Q$. "
@@ -169,7 +169,7 @@ GENERAL_SIZES = {N: Size(prove=(1, 2), numeric=16), M: Size(prove=(1, 3), numeri
 
 attention_grad_q_general = Derivation(
     slug="attention-backward-q-general",
-    title="dQ = tau dS K for every N, M and d_k (index notation)",
+    title="$dQ = \\tau\\, dS\\, K$ for every $N$, $M$ and $d_k$ (index notation)",
     topic=TOPIC,
     intro=("$S_{ij} = \\tau \\sum_c Q_{ic} K_{jc}$, $P_{ij} = e^{S_{ij}} / \\sum_k e^{S_{ik}}$, and the stage after "
            "sends back $dP$. Differentiating $L = \\sum_{i,j} dP_{ij} P_{ij}$ by one entry $Q_{ab}$."),
@@ -187,7 +187,7 @@ attention_grad_q_general = Derivation(
 
 attention_grad_kv_general = Derivation(
     slug="attention-backward-kv-general",
-    title="dK = tau dS^T Q and dV = P^T dO for every N, M, d_k, d_v (index notation)",
+    title="$dK = \\tau\\, dS^{\\top} Q$ and $dV = P^{\\top} dO$ for every $N$, $M$, $d_k$, $d_v$ (index notation)",
     topic=TOPIC,
     intro=("The loss $L = \\sum_{i,e} dO_{ie} O_{ie}$ with $O_{ie} = \\sum_j P_{ij} V_{je}$, differentiated end to end; "
            "$dS_{ij} = P_{ij} (dP_{ij} - D_i)$ with $dP_{ij} = \\sum_e dO_{ie} V_{je}$ and FlashAttention's "

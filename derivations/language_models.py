@@ -183,7 +183,7 @@ def _empty_numeric(rng, sizes):
 
 mlm_loss_derivation = Derivation(
     slug="mlm-loss-gradient",
-    title="The masked-LM loss and its gradient: p - y at the chosen positions, 0 elsewhere",
+    title="The masked-LM loss and its gradient: $p - y$ at the chosen positions, $0$ elsewhere",
     topic=TOPIC,
     intro=(
         "The loss is the cross-entropy averaged over the $C = \\sum_t m_t$ chosen positions only; the other "

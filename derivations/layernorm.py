@@ -146,7 +146,7 @@ layernorm_jacobian_derivation = Derivation(
 
 layernorm_affine_jacobian_derivation = Derivation(
     slug="layernorm-affine-jacobian",
-    title="LayerNorm with its gain and bias: dy/dx = diag(gamma) J",
+    title="LayerNorm with its gain and bias: $\\partial y / \\partial x = \\operatorname{diag}(\\gamma)\\, J$",
     topic=TOPIC,
     intro="The learned gain and bias act elementwise after the normalisation: $y_i = \\gamma_i \\hat x_i + \\beta_i$.",
     lhs=Derivative(g[i] * xh[i] + b[i], x[j]),

@@ -127,7 +127,7 @@ def _combination_numeric(rng, sizes):
 
 masked_attention = Derivation(
     slug="masked-attention",
-    title="Masked attention: -inf before the softmax gives exact zeros",
+    title="Masked attention: $-\\infty$ before the softmax gives exact zeros",
     topic=TOPIC,
     intro=("Adding $B_{ij} = -\\infty$ to a score removes key $j$ from query $i$: $e^{-\\infty} = 0$. "
            "The causal mask hides the future; with $N \\ne M$ it comes in two alignments."),

@@ -30,7 +30,7 @@ SUM = H[0] * W[0] + H[1] * W[1] + H[2] * W[2]
 
 concat_as_sum = Derivation(
     slug="multi-head-concat-as-sum",
-    title="Concat(heads) W^O is a sum over the heads",
+    title="$\\operatorname{Concat}(\\text{heads})\\, W^O$ is a sum over the heads",
     topic=TOPIC,
     intro=("Three heads, each $N \\times d_v$. Split $W^O$ into row blocks $W^O_i$ of $d_v$ rows: the output "
            "projection of the concatenation is the sum of each head's own projection."),
@@ -70,7 +70,7 @@ def _count_exact(sizes):
 
 weight_count = Derivation(
     slug="multi-head-weight-count",
-    title="Multi-head attention has 4 d_model^2 weights",
+    title="Multi-head attention has $4 d_{\\text{model}}^2$ weights",
     topic=TOPIC,
     intro=("$h$ heads with $d_k = d_v = d_{model} / h$: the projections hold $h\\, d_{model} (2 d_k + d_v)$ weights "
            "and $W^O$ holds $h\\, d_v\\, d_{model}$; the biases add $h (2 d_k + d_v) + d_{model}$."),

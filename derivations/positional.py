@@ -128,7 +128,7 @@ def _pairs(*positions):
 
 rotation_derivation = Derivation(
     slug="sinusoidal-rotation",
-    title="The rotation property: PE(p + k) = T(k) PE(p)",
+    title="The rotation property: $PE(p + k) = T(k)\\, PE(p)$",
     topic=TOPIC,
     intro=(
         "The paper chose sinusoids because 'for any fixed offset $k$, $PE_{pos+k}$ can be represented as a linear "
@@ -219,7 +219,7 @@ ROTATED_SIN = Sum(delta(j, l) * (cos(w[l] * k) * sin(w[l] * p) + sin(w[l] * k) *
 
 rotation_every_d_derivation = Derivation(
     slug="sinusoidal-rotation-every-d",
-    title="The rotation property in every dimension: T(k) is block-diagonal",
+    title="The rotation property in every dimension: $T(k)$ is block-diagonal",
     topic=TOPIC,
     intro=(
         "With $d = 2h$ dimensions the encoding is $h$ pairs, pair $j$ rotating at $\\omega_j$. $T(k)$ is "
@@ -262,7 +262,7 @@ COSINES = Sum(cos(w[l] * (p - q)), (l, 1, h))
 
 dot_product_derivation = Derivation(
     slug="sinusoidal-dot-product",
-    title="PE(p) . PE(q) depends only on p - q",
+    title="$PE(p) \\cdot PE(q)$ depends only on $p - q$",
     topic=TOPIC,
     intro=(
         "The dot product of two encodings, pair by pair. It is what a dot-product attention score sees of the "

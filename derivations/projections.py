@@ -29,7 +29,7 @@ def _loss(X, W_Q, W_K, W_V, dQ, dK, dV):
 
 projection_weight_gradient = Derivation(
     slug="projection-weight-gradient",
-    title="The gradient of a projection's weights: dW_Q = X^T dQ",
+    title="The gradient of a projection\'s weights: $dW_Q = X^{\\top} dQ$",
     topic=TOPIC,
     intro=("Queries, keys and values are linear maps of the tokens: $Q = X W_Q$ ($N \\times d_k$), "
            "$K = X W_K$ ($N \\times d_k$), $V = X W_V$ ($N \\times d_v$). A loss that receives $dQ$ has "
@@ -51,7 +51,7 @@ projection_weight_gradient = Derivation(
 
 self_attention_input_gradient = Derivation(
     slug="self-attention-input-gradient",
-    title="In self-attention X feeds Q, K and V: dX = dQ W_Q^T + dK W_K^T + dV W_V^T",
+    title="In self-attention $X$ feeds $Q$, $K$ and $V$: $dX = dQ\\, W_Q^{\\top} + dK\\, W_K^{\\top} + dV\\, W_V^{\\top}$",
     topic=TOPIC,
     intro="One input reaches the loss along three paths; the gradients of the paths add up (multivariate chain rule).",
     lhs=Derivative(LOSS, X),

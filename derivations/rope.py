@@ -31,7 +31,7 @@ def R(t):
 
 relative_score_derivation = Derivation(
     slug="rope-relative-score",
-    title="RoPE: the score of a rotated query and key depends only on n - m",
+    title="RoPE: the score of a rotated query and key depends only on $n - m$",
     topic=TOPIC,
     intro=(
         "RoPE multiplies the query at position $m$ by $R(m)$ and the key at position $n$ by $R(n)$, rotations by "

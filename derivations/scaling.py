@@ -102,7 +102,7 @@ def _variance_monte_carlo(rng, sizes):
 
 scaling_derivation = Derivation(
     slug="dot-product-variance",
-    title="Why attention divides by the square root of d_k",
+    title="Why attention divides by $\\sqrt{d_k}$",
     topic=TOPIC,
     intro=(
         "Let the components of $q$ and $k$ be independent, with means $\\mu_q, \\mu_k$ and variances "

@@ -247,7 +247,7 @@ PROBABILITY = Lambda(a, w[a] / Sum(w[k], (k, 1, n)))
 
 cross_entropy_probability_derivation = Derivation(
     slug="cross-entropy-gradient-probability-targets",
-    title="The cross-entropy gradient for probability targets: p - y",
+    title="The cross-entropy gradient for probability targets: $p - y$",
     topic=TOPIC,
     intro=(
         "Targets that are a probability distribution, written $y_k = w_k / \\sum_l w_l$ with positive "

@@ -97,7 +97,7 @@ def _cauchy_schwarz_numeric(rng, sizes):
 
 cauchy_schwarz_derivation = Derivation(
     slug="cauchy-schwarz",
-    title="The Cauchy-Schwarz bound |u . v| <= |u| |v|",
+    title="The Cauchy-Schwarz bound $|u \\cdot v| \\le |u|\\, |v|$",
     topic=TOPIC,
     intro=(
         "The gap $|u|^2 |v|^2 - (u \\cdot v)^2$ is a sum of squares (Lagrange's identity), so it is never "

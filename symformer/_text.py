@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import sympy as sp
@@ -38,30 +39,42 @@ def expression_to_text(expr) -> str:
 
 def derivation_to_text(derivation) -> str:
     """The derivation as lines of text: the chain with each justification, then the claims."""
-    lines = [derivation.title, "=" * len(derivation.title), f"topic: {derivation.topic}", ""]
+    title = plain_text(derivation.title)
+    lines = [title, "=" * len(title), f"topic: {derivation.topic}", ""]
     if derivation.intro:
-        lines += textwrap.wrap(_plain(derivation.intro), 88) + [""]
+        lines += textwrap.wrap(plain_text(derivation.intro), 88) + [""]
     lines.append(f"  {expression_to_text(derivation.lhs)}")
     for number, step in enumerate(derivation.steps, start=1):
         lines.append(f"    = {expression_to_text(step.expr)}")
-        lines.append(f"      ({number}) {_plain(step.why)}" + (f" [{step.cite}]" if step.cite else ""))
+        lines.append(f"      ({number}) {plain_text(step.why)}" + (f" [{step.cite}]" if step.cite else ""))
     if derivation.claims:
         lines += ["", "Claims:"]
         for claim in derivation.claims:
-            lines.append(f"  - {claim.statement}" + (f": {_plain(claim.why)}" if claim.why else ""))
+            lines.append(f"  - {claim.statement}" + (f": {plain_text(claim.why)}" if claim.why else ""))
     if derivation.outro:
-        lines += [""] + textwrap.wrap(_plain(derivation.outro), 88)
+        lines += [""] + textwrap.wrap(plain_text(derivation.outro), 88)
     return "\n".join(lines)
 
 
-_TEX_WORDS = {r"\partial": "∂", r"\delta": "δ", r"\sum": "Σ", r"\top": "T", r"\operatorname": "", r"\mathbb": "",
-              r"\mathbf": "", r"\odot": "∘", r"\tau": "τ", r"\in": "∈", r"\le": "≤", r"\ge": "≥", r"\cdot": "·",
-              r"\log": "log", r"\exp": "exp", r"\sqrt": "sqrt", r"\frac": "frac", r"\max": "max", r"\,": " ",
-              r"\left": "", r"\right": "", "\\": ""}
+# LaTeX control words in prose, as a terminal (unicode) and a PDF outline (ASCII) show them
+_TEX_WORDS = {
+    "partial": ("∂", "d"), "delta": ("δ", "delta"), "sum": ("Σ", "sum"), "top": ("T", "T"), "odot": ("∘", "o"),
+    "tau": ("τ", "tau"), "gamma": ("γ", "gamma"), "sigma": ("σ", "sigma"), "infty": ("∞", "inf"),
+    "in": ("∈", "in"), "le": ("≤", "<="), "ge": ("≥", ">="), "cdot": ("·", "."), "log": ("log", "log"),
+    "exp": ("exp", "exp"), "sqrt": ("sqrt", "sqrt"), "max": ("max", "max"), "frac": ("frac", "frac"),
+}
+_CONTROL = re.compile(r"\\([A-Za-z]+)|\\(.)")
 
 
-def _plain(text: str) -> str:
-    """Prose with inline $...$ LaTeX made readable in a terminal (the exports keep the LaTeX)."""
-    for word, replacement in _TEX_WORDS.items():
-        text = text.replace(word, replacement)
-    return text.replace("$", "").replace("{", "").replace("}", "")
+def plain_text(text: str, ascii: bool = False) -> str:
+    """Prose with inline $...$ LaTeX made readable in a terminal, or in ASCII for a PDF outline.
+
+    >>> plain_text(r"$dS = P \\odot (dP - D \\mathbf{1}^{\\top})$")
+    'dS = P ∘ (dP - D 1^T)'
+    """
+    def word(match):
+        if match.group(1) is None:
+            return " " if match.group(2) in ",; " else match.group(2)
+        return _TEX_WORDS.get(match.group(1), ("", ""))[1 if ascii else 0]
+
+    return _CONTROL.sub(word, text).replace("$", "").replace("{", "").replace("}", "")

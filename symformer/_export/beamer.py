@@ -9,7 +9,7 @@ same source with ``\documentclass[handout]{beamer}``: one page per frame.
 from __future__ import annotations
 
 from .._latex import DEFAULT_STYLE, Style, escape_plain, escape_text, step_latex, to_latex
-from .course import Entry, is_claim
+from .course import Entry, claim_formula
 
 #: Rows per frame: more do not fit a 4:3 slide at \small.
 STEPS_PER_FRAME = 4
@@ -64,8 +64,9 @@ def to_beamer(entry: Entry, style: Style = DEFAULT_STYLE) -> str:
         items = []
         for claim, level in zip(d.claims, entry.claim_levels()):
             item = rf"\item {escape_text(claim.statement)}"
-            if is_claim(claim):
-                item += rf"\\ ${to_latex(claim.lhs, style)} = {to_latex(claim.rhs, style)}$"
+            formula = claim_formula(claim, style)
+            if formula:
+                item += rf"\\ ${formula}$"
             if level:
                 item += rf" {{\scriptsize\textit{{({escape_text(level)})}}}}"
             items.append(item)

@@ -7,6 +7,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from .._derivation import Claim, Derivation
+from .._latex import to_latex
 
 
 @dataclass
@@ -72,3 +73,12 @@ def citation_key(text: str) -> str:
 
 def is_claim(item) -> bool:
     return isinstance(item, Claim)
+
+
+def claim_formula(claim, style) -> str | None:
+    """The LaTeX of what a claim states: its hand-written form, else lhs = rhs; None for a property without one."""
+    if getattr(claim, "latex", None):
+        return claim.latex
+    if is_claim(claim):
+        return f"{to_latex(claim.lhs, style)} = {to_latex(claim.rhs, style)}"
+    return None

@@ -7,7 +7,7 @@ number and the justifications follow as a numbered Markdown list, where ``$...$`
 from __future__ import annotations
 
 from .._latex import DEFAULT_STYLE, Style, step_latex, to_latex
-from .course import Entry, citations, is_claim
+from .course import Entry, citations, claim_formula
 
 
 def to_markdown(entry: Entry, style: Style = DEFAULT_STYLE, figure_folder: str = "figures") -> str:
@@ -46,10 +46,11 @@ def to_markdown(entry: Entry, style: Style = DEFAULT_STYLE, figure_folder: str =
         lines += ["**What follows**", ""]
         for claim, level in zip(d.claims, entry.claim_levels()):
             item = f"- {_inline(claim.statement)}"
-            if is_claim(claim):
-                item += f": ${to_latex(claim.lhs, style)} = {to_latex(claim.rhs, style)}$"
+            formula = claim_formula(claim, style)
+            if formula:
+                item += f": ${formula}$"
             if claim.why:
-                item += f". {claim.why}"
+                item += f" *Why:* {claim.why}"
             lines.append(item + (f" *({level})*" if level else ""))
         lines.append("")
     if entry.result_level():

@@ -7,8 +7,9 @@ its sources. Only packages from texlive-latex-base and -recommended are used.
 
 from __future__ import annotations
 
-from .._latex import DEFAULT_STYLE, Style, derivation_to_latex, escape_plain, escape_text, to_latex
-from .course import Entry, citation_key, citations, is_claim
+from .._latex import DEFAULT_STYLE, Style, derivation_to_latex, escape_plain, escape_text
+from .._text import plain_text
+from .course import Entry, citation_key, citations, claim_formula, is_claim
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[T1]{fontenc}
@@ -38,7 +39,7 @@ def to_notes(entry: Entry, style: Style = DEFAULT_STYLE, heading: str = "subsect
     \subsection{A square}\label{d:square}
     """
     d = entry.derivation
-    lines = [rf"\{heading}{{{escape_text(d.title)}}}\label{{d:{d.slug}}}"]
+    lines = [rf"\{heading}{{{_heading(d.title)}}}\label{{d:{d.slug}}}"]
     if entry.report is not None and not entry.verified:
         lines.append(rf"\unverified{{{escape_plain(entry.problem())}}}")
     if d.intro:
@@ -49,12 +50,11 @@ def to_notes(entry: Entry, style: Style = DEFAULT_STYLE, heading: str = "subsect
         lines += ["", r"\paragraph{What follows.}", r"\begin{itemize}"]
         for claim, level in zip(d.claims, entry.claim_levels()):
             item = rf"\item {escape_text(claim.statement)}"
-            if is_claim(claim):
-                item += rf": \[ {to_latex(claim.lhs, style)} = {to_latex(claim.rhs, style)} \]"
-            elif getattr(claim, "latex", None):
-                item += rf": ${claim.latex}$"
+            formula = claim_formula(claim, style)
+            if formula:
+                item += rf": \[ {formula} \]" if is_claim(claim) else rf": ${formula}$"
             if claim.why:
-                item += rf". {escape_text(claim.why)}"
+                item += rf" \textit{{Why:}} {escape_text(claim.why)}"
             if claim.cite:
                 item += rf" \cite{{{citation_key(claim.cite)}}}"
             if level:
@@ -75,6 +75,13 @@ def to_notes(entry: Entry, style: Style = DEFAULT_STYLE, heading: str = "subsect
     if sources:
         lines += ["", r"\noindent\textit{Sources:} " + ", ".join(rf"\cite{{{citation_key(s)}}}" for s in sources) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _heading(title: str) -> str:
+    """A section title; mathematics in it gets an ASCII twin for the PDF outline, which cannot hold math."""
+    if "$" not in title:
+        return escape_text(title)
+    return rf"\texorpdfstring{{{escape_text(title)}}}{{{escape_plain(plain_text(title, ascii=True))}}}"
 
 
 def notes_document(entries: list, title: str = "The mathematics of transformers", style: Style = DEFAULT_STYLE) -> str:
