@@ -101,11 +101,6 @@ def test_empty_sequences_are_fine():
 # --- the derivations ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def reports():
-    return {slug: catalog_report(slug) for slug in SLUGS}
-
-
 def test_derivations_come_second_in_the_course():
     slugs = list(catalog())
     assert [s for s in slugs if s in SLUGS] == SLUGS
@@ -113,8 +108,8 @@ def test_derivations_come_second_in_the_course():
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-def test_each_derivation_is_proved_for_all_sizes(reports, slug):
-    report = reports[slug]
+def test_each_derivation_is_proved_for_all_sizes(slug):
+    report = catalog_report(slug)
     assert report.ok, report.describe_failures()
     for check in report.checks:
         if check.kind == "result":

@@ -117,14 +117,9 @@ def test_bad_input_gets_a_clear_error(call, message):
 # --- the derivations ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def reports():
-    return {slug: catalog_report(slug) for slug in SLUGS}
-
-
 @pytest.mark.parametrize("slug", SLUGS)
-def test_each_derivation_is_proved_for_every_width(reports, slug):
-    report = reports[slug]
+def test_each_derivation_is_proved_for_every_width(slug):
+    report = catalog_report(slug)
     assert report.ok, report.describe_failures()
     for check in report.checks:
         if check.kind == "result":

@@ -209,30 +209,25 @@ def test_derivations_are_in_the_course_in_order():
     assert {catalog()[s].topic for s in SLUGS} == {"Positional encodings"}
 
 
-@pytest.fixture(scope="module")
-def reports():
-    return {slug: catalog_report(slug) for slug in SLUGS}
-
-
 @pytest.mark.parametrize("slug", SLUGS)
-def test_each_derivation_verifies(reports, slug):
-    report = reports[slug]
+def test_each_derivation_verifies(slug):
+    report = catalog_report(slug)
     assert report.ok, report.describe_failures()
     for check in report.checks:
         assert check.level.startswith("proved"), (check.label, check.level)
         assert any(m.method == "float64" and m.status == "holds" for m in check.methods), check.label
 
 
-def test_the_every_d_statements_are_proved_for_all_sizes(reports):
+def test_the_every_d_statements_are_proved_for_all_sizes():
     for slug in ("sinusoidal-rotation-every-d", "sinusoidal-dot-product"):
-        identities = [c for c in reports[slug].checks if "assembled" not in c.label]
+        identities = [c for c in catalog_report(slug).checks if "assembled" not in c.label]
         assert {c.level for c in identities} == {"proved for all h"}, slug
-    assembled = [c for c in reports["sinusoidal-rotation-every-d"].checks if "assembled" in c.label]
+    assembled = [c for c in catalog_report("sinusoidal-rotation-every-d").checks if "assembled" in c.label]
     assert [c.level for c in assembled] == ["proved for h = 1..4"]
 
 
-def test_the_one_pair_rotation_is_proved_exactly(reports):
-    levels = {c.label: c.level for c in reports["sinusoidal-rotation"].checks}
+def test_the_one_pair_rotation_is_proved_exactly():
+    levels = {c.label: c.level for c in catalog_report("sinusoidal-rotation").checks}
     assert levels["step 2"] == "proved"
     assert levels["claim 'offsets add: T(a) T(b) = T(a + b)'"] == "proved"
 

@@ -101,14 +101,9 @@ def test_derivations_open_the_course():
     assert slugs.index("dot-product-projection") < slugs.index("softmax-jacobian")
 
 
-@pytest.fixture(scope="module")
-def reports():
-    return {slug: catalog_report(slug) for slug in SLUGS}
-
-
 @pytest.mark.parametrize("slug", SLUGS)
-def test_each_derivation_is_proved_for_every_dimension(reports, slug):
-    report = reports[slug]
+def test_each_derivation_is_proved_for_every_dimension(slug):
+    report = catalog_report(slug)
     assert report.ok, report.describe_failures()
     for check in report.checks:
         if check.kind == "result":
