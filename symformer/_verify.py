@@ -616,13 +616,18 @@ def _realise_uncached(ctx: _Context, expr, sizes) -> sp.Basic:
     for matrix in ctx.matrices:
         shape = ctx._shape_at(matrix.shape, sizes)
         concrete = matrix.xreplace(sizes) if sizes else matrix
-        replacements[concrete] = sp.ImmutableMatrix(*shape, lambda r, c: sp.Symbol(f"{matrix.name}_{r}{c}", real=True))
+        replacements[concrete] = sp.ImmutableMatrix(*shape, lambda r, c: _entry_symbol(matrix, r, c))
     if replacements:
         expr = expr.xreplace(replacements)
     expr = _explicit_bottom_up(expr).doit()
     if getattr(expr, "is_Matrix", False):
         expr = sp.ImmutableMatrix(expr.as_explicit())
     return expr
+
+
+def _entry_symbol(matrix: sp.MatrixSymbol, row: int, column: int) -> sp.Symbol:
+    """The real symbol standing for one entry of a matrix made explicit (Q_1_12 and Q_11_2 differ)."""
+    return sp.Symbol(f"{matrix.name}_{row}_{column}", real=True)
 
 
 def _explicit_bottom_up(expr):
@@ -737,7 +742,7 @@ def _values_at(ctx, lhs, rhs, free, sizes, inputs, digits) -> Iterable:
                 indexed[(str(thing.label), tuple(p + 1 for p in position))] = v
         elif isinstance(thing, sp.MatrixSymbol):
             for (r, c), v in np.ndenumerate(value):
-                table[sp.Symbol(f"{thing.name}_{r}{c}", real=True)] = v
+                table[_entry_symbol(thing, r, c)] = v
         else:
             table[thing] = value
 
