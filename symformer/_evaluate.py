@@ -91,7 +91,13 @@ def evaluate(expr, values: Mapping, free: Mapping | None = None) -> np.ndarray:
 
 
 def _concrete_int(expr, env: Env, what: str) -> int:
-    value = sp.sympify(expr).subs({s: v for s, v in env.values.items() if isinstance(s, sp.Symbol)})
+    """A size or a limit as a Python int; on the hot path of every Sum, so no ``subs``."""
+    if isinstance(expr, (int, np.integer, sp.Integer)):
+        return int(expr)
+    if isinstance(expr, sp.Symbol) and isinstance(env.values.get(expr), (int, np.integer, sp.Integer)):
+        return int(env.values[expr])
+    scalars = {s: sp.sympify(v) for s, v in env.values.items() if isinstance(s, sp.Symbol) and np.ndim(v) == 0}
+    value = sp.sympify(expr).xreplace(scalars)
     if not value.is_Integer:
         raise DerivationError(f"{what} {expr} is not a concrete integer; give a value for its size symbols")
     return int(value)

@@ -281,8 +281,9 @@ class _Context:
 
     def _shape_at(self, shape, sizes) -> tuple:
         out = []
+        concrete = {symbol: sp.Integer(value) for symbol, value in sizes.items()}
         for extent in shape:
-            value = sp.sympify(extent).subs(sizes)
+            value = sp.sympify(extent).xreplace(concrete)
             if not value.is_Integer:
                 raise DerivationError(f"derivation {self.d.slug!r}: the extent {extent} is not fixed by the declared sizes")
             out.append(int(value))
