@@ -278,7 +278,8 @@ dot_product_derivation = Derivation(
     ],
     claims=[
         Claim("it depends only on p - q: shifting both positions by s changes nothing", _dot(p + s, q + s), _dot(p, q),
-              why="$(p + s) - (q + s) = p - q$"),
+              why="$(p + s) - (q + s) = p - q$",
+              latex=r"PE(p + s) \cdot PE(q + s) = PE(p) \cdot PE(q)"),
         Claim("it is even in p - q, so it cannot tell p before q from p after q", COSINES,
               Sum(cos(w[l] * (q - p)), (l, 1, h)), why="$\\cos$ is even"),
         Claim("|PE(p)|^2 = d/2 = h", _dot(p, p), h, why="$\\sin^2 + \\cos^2 = 1$ in each of the $h$ pairs"),

@@ -53,7 +53,8 @@ relative_score_derivation = Derivation(
         Claim("rotations compose: R(a) R(b) = R(a + b)", sp.MatMul(R(a), R(b)), R(a + b), why="angles add"),
         Claim("shifting both positions by s leaves the score unchanged",
               sp.MatMul(sp.MatMul(R(m + s), q).T, sp.MatMul(R(n + s), k)),
-              sp.MatMul(sp.MatMul(R(m), q).T, sp.MatMul(R(n), k)), why="$(n + s) - (m + s) = n - m$"),
+              sp.MatMul(sp.MatMul(R(m), q).T, sp.MatMul(R(n), k)), why="$(n + s) - (m + s) = n - m$",
+              latex=r"(R(m + s)\, q)^{\top} R(n + s)\, k = (R(m)\, q)^{\top} R(n)\, k"),
     ],
     cite=(ROFORMER,),
 )
@@ -168,7 +169,8 @@ every_d_derivation = Derivation(
     ],
     claims=[
         Claim("the score depends only on n - m: shifting both positions by s changes nothing", _score(m + s, n + s),
-              _score(m, n), why="$(n + s) - (m + s) = n - m$"),
+              _score(m, n), why="$(n + s) - (m + s) = n - m$",
+              latex=r"\langle R(m + s)\, q, R(n + s)\, k \rangle = \langle R(m)\, q, R(n)\, k \rangle"),
         Property("the NumPy reference rope scores equal <q, R(n - m) k> and are shift invariant, both layouts",
                  exact=_reference_scores_exact, numeric=_reference_scores_numeric,
                  why="the block-diagonal $R(m)^{\\top} R(n) = R(n - m)$"),

@@ -341,6 +341,28 @@ def step_latex(step_or_expr, style: Style = DEFAULT_STYLE) -> str:
     return latex if latex else to_latex(getattr(step_or_expr, "expr", step_or_expr), style)
 
 
+_SPACING = re.compile(r"\\(?:left|right|,|;|!|quad|qquad)(?![A-Za-z])")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_INVISIBLE = re.compile(r"[{}^_&\s]")
+
+#: Characters of mathematics that fit on one row: the notes' text width, a slide's.
+NOTES_ROW, SLIDE_ROW = 80, 48
+
+
+def visible_length(latex: str) -> int:
+    r"""Roughly how many glyphs ``latex`` sets: a command counts one, braces and spacing none.
+
+    >>> visible_length(r"\frac{\partial p_{i}}{\partial z_{j}}")
+    7
+    """
+    return len(_INVISIBLE.sub("", _COMMAND.sub("x", _SPACING.sub("", latex))))
+
+
+def first_row_alone(left: str, right: str, width: int) -> bool:
+    """Whether the left-hand side must stand on its own row, so that ``left = right`` fits ``width``."""
+    return visible_length(left) + 2 + visible_length(right) > width
+
+
 def derivation_to_latex(derivation, style: Style = DEFAULT_STYLE, environment: str = "align*",
                         levels=None) -> str:
     r"""The chain of steps as an ``align*`` (or ``aligned``), justifications between the rows.
@@ -361,6 +383,8 @@ def derivation_to_latex(derivation, style: Style = DEFAULT_STYLE, environment: s
     if environment not in ("align*", "aligned"):
         raise ValueError(f"environment must be 'align*' or 'aligned', not {environment!r}")
     lhs = derivation.lhs_latex or to_latex(derivation.lhs, style)
+    if first_row_alone(lhs, step_latex(derivation.steps[0], style), NOTES_ROW):
+        lhs = rf"&{lhs} \\" + "\n"  # too long beside its first step: it gets a row, the steps follow below
     rows = []
     for number, step in enumerate(derivation.steps):
         left = lhs if number == 0 else ""

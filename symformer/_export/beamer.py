@@ -8,7 +8,7 @@ same source with ``\documentclass[handout]{beamer}``: one page per frame.
 
 from __future__ import annotations
 
-from .._latex import DEFAULT_STYLE, Style, escape_plain, escape_text, step_latex, to_latex
+from .._latex import SLIDE_ROW, DEFAULT_STYLE, Style, escape_plain, escape_text, first_row_alone, step_latex, to_latex
 from .course import Entry, claim_formula
 
 #: Rows per frame: more do not fit a 4:3 slide at \small.
@@ -46,6 +46,9 @@ def to_beamer(entry: Entry, style: Style = DEFAULT_STYLE) -> str:
         first = group[0]
         left = (d.lhs_latex or to_latex(d.lhs, style)) if first == 0 else step_latex(d.steps[first - 1], style)
         rows = []
+        if first_row_alone(left, step_latex(d.steps[first], style), SLIDE_ROW):
+            rows.append(f"&{left}")  # too long beside its first step: it gets a row of its own
+            left = ""
         for overlay, number in enumerate(group, start=1):
             cell = rf"\uncover<{overlay}->{{{{}}= {step_latex(d.steps[number], style)}}}"
             rows.append((left if overlay == 1 else "") + " &" + cell)
