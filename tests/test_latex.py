@@ -137,3 +137,22 @@ def test_escaped_arbitrary_text_compiles(texts, tmp_path_factory):
     body += r"\[\begin{aligned} x &= y && " + prose_in_math(" ".join(t.replace("$", "") for t in texts)) + r"\end{aligned}\]"
     completed = _compiles(body, folder)
     assert completed.returncode == 0, completed.stdout[-2000:]
+
+
+def test_a_long_left_side_gets_a_row_of_its_own():
+    # sum_{k=1}^{n} x_k^2 + ... is too wide beside its first step on a page: lhs on one row, "= step" below
+    from symformer import Derivation, Size, Step, derivation_to_latex
+
+    n = sp.Symbol("n", integer=True, positive=True)
+    k = sp.Symbol("k", integer=True)
+    x = sp.IndexedBase("x", shape=(n,), real=True)
+    long_sum = sum(sp.Sum(x[k] ** p, (k, 1, n)) for p in range(1, 9))
+    chain = Derivation(slug="long", title="t", topic="Demo", lhs=long_sum, sizes={n: Size()},
+                       steps=[Step(long_sum, "nothing changes")])
+    latex = derivation_to_latex(chain)
+    first, second = latex.splitlines()[2:4]
+    assert first.startswith("&") and first.endswith("\\\\")
+    assert second.startswith(" &= ")
+    short = Derivation(slug="short", title="t", topic="Demo", lhs=x[k], sizes={n: Size()}, indices={k: n},
+                       steps=[Step(x[k], "same")])
+    assert derivation_to_latex(short).splitlines()[2] == "x_{k} &= x_{k}"
