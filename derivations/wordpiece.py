@@ -16,7 +16,7 @@ from sympy import IndexedBase, Sum, log
 
 from symformer import Claim, Derivation, Property, Size, Step, Witness
 
-ORDER = 10
+ORDER = 5  # the course begins where text becomes tokens
 TOPIC = "WordPiece tokenization"
 COURSE = "Hugging Face NLP course, chapter 6, WordPiece tokenization"
 SCHUSTER = "Schuster and Nakajima 2012, Japanese and Korean voice search"
