@@ -8,8 +8,7 @@ import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol, OneMatrix
 
-from symformer import Claim, Derivation, Property, Size, Step, Witness, attention
-from symformer._attention_blocks import PermutationMatrix, RowSoftmax
+from symformer import Claim, Derivation, PermutationMatrix, Property, RowSoftmax, Size, Step, Witness, attention
 
 ORDER = 42
 TOPIC = "Attention"

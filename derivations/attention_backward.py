@@ -19,8 +19,17 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, Lambda, MatrixSymbol, OneMatrix, Sum, Trace, ZeroMatrix, exp
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
-from symformer import Claim, Derivation, Gradient, Size, Step, attention_backward, safe_row_softmax, softmax_jacobian
-from symformer._attention_blocks import RowSoftmax
+from symformer import (
+    Claim,
+    Derivation,
+    Gradient,
+    RowSoftmax,
+    Size,
+    Step,
+    attention_backward,
+    safe_row_softmax,
+    softmax_jacobian,
+)
 
 ORDER = 44
 TOPIC = "Attention"

@@ -18,6 +18,7 @@ from symformer import (
     Size,
     Step,
     Witness,
+    attention_patterns_figure,
     cross_entropy,
     cross_entropy_grad,
     mlm_loss,
@@ -25,7 +26,6 @@ from symformer import (
     mlm_mask,
     softmax,
 )
-from symformer._figures_course import attention_patterns_figure
 
 ORDER = 70
 TOPIC = "Masked and causal language models"

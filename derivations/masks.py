@@ -14,9 +14,23 @@ import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
-from symformer import (Claim, Derivation, Property, Size, Step, Witness, additive_mask, attention, attention_backward,
-                       causal_mask, padding_mask)
-from symformer._attention_blocks import CausalMask, MaskedEntries, PaddingMask, RowSoftmax
+from symformer import (
+    CausalMask,
+    Claim,
+    Derivation,
+    MaskedEntries,
+    PaddingMask,
+    Property,
+    RowSoftmax,
+    Size,
+    Step,
+    Witness,
+    additive_mask,
+    attention,
+    attention_backward,
+    causal_mask,
+    padding_mask,
+)
 
 ORDER = 46
 TOPIC = "Attention masks"

@@ -9,9 +9,19 @@ import numpy as np
 import sympy as sp
 from sympy import BlockMatrix, Derivative, MatrixSymbol, Trace
 
-from symformer import (Claim, Derivation, Property, Size, Step, Witness, attention, multi_head_attention,
-                       multi_head_attention_backward, multi_head_parameter_count)
-from symformer._attention_blocks import RowSoftmax
+from symformer import (
+    Claim,
+    Derivation,
+    Property,
+    RowSoftmax,
+    Size,
+    Step,
+    Witness,
+    attention,
+    multi_head_attention,
+    multi_head_attention_backward,
+    multi_head_parameter_count,
+)
 
 ORDER = 48
 TOPIC = "Multi-head attention"

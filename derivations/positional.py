@@ -20,11 +20,13 @@ from symformer import (
     Size,
     Step,
     Witness,
+    dot_product_by_offset,
+    encoding_heatmap,
     rotation_matrix,
+    rotation_on_circle,
     sinusoidal_encoding,
     sinusoidal_frequencies,
 )
-from symformer._figures_positional import dot_product_by_offset, encoding_heatmap, rotation_on_circle
 
 ORDER = 60
 TOPIC = "Positional encodings"

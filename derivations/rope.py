@@ -10,8 +10,19 @@ import numpy as np
 import sympy as sp
 from sympy import IndexedBase, Sum, cos, sin
 
-from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness, rope, rope_matrix, rope_permutation
-from symformer._figures_positional import rope_score_by_offset
+from symformer import (
+    Claim,
+    Derivation,
+    Figure,
+    Property,
+    Size,
+    Step,
+    Witness,
+    rope,
+    rope_matrix,
+    rope_permutation,
+    rope_score_by_offset,
+)
 
 ORDER = 61
 TOPIC = "Positional encodings"

@@ -119,3 +119,12 @@ __all__ += [
     "WordPieceTrace", "WordPieceTraining", "merges_to_beamer", "merges_to_latex", "tokenize_with_trace",
     "trace_to_beamer", "trace_to_latex", "train_wordpiece",
 ]
+
+# --- figures (matplotlib is imported inside each function) ---
+from ._figures_course import attention_patterns_figure, softmax_saturation_figure
+from ._figures_positional import dot_product_by_offset, encoding_heatmap, rope_score_by_offset, rotation_on_circle
+
+__all__ += [
+    "attention_patterns_figure", "dot_product_by_offset", "encoding_heatmap", "rope_score_by_offset",
+    "rotation_on_circle", "softmax_saturation_figure",
+]
