@@ -302,14 +302,8 @@ def _central_difference(function, variable, env):
     positions = np.broadcast_arrays(*positions)
     total = 0.0
     for element in sorted(set(zip(*(p.ravel().tolist() for p in positions)))):
-        h = FD_STEP * max(1.0, abs(array[element]))
-        plus, minus = array.copy(), array.copy()
-        plus[element] += h
-        minus[element] -= h
-        f_plus = numpy_rule(function, replace(env, values={**env.values, base: plus}))
-        f_minus = numpy_rule(function, replace(env, values={**env.values, base: minus}))
         here = np.logical_and.reduce([p == e for p, e in zip(positions, element)])
-        total = total + np.where(here, (np.asarray(f_plus) - np.asarray(f_minus)) / (2 * h), 0.0)
+        total = total + np.where(here, _entry_difference(function, env, base, array, element), 0.0)
     return total
 
 
@@ -318,14 +312,19 @@ def _matrix_gradient(function, variable, env):
     array = np.asarray(env.values[variable], dtype=float)
     gradient = np.empty(array.shape)
     for element in np.ndindex(array.shape):
-        h = FD_STEP * max(1.0, abs(array[element]))
-        plus, minus = array.copy(), array.copy()
-        plus[element] += h
-        minus[element] -= h
-        f_plus = numpy_rule(function, replace(env, values={**env.values, variable: plus}))
-        f_minus = numpy_rule(function, replace(env, values={**env.values, variable: minus}))
-        gradient[element] = (float(f_plus) - float(f_minus)) / (2 * h)
+        gradient[element] = float(_entry_difference(function, env, variable, array, element))
     return gradient
+
+
+def _entry_difference(function, env, base, array, element):
+    """(f(A + h e) - f(A - h e)) / 2h for one entry ``element`` of the input ``base`` whose value is ``array``."""
+    h = FD_STEP * max(1.0, abs(array[element]))
+    plus, minus = array.copy(), array.copy()
+    plus[element] += h
+    minus[element] -= h
+    f_plus = numpy_rule(function, replace(env, values={**env.values, base: plus}))
+    f_minus = numpy_rule(function, replace(env, values={**env.values, base: minus}))
+    return (np.asarray(f_plus) - np.asarray(f_minus)) / (2 * h)
 
 
 # Matrix expressions -------------------------------------------------------------------------
