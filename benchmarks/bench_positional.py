@@ -65,7 +65,7 @@ def main() -> None:
         print(f"{name:34s} {mine * 1e3:10.2f} {theirs * 1e3:10.2f} {mine / theirs:7.2f}")
 
     from symformer import verify
-    from symformer._catalog import builtin_folder, load_file
+    from symformer.engine.catalog import builtin_folder, load_file
 
     print(f"\n{'derivation':34s} {'verify s':>10s}")
     total = 0.0

@@ -9,13 +9,13 @@ A :class:`Derivation` is a chain of justified steps; :func:`verify` checks each 
 True
 """
 
-from ._catalog import Catalog, Discovery, catalog, discover
-from ._derivation import Claim, Derivation, Figure, Gradient, Jacobian, Property, Size, Step, Witness
-from ._domains import Domain
-from ._errors import DerivationError, LoadError, SymformerError, UnknownDerivation, UsageError
-from ._latex import Style, derivation_to_latex, escape_text, to_latex
-from ._reference.finite_differences import central_difference, directional_difference
-from ._reference.softmax import (
+from symformer.engine.catalog import Catalog, Discovery, catalog, discover
+from symformer.engine.model import Claim, Derivation, Figure, Gradient, Jacobian, Property, Size, Step, Witness
+from symformer.engine.domains import Domain
+from symformer.errors import DerivationError, LoadError, SymformerError, UnknownDerivation, UsageError
+from symformer.notation.latex import Style, derivation_to_latex, escape_text, to_latex
+from symformer.reference.finite_differences import central_difference, directional_difference
+from symformer.reference.softmax import (
     cross_entropy,
     cross_entropy_grad,
     log_softmax,
@@ -23,7 +23,7 @@ from ._reference.softmax import (
     softmax,
     softmax_jacobian,
 )
-from ._verify import CheckResult, Counterexample, MethodResult, Report, VerifyConfig, verify
+from symformer.engine.verify import CheckResult, Counterexample, MethodResult, Report, VerifyConfig, verify
 
 __all__ = [
     "Catalog", "CheckResult", "Claim", "Counterexample", "Derivation", "DerivationError", "Discovery", "Domain",
@@ -38,9 +38,9 @@ __version__ = "0.1.0"
 # Each block below belongs to one part of the course; extend __all__ in the same block.
 
 # --- attention (issue 3) ---
-from ._attention_blocks import CausalMask, MaskedEntries, PaddingMask, PermutationMatrix, RowSoftmax
-from ._codegen import compile_numpy, to_numpy_source
-from ._reference.attention import (
+from symformer.blocks.attention import CausalMask, MaskedEntries, PaddingMask, PermutationMatrix, RowSoftmax
+from symformer.blocks.codegen import compile_numpy, to_numpy_source
+from symformer.reference.attention import (
     MultiHeadGradients,
     additive_mask,
     attention,
@@ -61,7 +61,7 @@ __all__ += [
 ]
 
 # --- positional encodings (issue 4) ---
-from ._reference.positional import (
+from symformer.reference.positional import (
     PositionalEncodingError,
     rope,
     rope_frequencies,
@@ -78,7 +78,7 @@ __all__ += [
 ]
 
 # --- vectors, embeddings, scaling, language models, LayerNorm (issue 5) ---
-from ._reference.embeddings import (
+from symformer.reference.embeddings import (
     EmbeddingError,
     embed,
     embedding_backward,
@@ -86,9 +86,9 @@ from ._reference.embeddings import (
     tied_embedding_backward,
     tied_logits,
 )
-from ._reference.layernorm import LayerNormError, layer_norm, layer_norm_backward, layer_norm_jacobian
-from ._reference.mlm import MaskingError, mlm_loss, mlm_loss_grad, mlm_mask
-from ._reference.vectors import VectorError, cosine_similarity, cosine_similarity_grad, projection
+from symformer.reference.layernorm import LayerNormError, layer_norm, layer_norm_backward, layer_norm_jacobian
+from symformer.reference.mlm import MaskingError, mlm_loss, mlm_loss_grad, mlm_mask
+from symformer.reference.vectors import VectorError, cosine_similarity, cosine_similarity_grad, projection
 
 __all__ += [
     "EmbeddingError", "LayerNormError", "MaskingError", "VectorError", "cosine_similarity", "cosine_similarity_grad",
@@ -97,7 +97,7 @@ __all__ += [
 ]
 
 # --- tokenization (issue 7) ---
-from ._wordpiece import (
+from symformer.tokenizer.wordpiece import (
     DEFAULT_SPECIAL_TOKENS,
     CorpusError,
     MergeRecord,
@@ -121,8 +121,8 @@ __all__ += [
 ]
 
 # --- figures (matplotlib is imported inside each function) ---
-from ._figures_course import attention_patterns_figure, softmax_saturation_figure
-from ._figures_positional import dot_product_by_offset, encoding_heatmap, rope_score_by_offset, rotation_on_circle
+from symformer.figures.course import attention_patterns_figure, softmax_saturation_figure
+from symformer.figures.positional import dot_product_by_offset, encoding_heatmap, rope_score_by_offset, rotation_on_circle
 
 __all__ += [
     "attention_patterns_figure", "dot_product_by_offset", "encoding_heatmap", "rope_score_by_offset",

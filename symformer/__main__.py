@@ -1,3 +1,3 @@
-from ._cli import entrypoint
+from symformer.cli.main import entrypoint
 
 entrypoint()

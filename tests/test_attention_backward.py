@@ -8,7 +8,7 @@ from sympy.matrices.expressions.hadamard import HadamardProduct
 
 from symformer import (Derivation, Size, Step, attention, attention_backward, catalog, causal_mask, central_difference,
                        derivation_to_latex, padding_mask, verify)
-from symformer._attention_blocks import RowSoftmax
+from symformer.blocks.attention import RowSoftmax
 
 from _reports import catalog_report
 

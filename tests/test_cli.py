@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from symformer._cli import main
+from symformer.cli.main import main
 
 GOOD = textwrap.dedent(
     """

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from symformer import catalog
-from symformer._figures_course import (
+from symformer.figures.course import (
     attention_patterns,
     attention_patterns_figure,
     softmax_saturation_data,

@@ -22,7 +22,7 @@ from symformer import (
     softmax_jacobian,
     verify,
 )
-from symformer._index import equal_in_general
+from symformer.engine.index import equal_in_general
 
 n = sp.Symbol("n", integer=True, positive=True)
 i, j, k, a = sp.symbols("i j k a", integer=True)
@@ -163,7 +163,7 @@ def test_indexed_base_without_shape_is_named():
 
 def test_numeric_evaluator_never_trusts_sympy_derivative():
     # d/dz_j sum_k z_k^3 = 3 z_j^2: the float64 witness is a central difference, independent of sympy.diff
-    from symformer._evaluate import evaluate
+    from symformer.engine.evaluate import evaluate
 
     values = {z: np.array([0.5, -1.0, 2.0]), n: 3}
     numeric = evaluate(Derivative(Sum(z[k] ** 3, (k, 1, n)), z[j]), values, {j: (1, 3)})
@@ -206,7 +206,7 @@ def test_a_partial_per_size_proof_lists_what_was_proved_without_widening_it():
     derivation = Derivation(slug="partial", title="t", topic="Demo", lhs=A,
                             sizes={N: Size(prove=range(1, 3), numeric=4), M: Size(prove=range(1, 3), numeric=4)},
                             steps=[Step(A, "same")])
-    from symformer._verify import _Context
+    from symformer.engine.verify import _Context
 
     context = _Context(derivation, VerifyConfig())
     assert context._describe_sizes(context.small) == "N in {1, 2}, M in {1, 2}"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from symformer import discover
-from symformer._cli import main
-from symformer._export import Entry, to_beamer, to_markdown, to_notebook
-from symformer._export.beamer import step_groups
-from symformer._export.notebook import verification_code
+from symformer.cli.main import main
+from symformer.export import Entry, to_beamer, to_markdown, to_notebook
+from symformer.export.beamer import step_groups
+from symformer.export.notebook import verification_code
 
 ROOT = Path(__file__).resolve().parent.parent
 SOFTMAX_FILE = ROOT / "derivations" / "softmax.py"

@@ -27,7 +27,7 @@ def test_fresh_venv_install_lists_and_verifies_the_built_in_course(tmp_path):
                              cwd=tmp_path, env=env, timeout=300)
     assert listing.returncode == 0, listing.stderr
     assert "softmax-jacobian" in listing.stdout
-    where = subprocess.run([str(python), "-c", "import symformer._catalog as c; print(c.builtin_folder())"],
+    where = subprocess.run([str(python), "-c", "import symformer.engine.catalog as c; print(c.builtin_folder())"],
                            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert str(environment) in where.stdout, "the course should come from the installed package, not the checkout"
     shown = subprocess.run([str(python), "-m", "symformer", "show", "softmax-jacobian"], capture_output=True,

@@ -14,7 +14,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 
 from symformer import DerivationError, Style, derivation_to_latex, discover, escape_text, to_latex
-from symformer._latex import escape_plain, prose_in_math
+from symformer.notation.latex import escape_plain, prose_in_math
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

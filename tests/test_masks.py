@@ -8,7 +8,7 @@ from sympy.matrices.expressions.hadamard import HadamardProduct
 
 from symformer import (CausalMask, Derivation, MaskedEntries, PaddingMask, Size, Step, additive_mask, attention,
                        attention_backward, causal_mask, padding_mask, to_latex, verify)
-from symformer._attention_blocks import RowSoftmax
+from symformer.blocks.attention import RowSoftmax
 
 from _reports import catalog_report
 

@@ -163,7 +163,7 @@ def test_float32_angles_lose_precision_at_large_positions_float64_does_not():
     float32 = float(np.sin(np.float32(position) * np.float32(omega), dtype=np.float32))
     assert abs(sinusoidal_encoding(1, 512, start=position)[0, 2] - exact) < 1e-12
     assert 1e-5 < abs(float32 - exact) < 1e-3
-    assert "precision" in symformer._reference.positional.__doc__.lower()
+    assert "precision" in symformer.reference.positional.__doc__.lower()
 
 
 # --- bad input ----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from symformer import catalog, rope, sinusoidal_encoding
-from symformer._figures_positional import (
+from symformer.figures.positional import (
     FIGSIZE,
     dot_product_by_offset,
     encoding_heatmap,

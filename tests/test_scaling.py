@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 from symformer import catalog
-from symformer._figures_course import softmax_saturation_data
+from symformer.figures.course import softmax_saturation_data
 
 from _reports import catalog_report
 

@@ -13,7 +13,7 @@ from symformer import (
     cosine_similarity_grad,
     projection,
 )
-from symformer._reference.vectors import dot
+from symformer.reference.vectors import dot
 
 from _reports import catalog_report
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import symformer._wordpiece as wordpiece_module
-from symformer._errors import SymformerError, UsageError
-from symformer._wordpiece import (
+import symformer.tokenizer.wordpiece as wordpiece_module
+from symformer.errors import SymformerError, UsageError
+from symformer.tokenizer.wordpiece import (
     CorpusError,
     MergeRecord,
     VocabularyError,

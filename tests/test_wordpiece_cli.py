@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from symformer._errors import UsageError
-from symformer._wordpiece import CorpusError, VocabularyError, WordPiece
-from symformer._wordpiece_cli import PROGRESS_BYTES, add_commands
+from symformer.errors import UsageError
+from symformer.tokenizer.wordpiece import CorpusError, VocabularyError, WordPiece
+from symformer.cli.tokenize import PROGRESS_BYTES, add_commands
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "the", ",", "a", "##b"]
 
@@ -172,11 +172,11 @@ def test_argparse_rejects_missing_required_options(capsys):
 
 
 def main_cli_adds_wordpiece() -> bool:
-    spec = importlib.util.find_spec("symformer._cli")
+    spec = importlib.util.find_spec("symformer.cli.main")
     return spec is not None and "add_commands" in Path(spec.origin).read_text(encoding="utf-8")
 
 
-@pytest.mark.skipif(not main_cli_adds_wordpiece(), reason="symformer._cli does not add the WordPiece commands yet")
+@pytest.mark.skipif(not main_cli_adds_wordpiece(), reason="symformer.cli.main does not add the WordPiece commands yet")
 def test_python_dash_m_symformer_tokenize(vocab_file):
     run_ = subprocess.run(
         [sys.executable, "-m", "symformer", "tokenize", "--vocab", str(vocab_file), "The unaffable"],
@@ -189,7 +189,7 @@ def test_python_dash_m_symformer_tokenize(vocab_file):
     assert run_.stdout == "the un ##aff ##able\n"
 
 
-@pytest.mark.skipif(not main_cli_adds_wordpiece(), reason="symformer._cli does not add the WordPiece commands yet")
+@pytest.mark.skipif(not main_cli_adds_wordpiece(), reason="symformer.cli.main does not add the WordPiece commands yet")
 def test_python_dash_m_symformer_reports_a_bad_vocabulary(tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes("[UNK]\ncafé\n".encode("latin-1"))

@@ -3,7 +3,7 @@
 The oracle is ``tokenizers.models.WordPiece`` behind ``BertNormalizer`` and ``BertPreTokenizer`` with
 the same settings. The two agree on every character whose Unicode category is the same in Unicode
 3.2 and in Python's tables; the differences that remain are the ones the module docstring of
-``symformer._wordpiece`` lists, and each is asserted below as a difference.
+``symformer.tokenizer.wordpiece`` lists, and each is asserted below as a difference.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symformer._wordpiece import WordPiece, train_wordpiece
+from symformer.tokenizer.wordpiece import WordPiece, train_wordpiece
 
 tokenizers = pytest.importorskip(
     "tokenizers", reason="the cross-check needs Hugging Face tokenizers (pip install tokenizers; in the test extras)"

@@ -1,0 +1,212 @@
+"""The ``tokenize`` and ``wordpiece train`` subcommands; the main CLI adds them with ``add_commands``.
+
+Each subcommand sets ``run``: a function of the parsed arguments that prints its result on
+stdout, progress and notes on stderr, returns the exit code, and raises symformer errors on bad
+input for the main CLI to report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterator
+
+from symformer.errors import UsageError
+from symformer.tokenizer.wordpiece import (
+    DEFAULT_SPECIAL_TOKENS,
+    CorpusError,
+    WordPiece,
+    WordPieceTrace,
+    _read_text,
+    tokenize_with_trace,
+    trace_to_beamer,
+    trace_to_latex,
+    train_wordpiece,
+)
+
+# Corpora above this size report progress on stderr (smaller ones finish before it would help).
+PROGRESS_BYTES = 1_000_000
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``tokenize`` and ``wordpiece`` (with ``train``) to an argparse subparsers object."""
+    tokenize = subparsers.add_parser(
+        "tokenize",
+        help="split text into WordPiece tokens with a vocab.txt",
+        description="BERT's basic tokenizer, then greedy longest-match-first WordPiece on each word.",
+    )
+    tokenize.add_argument("--vocab", required=True, metavar="FILE", help="vocab.txt: one token a line, UTF-8")
+    tokenize.add_argument("text", nargs="?", default="-", help="the text; '-' or nothing reads standard input")
+    tokenize.add_argument("--ids", action="store_true", help="print token ids instead of tokens")
+    tokenize.add_argument("--trace", action="store_true", help="print every look-up of the greedy loop")
+    tokenize.add_argument(
+        "--format",
+        choices=("text", "latex", "beamer"),
+        default="text",
+        help="with --trace: a plain table, a booktabs tabular, or a beamer frame (default: text)",
+    )
+    _add_normalisation_options(tokenize)
+    tokenize.add_argument("--unk-token", default="[UNK]", help="the unknown token (default: [UNK])")
+    tokenize.add_argument(
+        "--max-chars", type=int, default=100, metavar="N", help="longer words become the unknown token (default: 100)"
+    )
+    tokenize.set_defaults(run=run_tokenize)
+
+    wordpiece = subparsers.add_parser("wordpiece", help="train WordPiece vocabularies")
+    actions = wordpiece.add_subparsers(dest="wordpiece_command", metavar="ACTION", required=True)
+    train = actions.add_parser(
+        "train",
+        help="train a vocab.txt by the likelihood score freq(ab) / (freq(a) freq(b))",
+        description="Merge the pair with the highest score freq(ab) / (freq(a) freq(b)) until the "
+        "vocabulary has N tokens (the Hugging Face course's WordPiece).",
+    )
+    train.add_argument("corpus", nargs="+", metavar="CORPUS", help="UTF-8 text files")
+    train.add_argument("--vocab-size", type=int, required=True, metavar="N", help="tokens in the vocabulary")
+    train.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write vocab.txt")
+    train.add_argument("--min-frequency", type=int, default=1, metavar="K", help="merge only pairs seen K times")
+    train.add_argument(
+        "--special-tokens",
+        default=",".join(DEFAULT_SPECIAL_TOKENS),
+        metavar="LIST",
+        help="comma-separated, placed first (default: %(default)s)",
+    )
+    train.add_argument("--merges", metavar="FILE", help="also write every merge with its counts and score (TSV)")
+    _add_normalisation_options(train)
+    train.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    train.set_defaults(run=run_train)
+
+
+def _add_normalisation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cased", action="store_true", help="keep case (and accents, unless --strip-accents)")
+    accents = parser.add_mutually_exclusive_group()
+    accents.add_argument(
+        "--strip-accents", dest="strip_accents", action="store_true", default=None, help="remove accents"
+    )
+    accents.add_argument("--keep-accents", dest="strip_accents", action="store_false", help="keep accents")
+    parser.add_argument("--no-cjk-split", action="store_true", help="do not split CJK ideographs apart")
+
+
+def run_tokenize(args: argparse.Namespace) -> int:
+    if args.ids and args.trace:
+        raise UsageError("--ids and --trace do not combine; the trace shows tokens, drop one of them")
+    if args.format != "text" and not args.trace:
+        raise UsageError(f"--format {args.format} formats the trace; add --trace")
+    wordpiece = WordPiece.from_file(
+        args.vocab,
+        unk_token=args.unk_token,
+        max_input_chars_per_word=args.max_chars,
+        lowercase=not args.cased,
+        strip_accents=args.strip_accents,
+        handle_chinese_chars=not args.no_cjk_split,
+    )
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if args.trace:
+        trace = tokenize_with_trace(wordpiece, text)
+        exporters = {"text": _trace_text, "latex": trace_to_latex, "beamer": trace_to_beamer}
+        sys.stdout.write(exporters[args.format](trace))
+    elif args.ids:
+        print(" ".join(map(str, wordpiece.encode(text))))
+    else:
+        print(" ".join(wordpiece.tokenize(text)))
+    return 0
+
+
+def _trace_text(trace: WordPieceTrace) -> str:
+    """The trace as an aligned plain-text table, then the tokens."""
+    header = ("step", "word", "start", "candidate", "in vocab", "emitted")
+    rows = [header]
+    for number, step in enumerate(trace.steps, 1):
+        in_vocab = {True: "yes", False: "no", None: "-"}[step.in_vocab]
+        emitted = (step.emitted or "") + (f" ({step.note})" if step.note else "")
+        rows.append((str(number), step.word, str(step.start), step.candidate, in_vocab, emitted))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows]
+    return "\n".join(line.rstrip() for line in lines) + "\ntokens: " + " ".join(trace.tokens) + "\n"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    specials = [token.strip() for token in args.special_tokens.split(",") if token.strip()]
+    for path in args.corpus:
+        if not os.path.isfile(path):
+            raise CorpusError(f"{path}: no such file; give the corpus as UTF-8 text files")
+    total_bytes = sum(os.path.getsize(path) for path in args.corpus)
+    show_progress = not args.quiet and total_bytes > PROGRESS_BYTES
+    progress = _ProgressPrinter(args.corpus) if show_progress else None
+    result = train_wordpiece(
+        _corpus_texts(args.corpus),
+        args.vocab_size,
+        special_tokens=specials,
+        lowercase=not args.cased,
+        strip_accents=args.strip_accents,
+        handle_chinese_chars=not args.no_cjk_split,
+        min_frequency=args.min_frequency,
+        progress=progress,
+    )
+    if progress is not None:
+        progress.finish()
+    result.write_vocab(args.output)
+    if args.merges:
+        _write_merges(result.merges, args.merges)
+    merged = sum(m.added for m in result.merges)
+    print(
+        f"wrote {args.output}: {len(result.vocab)} tokens ({len(specials)} special, "
+        f"{len(result.vocab) - len(specials) - merged} alphabet, {merged} merged) "
+        f"from {result.word_count} words ({result.unique_words} distinct)"
+    )
+    if len(result.vocab) > args.vocab_size:
+        print(
+            f"note: the alphabet alone needs {len(result.vocab)} tokens, more than --vocab-size "
+            f"{args.vocab_size}; it was kept whole and nothing was merged",
+            file=sys.stderr,
+        )
+    elif len(result.vocab) < args.vocab_size:
+        print(
+            f"note: no pair was left to merge (or none seen --min-frequency {args.min_frequency} times) "
+            f"after {len(result.vocab)} tokens",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _corpus_texts(paths: list[str]) -> Iterator[str]:
+    for path in paths:
+        yield _read_text(path, CorpusError)
+
+
+def _write_merges(merges, path: str) -> None:
+    lines = ["left\tright\ttoken\tscore\tpair_frequency\tleft_frequency\tright_frequency\tadded"]
+    for m in merges:
+        lines.append(
+            f"{m.left}\t{m.right}\t{m.token}\t{m.score!r}\t{m.pair_frequency}\t"
+            f"{m.left_frequency}\t{m.right_frequency}\t{m.added}"
+        )
+    try:
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write("\n".join(lines) + "\n")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the merges ({exc.strerror})") from None
+
+
+class _ProgressPrinter:
+    """Progress on stderr, at most about once a second."""
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+        self.start = self.last = time.monotonic()
+        self.merging = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage == "reading":
+            print(f"read {self.paths[done - 1]} ({done}/{len(self.paths)})", file=sys.stderr)
+        elif not self.merging or now - self.last >= 1.0:
+            print(f"merging: {done}/{total} tokens, {now - self.start:.0f} s", file=sys.stderr)
+            self.merging = True
+        else:
+            return
+        self.last = now
+
+    def finish(self) -> None:
+        print(f"trained in {time.monotonic() - self.start:.1f} s", file=sys.stderr)

@@ -1,0 +1,806 @@
+"""Verify a derivation: every step and claim by the strongest method that succeeds, plus float64.
+
+For an identity ``lhs == rhs`` the methods run in this order:
+
+1. ``symbolic, all sizes``: a proof in index notation for symbolic sizes (see ``_index``);
+2. ``symbolic, each size``: both sides expanded at every concrete size of the declared proof
+   ranges, all free index values enumerated, and the difference reduced to 0 exactly;
+3. ``50-digit identity``: where 1 or 2 did not close, both sides at random rational points in
+   50-digit arithmetic, difference below 1e-40 (evidence, not a proof, and labelled so);
+4. ``float64``: always, at each small size and at the declared realistic size, with a
+   ``Derivative`` evaluated by central differences rather than by SymPy.
+
+Symbolic methods run under a time bound; a timeout falls back to the next method and says so.
+A method that finds a difference fails the check with a counterexample: the sizes, the index
+values, the inputs and both sides' values. For a derivation with a Jacobian or Gradient result,
+its final expression is also compared with the independent NumPy reference and with finite
+differences of the forward function.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import sympy as sp
+from sympy.polys.fields import sfield
+
+from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, _free_symbols
+from symformer.engine.domains import POSITIVE, REAL, domain_of
+from symformer.errors import DerivationError
+from symformer.engine.evaluate import evaluate
+from symformer.engine.index import equal_in_general, exponentials_as_symbols, trig_vanishes
+from symformer.engine.timebound import TimeBoundExceeded, run_bounded
+
+PROVED, HOLDS, FAILED, INCONCLUSIVE, TIMEOUT, SKIPPED = "proved", "holds", "failed", "inconclusive", "timeout", "skipped"
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """Knobs of the checks. Tolerances are never looser than PyTorch gradcheck's (rtol 1e-3, atol 1e-5)."""
+
+    time_bound: float = 4.0  # seconds for each symbolic method of each check
+    seed: int = 0
+    digits: int = 50
+    identity_tolerance: float = 1e-40
+    rtol: float = 1e-9  # float64, both sides evaluated in closed form
+    atol: float = 1e-12
+    fd_rtol: float = 1e-5  # float64 where one side is a finite difference
+    fd_atol: float = 1e-7
+    max_size_combinations: int = 48
+    high_precision_points: int = 2
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """Concrete values at which the two sides differ."""
+
+    sizes: Mapping
+    indices: Mapping
+    inputs: Mapping
+    lhs: Any
+    rhs: Any
+
+    def __str__(self) -> str:
+        from symformer.engine.report import example_text
+
+        return example_text(self.to_dict())
+
+    def to_dict(self) -> dict:
+        return {
+            "sizes": {str(k): v for k, v in self.sizes.items()},
+            "indices": {str(k): v for k, v in self.indices.items()},
+            "inputs": {str(k): _jsonable(v) for k, v in self.inputs.items()},
+            "lhs": _jsonable(self.lhs),
+            "rhs": _jsonable(self.rhs),
+        }
+
+
+@dataclass
+class MethodResult:
+    method: str
+    status: str
+    detail: str = ""
+    max_error: float | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "status": self.status, "detail": self.detail,
+                "max_error": self.max_error, "seconds": round(self.seconds, 4)}
+
+
+@dataclass
+class CheckResult:
+    """The verdict on one step, claim or final result."""
+
+    kind: str  # "step", "claim" or "result"
+    label: str
+    methods: list = field(default_factory=list)
+    counterexample: Counterexample | None = None
+
+    @property
+    def ok(self) -> bool:
+        statuses = [m.status for m in self.methods]
+        return FAILED not in statuses and any(s in (PROVED, HOLDS) for s in statuses)
+
+    @property
+    def failure(self) -> MethodResult | None:
+        return next((m for m in self.methods if m.status == FAILED), None)
+
+    @property
+    def level(self) -> str:
+        """How the result was established, in the words an export shows."""
+        if not self.ok:
+            failed = self.failure
+            return f"FAILED ({failed.method})" if failed else "not established"
+        for method in self.methods:
+            if method.status == PROVED:
+                return method.detail
+        for method in self.methods:
+            if method.status == HOLDS:
+                return method.detail
+        return "not established"
+
+    @property
+    def max_error(self) -> float | None:
+        errors = [m.max_error for m in self.methods if m.max_error is not None and m.method != "50-digit identity"]
+        return max(errors) if errors else None
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind, "label": self.label, "ok": self.ok, "level": self.level,
+            "max_error": self.max_error, "methods": [m.to_dict() for m in self.methods],
+            "counterexample": self.counterexample.to_dict() if self.counterexample else None,
+        }
+
+
+@dataclass
+class Report:
+    """The verdict on a whole derivation."""
+
+    slug: str
+    title: str
+    topic: str
+    checks: list = field(default_factory=list)
+    seconds: float = 0.0
+    source: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def max_error(self) -> float | None:
+        errors = [c.max_error for c in self.checks if c.max_error is not None]
+        return max(errors) if errors else None
+
+    def failures(self) -> list:
+        return [c for c in self.checks if not c.ok]
+
+    def describe_failures(self) -> str:
+        """One line per failed check naming the derivation, the check and the method, then its counterexample."""
+        from symformer.engine.report import format_failures
+
+        return format_failures([self.to_dict()])
+
+    def to_dict(self) -> dict:
+        return {"slug": self.slug, "title": self.title, "topic": self.topic, "ok": self.ok,
+                "seconds": round(self.seconds, 3), "max_error": self.max_error, "source": self.source,
+                "checks": [c.to_dict() for c in self.checks]}
+
+
+# Entry point -------------------------------------------------------------------------------
+
+
+def verify(derivation: Derivation, config: VerifyConfig = VerifyConfig()) -> Report:
+    """Verify every step, claim and the final result of ``derivation``.
+
+    >>> from symformer import catalog
+    >>> report = verify(catalog()["softmax-jacobian"])
+    >>> report.ok
+    True
+    """
+    started = time.perf_counter()
+    context = _Context(derivation, config)
+    report = Report(derivation.slug, derivation.title, derivation.topic, source=derivation.source)
+    previous = derivation.lhs
+    for number, step in enumerate(derivation.steps, start=1):
+        report.checks.append(context.check_identity("step", f"step {number}", previous, step.expr))
+        previous = step.expr
+    for claim in derivation.claims:
+        label = f"claim {claim.statement!r}"
+        if isinstance(claim, Claim):
+            report.checks.append(context.check_identity("claim", label, claim.lhs, claim.rhs, claim.indices))
+        else:
+            report.checks.append(context.check_property(label, claim))
+    if derivation.result is not None:
+        report.checks.append(context.check_result(derivation.result, previous))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# The work ----------------------------------------------------------------------------------
+
+
+class _Context:
+    """What the checks of one derivation share: its inputs, sizes and random streams."""
+
+    def __init__(self, derivation: Derivation, config: VerifyConfig):
+        self.d = derivation
+        self.config = config
+        expressions = [derivation.lhs, *(s.expr for s in derivation.steps)]
+        for claim in derivation.claims:
+            if isinstance(claim, Claim):
+                expressions += [claim.lhs, claim.rhs]
+        expanded = [derivation.expand(e) for e in expressions]
+        self.bases = sorted({a.base for e in expanded for a in e.atoms(sp.Indexed)}, key=str)
+        self.matrices = sorted({m for e in expanded for m in e.atoms(sp.MatrixSymbol)}, key=str)
+        labels = {b.label for b in self.bases}
+        bound = set(derivation.sizes) | set(derivation.indices) | labels
+        for claim in derivation.claims:
+            if isinstance(claim, Claim) and claim.indices:
+                bound |= set(claim.indices)
+        self.scalars = sorted({s for e in expanded for s in e.free_symbols if isinstance(s, sp.Symbol)} - bound, key=str)
+        for base in self.bases:
+            if base.shape is None:
+                raise DerivationError(
+                    f"derivation {derivation.slug!r}: IndexedBase {base} has no shape; "
+                    f"declare it as IndexedBase({str(base)!r}, shape=(n,))"
+                )
+        self.size_symbols = list(derivation.sizes)
+        self.small = self._size_combinations()
+        self.numeric = {s: spec.numeric for s, spec in derivation.sizes.items()}
+        self.realised: dict = {}  # (expression, sizes) -> explicit form, see _realise
+
+    # sizes and inputs ----------------------------------------------------------------------
+    def _size_combinations(self) -> list:
+        if not self.size_symbols:
+            return [{}]
+        ranges = [self.d.sizes[s].prove for s in self.size_symbols]
+        combos = [dict(zip(self.size_symbols, values)) for values in itertools.product(*ranges)]
+        combos.sort(key=lambda c: (sum(c.values()), tuple(c.values())))
+        return combos[: self.config.max_size_combinations]
+
+    def _describe_sizes(self, combos: list) -> str:
+        """The sizes in ``combos`` in words; a set that is not a full grid is listed, never widened to one."""
+        if not self.size_symbols:
+            return ""
+        values = {symbol: sorted({c[symbol] for c in combos}) for symbol in self.size_symbols}
+        grid = 1
+        for options in values.values():
+            grid *= len(options)
+        if grid != len({tuple(c[s] for s in self.size_symbols) for c in combos}):
+            shown = "; ".join(", ".join(f"{s} = {c[s]}" for s in self.size_symbols) for c in combos[:4])
+            more = f" and {len(combos) - 4} more" if len(combos) > 4 else ""
+            return f"{len(combos)} size combinations ({shown}{more})"
+        parts = []
+        for symbol, options in values.items():
+            if len(options) == 1:
+                parts.append(f"{symbol} = {options[0]}")
+            elif len(options) > 2 and options == list(range(options[0], options[-1] + 1)):
+                parts.append(f"{symbol} = {options[0]}..{options[-1]}")
+            else:
+                parts.append(f"{symbol} in {{{', '.join(map(str, options))}}}")
+        return ", ".join(parts)
+
+    def _rng(self, label: str, salt: str = "") -> np.random.Generator:
+        key = zlib.crc32(f"{self.d.slug}/{label}/{salt}".encode())
+        return np.random.default_rng([self.config.seed, key])
+
+    def _domain(self, thing):
+        # a Symbol or IndexedBase declared positive=True is sampled positive unless a domain says otherwise
+        default = POSITIVE if isinstance(thing, (sp.Symbol, sp.IndexedBase)) and thing.is_positive else REAL
+        name = str(thing.label) if isinstance(thing, sp.IndexedBase) else str(thing)
+        spec = self.d.domains.get(thing, self.d.domains.get(name))
+        return domain_of(spec, default)
+
+    def _shape_at(self, shape, sizes) -> tuple:
+        out = []
+        concrete = {symbol: sp.Integer(value) for symbol, value in sizes.items()}
+        for extent in shape:
+            value = sp.sympify(extent).xreplace(concrete)
+            if not value.is_Integer:
+                raise DerivationError(f"derivation {self.d.slug!r}: the extent {extent} is not fixed by the declared sizes")
+            out.append(int(value))
+        return tuple(out)
+
+    def sample(self, rng, sizes, exact: bool = False) -> dict:
+        """Random inputs: arrays for IndexedBase/MatrixSymbol, numbers for scalar symbols."""
+        values = {}
+        for base in self.bases:
+            domain = self._domain(base)
+            values[base] = (domain.exact if exact else domain.sample)(rng, self._shape_at(base.shape, sizes))
+        for matrix in self.matrices:
+            domain = self._domain(matrix)
+            values[matrix] = (domain.exact if exact else domain.sample)(rng, self._shape_at(matrix.shape, sizes))
+        for scalar in self.scalars:
+            domain = self._domain(scalar)
+            values[scalar] = (domain.exact if exact else domain.sample)(rng, ())[()]
+        return values
+
+    def _free(self, lhs, rhs, extra) -> dict:
+        """The declared indices (the derivation's and the claim's own) that either side uses freely."""
+        indices = {**self.d.indices, **(extra or {})}
+        used = _free_symbols(lhs) | _free_symbols(rhs)
+        return {i: bound for i, bound in indices.items() if i in used}
+
+    # identities ----------------------------------------------------------------------------
+    def check_identity(self, kind, label, lhs, rhs, extra_indices=None) -> CheckResult:
+        result = CheckResult(kind, label)
+        lhs_e, rhs_e = self.d.expand(lhs), self.d.expand(rhs)
+        free = self._free(lhs_e, rhs_e, extra_indices)
+        proved = False
+        general_possible = bool(self.size_symbols) and not lhs_e.atoms(sp.MatrixSymbol) and not rhs_e.atoms(sp.MatrixSymbol)
+        if general_possible:
+            proved = self._prove_general(result, lhs_e, rhs_e, free)
+        unproved_sizes = [] if proved else self._prove_each_size(result, lhs_e, rhs_e, free)
+        if unproved_sizes and result.failure is None:
+            self._high_precision(result, label, lhs_e, rhs_e, free, unproved_sizes)
+        if result.failure is None:
+            self._float64(result, label, lhs_e, rhs_e, free)
+        return result
+
+    def _prove_general(self, result, lhs, rhs, free) -> bool:
+        started = time.perf_counter()
+        ranges = {i: (1, bound) for i, bound in free.items()}
+        try:
+            ok = run_bounded(lambda: equal_in_general(lhs, rhs, ranges), self.config.time_bound)
+        except TimeBoundExceeded:
+            result.methods.append(MethodResult("symbolic, all sizes", TIMEOUT,
+                                               f"no proof within {self.config.time_bound:g} s", seconds=time.perf_counter() - started))
+            return False
+        except Exception as exc:  # SymPy may raise on exotic forms; that is "not proved", not a verdict
+            result.methods.append(MethodResult("symbolic, all sizes", INCONCLUSIVE, f"SymPy raised {type(exc).__name__}: {exc}",
+                                               seconds=time.perf_counter() - started))
+            return False
+        seconds = time.perf_counter() - started
+        if ok:
+            names = ", ".join(map(str, self.size_symbols))
+            result.methods.append(MethodResult("symbolic, all sizes", PROVED, f"proved for all {names}", seconds=seconds))
+            return True
+        result.methods.append(MethodResult("symbolic, all sizes", INCONCLUSIVE, "the normal forms differ", seconds=seconds))
+        return False
+
+    def _prove_each_size(self, result, lhs, rhs, free) -> list:
+        """Prove at each small size; return the sizes left unproved (in order)."""
+        started = time.perf_counter()
+        proved, left = [], list(self.small)
+        deadline = started + self.config.time_bound
+        note = ""
+        while left:
+            sizes = left[0]
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                note = f"; {self._describe_sizes([sizes]) or 'the check'} not reached within {self.config.time_bound:g} s"
+                break
+            try:
+                verdict = run_bounded(lambda: _exactly_equal_at(self, lhs, rhs, free, sizes), remaining)
+            except TimeBoundExceeded:
+                note = f"; {self._describe_sizes([sizes]) or 'the check'} timed out after {self.config.time_bound:g} s"
+                break
+            except Exception as exc:
+                note = f"; SymPy raised {type(exc).__name__} at {self._describe_sizes([sizes]) or 'the check'}"
+                break
+            if verdict is not True:
+                note = f"; not reduced to 0 at {self._describe_sizes([sizes]) or 'the check'}"
+                break
+            proved.append(left.pop(0))
+        seconds = time.perf_counter() - started
+        if proved and not left:
+            where = self._describe_sizes(proved)
+            detail = f"proved for {where}" if where else "proved"
+            result.methods.append(MethodResult("symbolic, each size", PROVED, detail, seconds=seconds))
+        elif proved:
+            result.methods.append(MethodResult("symbolic, each size", INCONCLUSIVE,
+                                               f"proved for {self._describe_sizes(proved)}{note}", seconds=seconds))
+        else:
+            result.methods.append(MethodResult("symbolic, each size", TIMEOUT if "timed out" in note or "not reached" in note else INCONCLUSIVE,
+                                               note.lstrip("; ") or "not reduced to 0", seconds=seconds))
+        return left
+
+    def _high_precision(self, result, label, lhs, rhs, free, sizes_left) -> None:
+        started = time.perf_counter()
+        digits, tolerance = self.config.digits, self.config.identity_tolerance
+        checked = []
+        worst = 0.0
+
+        def sweep():
+            nonlocal worst
+            for sizes in sizes_left:
+                for point in range(self.config.high_precision_points):
+                    rng = self._rng(label, f"exact/{point}/{sorted(map(str, sizes.items()))}")
+                    inputs = self.sample(rng, sizes, exact=True)
+                    for indices, left_value, right_value in _values_at(self, lhs, rhs, free, sizes, inputs, digits):
+                        scale = max(1, abs(left_value), abs(right_value))
+                        error = abs(left_value - right_value) / scale
+                        worst = max(worst, float(error))
+                        if error > tolerance:
+                            return Counterexample(dict(sizes), indices, _plain_inputs(inputs), left_value, right_value)
+                checked.append(sizes)
+            return None
+
+        try:
+            counterexample = run_bounded(sweep, self.config.time_bound)
+        except TimeBoundExceeded:
+            counterexample = None
+            if not checked:
+                result.methods.append(MethodResult("50-digit identity", TIMEOUT, f"not finished within {self.config.time_bound:g} s",
+                                                   seconds=time.perf_counter() - started))
+                return
+        seconds = time.perf_counter() - started
+        if counterexample is not None:
+            result.methods.append(MethodResult("50-digit identity", FAILED,
+                                               f"the sides differ by {worst:.3g} (relative) at {digits} digits", worst, seconds))
+            result.counterexample = counterexample
+            return
+        where = self._describe_sizes(checked)
+        detail = f"identity checked at {digits} digits" + (f" for {where}" if where else "") + " (not a proof)"
+        result.methods.append(MethodResult("50-digit identity", HOLDS, detail, worst, seconds))
+
+    def _float64(self, result, label, lhs, rhs, free) -> None:
+        started = time.perf_counter()
+        uses_fd = lhs.has(sp.Derivative) or rhs.has(sp.Derivative)
+        rtol, atol = (self.config.fd_rtol, self.config.fd_atol) if uses_fd else (self.config.rtol, self.config.atol)
+        worst = 0.0
+        for sizes in [*self.small[:6], self.numeric]:
+            rng = self._rng(label, f"float64/{sorted(map(str, sizes.items()))}")
+            inputs = self.sample(rng, sizes)
+            ranges = {i: (1, int(sp.sympify(bound).subs(sizes))) for i, bound in free.items()}
+            values = {**inputs, **sizes}
+            try:
+                projected = _project_large_gradients(lhs, rhs, values, sizes, self._rng(label, "directions"))
+                left, right = projected if projected else (evaluate(lhs, values, ranges), evaluate(rhs, values, ranges))
+            except DerivationError as exc:
+                raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
+            if left.shape != right.shape:
+                raise DerivationError(f"derivation {self.d.slug!r}, {label}: the sides evaluate to shapes {left.shape} and {right.shape}")
+            error = np.abs(left - right)
+            finite = np.isfinite(left) & np.isfinite(right)
+            # NaN on both sides is no agreement: an identity must be witnessed where both sides are numbers
+            bad = ~np.isclose(left, right, rtol=rtol, atol=atol)
+            worst = max(worst, float(error[finite].max(initial=0.0)))
+            if bad.any():
+                position = tuple(int(p) for p in np.argwhere(bad)[0])
+                indices = {str(i): ranges[i][0] + position[n] for n, i in enumerate(ranges)}
+                result.methods.append(MethodResult(
+                    "float64", FAILED,
+                    f"the sides differ by {float(error[position]):.3g} at {self._describe_sizes([sizes]) or 'the check'} "
+                    f"(rtol {rtol:g}, atol {atol:g})", worst, time.perf_counter() - started))
+                result.counterexample = Counterexample(dict(sizes), indices, _plain_inputs(inputs), float(left[position]), float(right[position]))
+                return
+        where = self._describe_sizes([self.numeric])
+        how = " (derivatives by central differences)" if uses_fd else ""
+        result.methods.append(MethodResult("float64", HOLDS, f"checked numerically at {where}{how}" if where else f"checked numerically{how}",
+                                           worst, time.perf_counter() - started))
+
+    # properties ----------------------------------------------------------------------------
+    def check_property(self, label, claim: Property) -> CheckResult:
+        result = CheckResult("claim", label)
+        started = time.perf_counter()
+        proved, note = [], ""
+        for sizes in self.small:
+            try:
+                witness = run_bounded(lambda: claim.exact(dict(sizes)), self.config.time_bound)
+            except TimeBoundExceeded:
+                note = f"; timed out at {self._describe_sizes([sizes])}"
+                break
+            if witness is None:
+                continue
+            if not witness.holds:
+                result.methods.append(MethodResult("symbolic, each size", FAILED,
+                                                   f"fails at {self._describe_sizes([sizes]) or 'the check'}: {witness.detail}",
+                                                   witness.error, time.perf_counter() - started))
+                result.counterexample = Counterexample(dict(sizes), {}, {}, witness.detail, "the property")
+                return result
+            proved.append(sizes)
+        if proved:
+            where = self._describe_sizes(proved)
+            result.methods.append(MethodResult("symbolic, each size", PROVED if not note else INCONCLUSIVE,
+                                               (f"proved for {where}" if where else "proved") + note, seconds=time.perf_counter() - started))
+        started = time.perf_counter()
+        worst = None
+        checked = []
+        for sizes in [*self.small[:6], self.numeric]:
+            witness = claim.numeric(self._rng(label, f"property/{sorted(map(str, sizes.items()))}"), dict(sizes))
+            if witness is None:
+                continue
+            if witness.error is not None:
+                worst = witness.error if worst is None else max(worst, witness.error)
+            if not witness.holds:
+                result.methods.append(MethodResult("float64", FAILED,
+                                                   f"fails at {self._describe_sizes([sizes]) or 'the check'}: {witness.detail}",
+                                                   worst, time.perf_counter() - started))
+                result.counterexample = result.counterexample or Counterexample(dict(sizes), {}, {}, witness.detail, "the property")
+                return result
+            checked.append(sizes)
+        if checked:
+            where = self._describe_sizes([checked[-1]])
+            result.methods.append(MethodResult("float64", HOLDS, f"checked numerically at {where}" if where else "checked numerically",
+                                               worst, time.perf_counter() - started))
+        return result
+
+    # final result --------------------------------------------------------------------------
+    def check_result(self, spec: Jacobian | Gradient, final_expr) -> CheckResult:
+        result = CheckResult("result", "final result against NumPy and finite differences")
+        sizes = self.numeric
+        rng = self._rng("result")
+        inputs = self.sample(rng, sizes)
+        named = {_name(k): v for k, v in inputs.items()}
+        if spec.wrt not in named:
+            raise DerivationError(f"derivation {self.d.slug!r}: the result differentiates with respect to {spec.wrt!r}, "
+                                  f"which is not an input; inputs are {sorted(named)}")
+        ranges = {i: (1, int(sp.sympify(self.d.indices[i]).subs(sizes))) for i in spec.indices}
+        started = time.perf_counter()
+        derived = evaluate(self.d.expand(final_expr), {**inputs, **sizes}, ranges)
+        reference = np.asarray(_call(spec.reference, named), dtype=float)
+        if reference.shape != derived.shape:
+            raise DerivationError(f"derivation {self.d.slug!r}: the NumPy reference has shape {reference.shape}, "
+                                  f"the derived result {derived.shape}")
+        error = float(np.max(np.abs(derived - reference), initial=0.0))
+        close = np.allclose(derived, reference, rtol=self.config.rtol * 1e3, atol=self.config.atol * 1e3)
+        where = self._describe_sizes([sizes])
+        result.methods.append(MethodResult("NumPy reference", HOLDS if close else FAILED,
+                                           f"matches the independent NumPy implementation at {where}" if close
+                                           else f"differs from the NumPy implementation by {error:.3g} at {where}",
+                                           error, time.perf_counter() - started))
+        if not close:
+            position = tuple(int(p) for p in np.unravel_index(np.argmax(np.abs(derived - reference)), derived.shape))
+            result.counterexample = Counterexample(dict(sizes), {"entry": position}, _plain_inputs(inputs),
+                                                   float(derived[position]), float(reference[position]))
+            return result
+        started = time.perf_counter()
+        from symformer.reference.finite_differences import central_difference, directional_difference
+
+        x = np.asarray(named[spec.wrt], dtype=float)
+
+        def forward(value):
+            return np.asarray(_call(spec.forward, {**named, spec.wrt: value}), dtype=float)
+
+        if x.size <= 1024:
+            numeric = central_difference(forward, x)
+            fd_error = float(np.max(np.abs(numeric - derived), initial=0.0))
+            close = np.allclose(numeric, derived, rtol=self.config.fd_rtol, atol=self.config.fd_atol)
+            how = "every coordinate"
+        else:
+            directions = self._rng("result", "directions").standard_normal((4,) + x.shape)
+            numeric = np.array([directional_difference(forward, x, v) for v in directions])
+            projected = np.array([np.tensordot(derived, v, axes=v.ndim) for v in directions])
+            fd_error = float(np.max(np.abs(numeric - projected)))
+            close = np.allclose(numeric, projected, rtol=self.config.fd_rtol, atol=self.config.fd_atol)
+            how = "4 random directions"
+        result.methods.append(MethodResult("finite differences", HOLDS if close else FAILED,
+                                           f"central differences along {how} agree at {where}" if close
+                                           else f"central differences along {how} differ by {fd_error:.3g} at {where}",
+                                           fd_error, time.perf_counter() - started))
+        if not close:
+            result.counterexample = Counterexample(dict(sizes), {}, _plain_inputs(inputs), "derived", "finite differences")
+        return result
+
+
+#: A gradient with respect to a whole matrix with more entries than this is compared along directions.
+LARGE_GRADIENT = 1024
+
+
+def _whole_matrix_variable(expr):
+    if isinstance(expr, sp.Derivative) and len(expr.variables) == 1 and isinstance(expr.variables[0], sp.MatrixSymbol):
+        return expr.variables[0]
+    return None
+
+
+def _project_large_gradients(lhs, rhs, values, sizes, rng, count: int = 4):
+    """For a gradient with respect to a large matrix X: both sides along random directions v.
+
+    A side ``Derivative(f, X)`` becomes (f(X + h v) - f(X - h v)) / 2h, any other side <side, v>:
+    what JAX's check_grads compares, at two evaluations per direction instead of two per entry.
+    None when neither side is such a gradient (the caller evaluates the sides in full).
+    """
+    variable = _whole_matrix_variable(lhs) or _whole_matrix_variable(rhs)
+    if variable is None or int(np.prod([int(sp.sympify(e).subs(sizes)) for e in variable.shape])) <= LARGE_GRADIENT:
+        return None
+    point = np.asarray(values[variable], dtype=float)
+    directions = rng.standard_normal((count,) + point.shape)
+    step = 1e-5 * max(1.0, float(np.abs(point).max()))
+
+    def along(side):
+        if _whole_matrix_variable(side) == variable:
+            return np.array([(float(evaluate(side.expr, {**values, variable: point + step * v}))
+                              - float(evaluate(side.expr, {**values, variable: point - step * v}))) / (2 * step)
+                             for v in directions])
+        full = evaluate(side, values)
+        return np.array([float(np.sum(full * v)) for v in directions])
+
+    return along(lhs), along(rhs)
+
+
+# Exact work at one concrete size ------------------------------------------------------------
+
+
+def _realise(ctx: _Context, expr, sizes) -> sp.Basic:
+    """``expr`` at concrete sizes with every matrix made explicit; sums and derivatives done.
+
+    Cached per context: each step's expression is also the next step's left side.
+    """
+    key = (expr, tuple(sorted((str(k), v) for k, v in sizes.items())))
+    if key not in ctx.realised:
+        ctx.realised[key] = _realise_uncached(ctx, expr, sizes)
+    return ctx.realised[key]
+
+
+def _realise_uncached(ctx: _Context, expr, sizes) -> sp.Basic:
+    expr = sp.sympify(expr.xreplace(sizes)) if sizes else expr  # a bare size symbol becomes a Python int
+    replacements = {}
+    for matrix in ctx.matrices:
+        shape = ctx._shape_at(matrix.shape, sizes)
+        concrete = matrix.xreplace(sizes) if sizes else matrix
+        replacements[concrete] = sp.ImmutableMatrix(*shape, lambda r, c: _entry_symbol(matrix, r, c))
+    if replacements:
+        expr = expr.xreplace(replacements)
+    expr = _explicit_bottom_up(expr).doit()
+    if getattr(expr, "is_Matrix", False):
+        expr = sp.ImmutableMatrix(expr.as_explicit())
+    return expr
+
+
+def _entry_symbol(matrix: sp.MatrixSymbol, row: int, column: int) -> sp.Symbol:
+    """The real symbol standing for one entry of a matrix made explicit (Q_1_12 and Q_11_2 differ)."""
+    return sp.Symbol(f"{matrix.name}_{row}_{column}", real=True)
+
+
+def _explicit_bottom_up(expr):
+    """Every matrix expression of concrete size becomes an explicit matrix, innermost first.
+
+    SymPy's ``as_explicit`` on a nested product rebuilds the inner entries for every outer entry;
+    building each node once keeps the per-size proofs polynomial in the size.
+    """
+    if isinstance(expr, (sp.MatrixBase, sp.MatrixSymbol)) or not expr.args:
+        return expr
+    args = tuple(_explicit_bottom_up(arg) for arg in expr.args)
+    node = expr if args == expr.args else expr.func(*args)
+    if isinstance(node, sp.MatrixExpr) and all(isinstance(extent, (int, sp.Integer)) for extent in node.shape):
+        return _explicit_node(node)
+    if isinstance(node, sp.Derivative) and len(node.variable_count) == 1 and node.variable_count[0][1] == 1:
+        variable = node.variable_count[0][0]
+        function = node.expr.doit()
+        if isinstance(variable, sp.MatrixBase) and not getattr(function, "is_Matrix", False):
+            # entry by entry: SymPy's derivative by a matrix returns a scalar 0 for a constant
+            return sp.ImmutableMatrix(variable.rows, variable.cols, [sp.diff(function, x) for x in variable])
+    return node
+
+
+def _explicit_node(node) -> sp.ImmutableMatrix:
+    """One matrix node whose arguments are explicit, by plain explicit arithmetic.
+
+    Not ``doit``: on a product of explicit symbolic matrices it tries to invert them.
+    """
+    if isinstance(node, sp.MatMul):
+        scalar = sp.Mul(*(a for a in node.args if not a.is_Matrix))
+        product = None
+        for factor in (a for a in node.args if a.is_Matrix):
+            factor = factor if isinstance(factor, sp.MatrixBase) else factor.as_explicit()
+            product = factor if product is None else product * factor
+        return sp.ImmutableMatrix(product * scalar if scalar != 1 else product)
+    if isinstance(node, sp.MatAdd) and all(isinstance(a, sp.MatrixBase) for a in node.args):
+        total = node.args[0]
+        for term in node.args[1:]:
+            total = total + term
+        return sp.ImmutableMatrix(total)
+    if isinstance(node, sp.Transpose) and isinstance(node.arg, sp.MatrixBase):
+        return sp.ImmutableMatrix(node.arg.T)
+    return sp.ImmutableMatrix(node.as_explicit())
+
+
+def _real_symbols(ctx: _Context, expr):
+    """Indexed inputs at concrete indices become real symbols, so log(exp(x)) = x holds."""
+    table = {}
+    for atom in expr.atoms(sp.Indexed):
+        if all(i.is_Integer for i in atom.indices):
+            name = f"{atom.base.label}_{'_'.join(map(str, atom.indices))}"
+            positive = ctx._domain(atom.base).name in ("positive", "simplex", "unit interval")
+            table[atom] = sp.Symbol(name, positive=True) if positive else sp.Symbol(name, real=True)
+    return expr.xreplace(table) if table else expr
+
+
+def _entries(ctx, lhs, rhs, free, sizes) -> Iterable:
+    """Yield (index values, lhs entry, rhs entry) over every free index value and matrix entry."""
+    ranges = [range(1, int(sp.sympify(bound).subs(sizes)) + 1) for bound in free.values()]
+    for values in itertools.product(*ranges):
+        assignment = dict(zip(free, values))
+        left = _realise(ctx, lhs.xreplace(assignment) if assignment else lhs, sizes)
+        right = _realise(ctx, rhs.xreplace(assignment) if assignment else rhs, sizes)
+        if getattr(left, "is_Matrix", False):
+            for r in range(left.rows):
+                for c in range(left.cols):
+                    yield {**{str(k): v for k, v in assignment.items()}, "entry": (r, c)}, left[r, c], right[r, c]
+        else:
+            yield {str(k): v for k, v in assignment.items()}, left, right
+
+
+def _exactly_equal_at(ctx, lhs, rhs, free, sizes) -> bool | None:
+    for _, left, right in _entries(ctx, lhs, rhs, free, sizes):
+        if not _is_zero(_real_symbols(ctx, left - right)):
+            return None
+    return True
+
+
+def _is_zero(expr) -> bool:
+    """Exact zero test: as a rational function of the exponentials, then SymPy's simplify."""
+    if expr == 0:
+        return True
+    # expand_log without force: log(a b) = log a + log b only where SymPy knows a, b > 0
+    rational = exponentials_as_symbols(sp.expand_log(expr) if expr.has(sp.log) else expr)
+    if _vanishes_as_fraction(rational):
+        return True
+    if sp.cancel(sp.together(rational)) == 0:
+        return True
+    if expr.has(sp.sin, sp.cos) and trig_vanishes(expr):
+        return True
+    return sp.simplify(expr) == 0
+
+
+def _vanishes_as_fraction(expr) -> bool:
+    """Zero in the field of fractions over expr's atoms (symbols, and any other atom as a new symbol).
+
+    Sparse polynomial arithmetic, much faster than Expr-level cancel; sound because an identity in
+    independent generators stays one when they are specialised.
+    """
+    try:
+        return sfield(expr)[1] == 0
+    except (sp.PolynomialError, ValueError, TypeError):
+        return False
+
+
+def _values_at(ctx, lhs, rhs, free, sizes, inputs, digits) -> Iterable:
+    """Yield (index values, lhs value, rhs value) as high-precision numbers at the given inputs."""
+    indexed, table = {}, {}
+    for thing, value in inputs.items():
+        if isinstance(thing, sp.IndexedBase):
+            for position, v in np.ndenumerate(value):
+                indexed[(str(thing.label), tuple(p + 1 for p in position))] = v
+        elif isinstance(thing, sp.MatrixSymbol):
+            for (r, c), v in np.ndenumerate(value):
+                table[_entry_symbol(thing, r, c)] = v
+        else:
+            table[thing] = value
+
+    def substitute(expr):
+        # sizes were substituted into the IndexedBase shapes, so match entries by name and position
+        for atom in expr.atoms(sp.Indexed):
+            key = (str(atom.base.label), tuple(int(i) for i in atom.indices))
+            if key not in indexed:
+                raise DerivationError(f"{atom} lies outside the declared shape of {atom.base.label}")
+            table[atom] = indexed[key]
+        return expr.xreplace(table)
+
+    for indices, left, right in _entries(ctx, lhs, rhs, free, sizes):
+        left_value = sp.N(substitute(left), digits)
+        right_value = sp.N(substitute(right), digits)
+        yield indices, _number(left_value), _number(right_value)
+
+
+def _number(value):
+    if value.is_number:
+        return sp.Float(value, 60) if value.is_real is not False else complex(value)
+    raise DerivationError(f"an expression did not reduce to a number: {value}; an input lacks a value")
+
+
+def _call(function: Callable, named: Mapping):
+    """Call ``function`` with the inputs it names (all of them if it takes ``**kwargs``)."""
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return function(**named)
+    wanted = {p.name for p in parameters}
+    missing = wanted - set(named)
+    if missing:
+        raise DerivationError(f"{function.__name__} takes {sorted(missing)}, which are not inputs of the derivation; "
+                              f"inputs are {sorted(named)}")
+    return function(**{k: v for k, v in named.items() if k in wanted})
+
+
+def _name(thing) -> str:
+    return str(thing.label) if isinstance(thing, sp.IndexedBase) else str(thing)
+
+
+def _plain_inputs(inputs) -> dict:
+    out = {}
+    for thing, value in inputs.items():
+        array = np.asarray(value)
+        out[_name(thing)] = array.astype(float).round(6).tolist() if array.dtype != object else [str(v) for v in array.ravel()] if array.ndim else str(value)
+    return out
+
+
+def _jsonable(value):
+    if isinstance(value, (sp.Basic,)):
+        try:
+            return float(value)
+        except TypeError:
+            return str(value)
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    return value

@@ -1,0 +1,71 @@
+r"""Markdown for Quarto, Jupyter or any MathJax page: ``aligned`` inside ``$$``, never ``align*``.
+
+MathJax has no ``\intertext`` and does not read ``$`` inside ``\text{}``, so each row carries a
+number and the justifications follow as a numbered Markdown list, where ``$...$`` works natively.
+"""
+
+from __future__ import annotations
+
+from symformer.notation.latex import DEFAULT_STYLE, Style, step_latex, to_latex
+from symformer.export.course import Entry, citations, claim_formula
+
+
+def to_markdown(entry: Entry, style: Style = DEFAULT_STYLE, figure_folder: str = "figures") -> str:
+    r"""One derivation as Markdown with display math.
+
+    >>> import sympy as sp
+    >>> from symformer import Derivation, Step
+    >>> x = sp.Symbol("x")
+    >>> chain = Derivation("square", "A square", "Demo", lhs=x * x, steps=[Step(x**2, "powers")])
+    >>> print(to_markdown(Entry(chain)))
+    ## A square
+    <BLANKLINE>
+    $$
+    \begin{aligned}
+    x^{2} &= x^{2} && \text{(1)}
+    \end{aligned}
+    $$
+    <BLANKLINE>
+    1. powers
+    <BLANKLINE>
+    """
+    d = entry.derivation
+    lines = [f"## {_inline(d.title)}", ""]
+    if entry.report is not None and not entry.verified:
+        lines += [f"> **Not verified:** {_inline(entry.problem())}", ""]
+    if d.intro:
+        lines += [d.intro, ""]
+    lhs = d.lhs_latex or to_latex(d.lhs, style)
+    rows = [f"{lhs if n == 0 else ''} &= {step_latex(s, style)} && \\text{{({n + 1})}}" for n, s in enumerate(d.steps)]
+    lines += ["$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$", ""]
+    for number, (step, level) in enumerate(zip(d.steps, entry.step_levels()), start=1):
+        cite = f" [{step.cite}]" if step.cite else ""
+        lines.append(f"{number}. {step.why}{cite}" + (f" *({level})*" if level else ""))
+    lines.append("")
+    if d.claims:
+        lines += ["**What follows**", ""]
+        for claim, level in zip(d.claims, entry.claim_levels()):
+            item = f"- {_inline(claim.statement)}"
+            formula = claim_formula(claim, style)
+            if formula:
+                item += f": ${formula}$"
+            if claim.why:
+                item += f" *Why:* {claim.why}"
+            lines.append(item + (f" *({level})*" if level else ""))
+        lines.append("")
+    if entry.result_level():
+        lines += [f"*Against an independent NumPy implementation and finite differences: {entry.result_level()}.*", ""]
+    for stem, caption in entry.figures:
+        lines += [f"![{_inline(caption)}]({figure_folder}/{stem}.png)", ""]
+    if d.outro:
+        lines += [d.outro, ""]
+    sources = citations(d)
+    if sources:
+        lines += ["Sources: " + "; ".join(sources) + ".", ""]
+    return "\n".join(lines)
+
+
+def _inline(text: str) -> str:
+    """Plain text in Markdown: outside ``$...$`` spans, characters Markdown would act on are escaped."""
+    pieces = text.split("$")
+    return "$".join(p if i % 2 else "".join("\\" + c if c in "*_[]`<>#" else c for c in p) for i, p in enumerate(pieces))

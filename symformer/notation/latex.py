@@ -1,0 +1,400 @@
+"""LaTeX for derivations: one notation for the whole course, set in one :class:`Style`.
+
+The printer is SymPy's, taught the course's notation: subscripted indices (z_i, not z[i]),
+\\delta_{ij}, partial derivatives written as fractions of the symbols on the slide, the transpose
+and the Hadamard product as the style says, and no SymPy internals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter, accepted_latex_functions
+from sympy.printing.precedence import PRECEDENCE, precedence_traditional
+from sympy.simplify.radsimp import fraction
+
+from symformer.errors import DerivationError
+
+
+@dataclass(frozen=True)
+class Style:
+    r"""The notation of the course, in one place: every export prints through it.
+
+    >>> to_latex(sp.Transpose(sp.MatrixSymbol("K", 3, 2)), Style(transpose="^{T}", bold_matrices=True))
+    '\\mathbf{K}^{T}'
+    """
+
+    bold_matrices: bool = False
+    transpose: str = r"^{\top}"
+    hadamard: str = r"\odot"
+    exp_as_power: bool | None = None  # None: e^{x} for short exponents, \exp(x) for long ones
+    operators: tuple = ("softmax", "diag", "rowsoftmax", "LayerNorm", "Attention", "MultiHead", "Concat", "rowsum")
+    elementwise: str = r"_{\circ}"  # marks a scalar function applied entry by entry: \exp_{\circ}(S)
+
+
+DEFAULT_STYLE = Style()
+
+_LATEX_FUNCTIONS = set(accepted_latex_functions) | {"exp", "log", "tanh", "sinh", "cosh", "max", "min"}
+
+#: Exponents longer than this (in printed characters) switch e^{x} to \exp(x) when exp_as_power is None.
+SHORT_EXPONENT = 14
+
+_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_SPECIAL_RE = re.compile("|".join(re.escape(c) for c in _SPECIAL))
+_MATH_SPAN = re.compile(r"(\$[^$]+\$)")
+
+
+def escape_text(text: str) -> str:
+    r"""Escape prose for LaTeX text mode; ``$...$`` spans are kept as mathematics.
+
+    >>> escape_text("50% of ##ing & $p_i$")
+    '50\\% of \\#\\#ing \\& $p_i$'
+    """
+    pieces = _MATH_SPAN.split(text)
+    return "".join(p if _is_math(p) else _escape_plain(p) for p in pieces)
+
+
+def escape_plain(text: str) -> str:
+    r"""Escape every special character, ``$`` included: for text that is never mathematics (tokens, names).
+
+    >>> escape_plain("$5 ##ing")
+    '\\$5 \\#\\#ing'
+    """
+    return _escape_plain(text)
+
+
+def _escape_plain(text: str) -> str:
+    text = _CONTROL_RE.sub(" ", text)  # a blank line inside \text{} or \intertext{} would end a paragraph
+    text = _SPECIAL_RE.sub(lambda m: _SPECIAL[m.group()], text)
+    return "".join(ch if ord(ch) < 0x80 else _unicode_text(ch) for ch in text)
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Characters T1 + utf8 set in text mode; anything else is spelled as its code point, so the
+# document still compiles with only the fonts of texlive-fonts-recommended.
+_T1_RANGES = ((0xA1, 0xFF), (0x100, 0x17F))
+_UNICODE_TEXT = {"\u00a0": "~", "\u00ad": "-", "\u00d7": r"$\times$", "\u00f7": r"$\div$", "\u2013": "--",
+                 "\u2014": "---", "\u2018": "`", "\u2019": "'", "\u201c": "``", "\u201d": "''",
+                 "\u2026": r"\dots{}", "\u2022": r"\textbullet{}", "\u2212": "$-$", "\u2192": r"$\to$",
+                 "\u2264": r"$\le$", "\u2265": r"$\ge$", "\u2248": r"$\approx$", "\u2202": r"$\partial$",
+                 "\u2211": r"$\sum$", "\u221a": r"$\surd$", "\u221e": r"$\infty$", "\u00b7": r"$\cdot$"}
+_GREEK = "αβγδεζηθικλμνξοπρςστυφχψω"
+_GREEK_NAMES = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi o pi rho varsigma "
+                "sigma tau upsilon phi chi psi omega").split()
+_UNICODE_TEXT.update({g: "$\\" + name + "$" if name != "o" else "o" for g, name in zip(_GREEK, _GREEK_NAMES)})
+
+
+def _unicode_text(ch: str) -> str:
+    if ch in _UNICODE_TEXT:
+        return _UNICODE_TEXT[ch]
+    if any(lo <= ord(ch) <= hi for lo, hi in _T1_RANGES) and ch.isprintable():
+        return ch
+    return rf"\texttt{{[U+{ord(ch):04X}]}}"
+
+
+def _is_math(piece: str) -> bool:
+    return len(piece) > 1 and piece.startswith("$") and piece.endswith("$")
+
+
+def prose_in_math(text: str) -> str:
+    r"""Prose for a display-math environment: text in ``\text{}``, its ``$...$`` spans as math.
+
+    MathJax does not read ``$`` inside ``\text{}``, so the spans are taken out rather than nested.
+
+    >>> prose_in_math("recognise $p_j$ here")
+    '\\text{recognise }p_j\\text{ here}'
+    """
+    out = []
+    for piece in _MATH_SPAN.split(text):
+        if _is_math(piece):
+            out.append(piece[1:-1])
+        elif piece:
+            out.append(rf"\text{{{_escape_plain(piece)}}}")
+    return "".join(out)
+
+
+def _factor_rank(factor) -> int:
+    """Where a factor goes in a printed product: numbers, letters, functions, sums, brackets."""
+    if factor.is_Number:
+        return 0
+    if isinstance(factor, (sp.Symbol, sp.Indexed, sp.KroneckerDelta, sp.MatrixSymbol)):
+        return 1
+    if isinstance(factor, sp.Pow) and isinstance(factor.base, (sp.Symbol, sp.Indexed)):
+        return 1
+    if isinstance(factor, sp.Add):
+        return 4
+    if isinstance(factor, sp.Sum):
+        return 3
+    return 2
+
+
+class CoursePrinter(LatexPrinter):
+    """SymPy's LaTeX printer in the course's notation.
+
+    Products read as on a blackboard (numbers, then letters, then functions, sums and brackets),
+    sums put their positive terms first, and SymPy's internal forms (lambdas, PermuteDims, array
+    expressions) never reach the page: the ones with a readable form get it, the others raise.
+    """
+
+    def __init__(self, style: Style = DEFAULT_STYLE):
+        super().__init__({"mat_symbol_style": "bold" if style.bold_matrices else "plain", "mul_symbol": None,
+                          "order": "none"})
+        self.style = style
+        self._inline_fractions = False
+
+    # Sums and products -----------------------------------------------------------------------
+    def _as_ordered_terms(self, expr, order=None):
+        terms = list(expr.as_ordered_terms())
+        return sorted(terms, key=lambda t: bool(t.could_extract_minus_sign()))
+
+    def _print_Mul(self, expr):
+        if not expr.is_commutative:
+            return super()._print_Mul(expr)
+        if expr.could_extract_minus_sign():
+            positive = -expr
+            text = self._print(positive)
+            return "- " + (rf"\left({text}\right)" if positive.is_Add else text)
+        numerator, denominator = fraction(expr, exact=True)
+        if denominator is not sp.S.One:
+            if self._inline_fractions:  # z_i / T reads better than a fraction in an exponent
+                top, bottom = (self.parenthesize(part, PRECEDENCE["Mul"]) for part in (numerator, denominator))
+                return f"{top} / {bottom}"
+            return rf"\frac{{{self._print(numerator)}}}{{{self._print(denominator)}}}"
+        if not numerator.is_Mul:
+            return self._print(numerator)
+        factors = sorted(numerator.as_ordered_factors(), key=_factor_rank)
+        pieces = []
+        for position, factor in enumerate(factors):
+            text = self._print(factor)
+            if self._needs_mul_brackets(factor, first=position == 0, last=position == len(factors) - 1):
+                text = rf"\left({text}\right)"
+            if pieces and factor.is_Number:
+                pieces.append(r"\cdot")
+            pieces.append(text)
+        return " ".join(pieces)
+
+    def _print_MatMul(self, expr):
+        scalars = [a for a in expr.args if not getattr(a, "is_Matrix", False)]
+        matrices = [a for a in expr.args if getattr(a, "is_Matrix", False)]
+        if not scalars:
+            return super()._print_MatMul(expr)
+        coefficient = sp.Mul(*scalars)
+        if coefficient.could_extract_minus_sign():
+            return "- " + self._print_MatMul(sp.MatMul(-coefficient, *matrices)) if -coefficient != 1 else \
+                "- " + self._print_MatMul(sp.MatMul(*matrices))
+        head = self._print(coefficient)
+        if coefficient.is_Add:
+            head = rf"\left({head}\right)"
+        rest = " ".join(self.parenthesize(m, precedence_traditional(expr), False) for m in matrices)
+        return f"{head} {rest}"
+
+    def _print_Sum(self, expr):
+        # one \sum per index, outermost first, instead of SymPy's stacked \substack limits
+        text = ""
+        for symbol, low, high in reversed(expr.limits):
+            text += rf"\sum_{{{self._print(symbol)}={self._print(low)}}}^{{{self._print(high)}}} "
+        body = self._print(expr.function)
+        if expr.function.is_Add:
+            body = rf"\left({body}\right)"
+        return text + body
+
+    # Indices ---------------------------------------------------------------------------------
+    def _print_Indexed(self, expr):
+        base = self._print(expr.base.label)
+        indices = "".join(self._print(i) for i in expr.indices)
+        if any(len(self._print(i)) > 1 for i in expr.indices):
+            indices = ",".join(self._print(i) for i in expr.indices)
+        return f"{base}_{{{indices}}}"
+
+    def _print_KroneckerDelta(self, expr, exp=None):
+        i, j = (self._print(a) for a in expr.args)
+        sep = "," if len(i) > 1 or len(j) > 1 else ""
+        text = rf"\delta_{{{i}{sep}{j}}}"
+        return f"{text}^{{{exp}}}" if exp else text
+
+    # Calculus --------------------------------------------------------------------------------
+    def _print_Derivative(self, expr):
+        function = self._print(expr.expr)
+        if len(expr.variable_count) == 1 and expr.variable_count[0][1] == 1:
+            variable = self._print(expr.variable_count[0][0])
+            if isinstance(expr.expr, (sp.Indexed, sp.Symbol, sp.MatrixSymbol)):
+                return rf"\frac{{\partial {function}}}{{\partial {variable}}}"
+            return rf"\frac{{\partial}}{{\partial {variable}}} \left({function}\right)"
+        return super()._print_Derivative(expr)
+
+    # Functions -------------------------------------------------------------------------------
+    def _print_exp(self, expr, exp=None):
+        self._inline_fractions, outer = True, self._inline_fractions
+        try:
+            exponent = self._print(expr.args[0])
+        finally:
+            self._inline_fractions = outer
+        power = self.style.exp_as_power
+        if power is None:
+            power = len(exponent) <= SHORT_EXPONENT and r"\frac" not in exponent
+        text = rf"e^{{{exponent}}}" if power else rf"\exp\left({exponent}\right)"
+        if exp:
+            return rf"\left({text}\right)^{{{exp}}}" if power else f"{text}^{{{exp}}}"
+        return text
+
+    def _print_log(self, expr, exp=None):
+        argument = expr.args[0]
+        inner = self._print(argument)
+        if isinstance(argument, (sp.Symbol, sp.Indexed)) or argument.is_Number:
+            text = rf"\log {inner}"
+        else:
+            text = rf"\log\left({inner}\right)"
+        return rf"\left({text}\right)^{{{exp}}}" if exp else text
+
+    def _print_Function(self, expr, exp=None):
+        name = expr.func.__name__
+        if name in self.style.operators:
+            arguments = ", ".join(self._print(a) for a in expr.args)
+            text = rf"\operatorname{{{name}}}\left({arguments}\right)"
+            return f"{text}^{{{exp}}}" if exp else text
+        return super()._print_Function(expr, exp)
+
+    # Matrices --------------------------------------------------------------------------------
+    def _print_Transpose(self, expr):
+        inner = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol):
+            inner = rf"\left({inner}\right)"
+        elif "^" in inner:  # W^{O}_{1}: a second superscript needs the name in braces
+            inner = f"{{{inner}}}"
+        return inner + self.style.transpose
+
+    def _print_HadamardProduct(self, expr):
+        return f" {self.style.hadamard} ".join(self.parenthesize(a, 60) for a in expr.args)
+
+    def _print_HadamardPower(self, expr):
+        base = self._print(expr.base)
+        if not isinstance(expr.base, sp.MatrixSymbol):
+            base = rf"\left({base}\right)"
+        return rf"{base}^{{\circ {self._print(expr.exp)}}}"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        variable, body = expr.function.variables[0], expr.function.expr
+        matrix = self._print(expr.expr)
+        if body.is_Function and body.args == (variable,):
+            name = body.func.__name__
+            command = f"\\{name}" if name in _LATEX_FUNCTIONS else rf"\operatorname{{{name}}}"
+            return rf"{command}{self.style.elementwise}\left({matrix}\right)"
+        # any other scalar function: write the entry in index notation, which is unambiguous
+        entry = body.xreplace({variable: sp.Symbol(f"{matrix}_{{ab}}")})
+        return rf"\left[{self._print(entry)}\right]_{{ab}}"
+
+    def _print_OneMatrix(self, expr):
+        # a row of ones is the transpose of the column of ones: D 1^T, not D 1
+        return r"\mathbf{1}^{\top}" if expr.rows == 1 and expr.cols != 1 else r"\mathbf{1}"
+
+    def _print_Identity(self, expr):
+        return "I"
+
+    def _print_DiagMatrix(self, expr):
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
+
+    _print_DiagonalOf = _print_DiagMatrix
+
+    def _print_PermuteDims(self, expr):
+        if list(expr.permutation.array_form) == [1, 0]:
+            return self.parenthesize(expr.expr, 1000) + self.style.transpose
+        return self._unreadable(expr)
+
+    def _unreadable(self, expr):
+        raise DerivationError(
+            f"{type(expr).__name__} is SymPy's internal form and has no readable LaTeX: {str(expr)[:120]}; "
+            "keep the derivative unevaluated (Derivative(...)) or give the step a hand-written latex=..."
+        )
+
+    _print_ArrayDiagonal = _print_ArrayContraction = _print_ArrayTensorProduct = _print_ArrayAdd = _unreadable
+    _print_Lambda = _unreadable
+    _print_Dummy = _unreadable
+
+
+def to_latex(expr, style: Style = DEFAULT_STYLE) -> str:
+    r"""LaTeX of one expression in the course's notation.
+
+    >>> z = sp.IndexedBase("z")
+    >>> i, j = sp.symbols("i j", integer=True)
+    >>> to_latex(sp.KroneckerDelta(i, j) - z[j])
+    '\\delta_{ij} - z_{j}'
+    """
+    try:
+        return _printed(expr, style)
+    except TypeError:  # an unhashable argument (a plain Matrix): print without the memo
+        return CoursePrinter(style).doprint(expr)
+
+
+@lru_cache(maxsize=8192)
+def _printed(expr, style: Style) -> str:
+    # notes, slides and Markdown print the same expressions: print each once per process
+    return CoursePrinter(style).doprint(expr)
+
+
+def step_latex(step_or_expr, style: Style = DEFAULT_STYLE) -> str:
+    """The display form of a step: its hand-written LaTeX if it has one, else the printed expression."""
+    latex = getattr(step_or_expr, "latex", None)
+    return latex if latex else to_latex(getattr(step_or_expr, "expr", step_or_expr), style)
+
+
+_SPACING = re.compile(r"\\(?:left|right|,|;|!|quad|qquad)(?![A-Za-z])")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_INVISIBLE = re.compile(r"[{}^_&\s]")
+
+#: Characters of mathematics that fit on one row: the notes' text width, a slide's.
+NOTES_ROW, SLIDE_ROW = 80, 48
+
+
+def visible_length(latex: str) -> int:
+    r"""Roughly how many glyphs ``latex`` sets: a command counts one, braces and spacing none.
+
+    >>> visible_length(r"\frac{\partial p_{i}}{\partial z_{j}}")
+    7
+    """
+    return len(_INVISIBLE.sub("", _COMMAND.sub("x", _SPACING.sub("", latex))))
+
+
+def first_row_alone(left: str, right: str, width: int) -> bool:
+    """Whether the left-hand side must stand on its own row, so that ``left = right`` fits ``width``."""
+    return visible_length(left) + 2 + visible_length(right) > width
+
+
+def derivation_to_latex(derivation, style: Style = DEFAULT_STYLE, environment: str = "align*",
+                        levels=None) -> str:
+    r"""The chain of steps as an ``align*`` (or ``aligned``), justifications between the rows.
+
+    In ``align*`` each justification is an ``\intertext`` (with the step's proof level at the right
+    when ``levels`` gives one per step); ``aligned`` (for notebooks and MathJax, where \intertext is
+    unavailable) puts it as a ``\text`` note at the end of the row instead.
+
+    >>> from symformer import Derivation, Step
+    >>> x = sp.Symbol("x")
+    >>> chain = Derivation("demo", "Demo", "Demo", lhs=(x + 1) ** 2, steps=[Step(x**2 + 2*x + 1, "expand, 100%")])
+    >>> print(derivation_to_latex(chain))
+    \begin{align*}
+    \intertext{expand, 100\%}
+    \left(x + 1\right)^{2} &= x^{2} + 2 x + 1
+    \end{align*}
+    """
+    if environment not in ("align*", "aligned"):
+        raise ValueError(f"environment must be 'align*' or 'aligned', not {environment!r}")
+    lhs = derivation.lhs_latex or to_latex(derivation.lhs, style)
+    if first_row_alone(lhs, step_latex(derivation.steps[0], style), NOTES_ROW):
+        lhs = rf"&{lhs} \\" + "\n"  # too long beside its first step: it gets a row, the steps follow below
+    rows = []
+    for number, step in enumerate(derivation.steps):
+        left = lhs if number == 0 else ""
+        if environment == "align*":
+            why = escape_text(step.why) + (f" [{escape_text(step.cite)}]" if step.cite else "")
+            if levels:
+                why += rf" \hfill {{\footnotesize\textit{{{escape_text(levels[number])}}}}}"
+            rows.append(rf"\intertext{{{why}}}" + "\n" + rf"{left} &= {step_latex(step, style)}")
+        else:
+            why = step.why + (f" [{step.cite}]" if step.cite else "")
+            rows.append(rf"{left} &= {step_latex(step, style)} && {prose_in_math(why)}")
+    body = " \\\\\n".join(rows)
+    return rf"\begin{{{environment}}}" + "\n" + body + "\n" + rf"\end{{{environment}}}"

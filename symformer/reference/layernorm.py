@@ -1,0 +1,91 @@
+"""LayerNorm in NumPy: forward, Jacobian and backward, with eps always explicit.
+
+Convention (PyTorch's): over the last axis of size H, mu = mean(x), the biased variance
+var = mean((x - mu)^2), sigma = sqrt(var + eps) with eps inside the root, x_hat = (x - mu) / sigma,
+y = gamma * x_hat + beta. Ba et al. 2016 have no eps; eps = 0 is allowed here for rows that are
+not constant, and a constant row with eps = 0 (sigma = 0) raises LayerNormError instead of giving NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symformer.errors import UsageError
+
+
+class LayerNormError(UsageError, ValueError):
+    """Bad input to LayerNorm, including a constant row with eps = 0."""
+
+
+def _inputs(x, gamma, eps) -> tuple[np.ndarray, np.ndarray, float]:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 0 or x.shape[-1] == 0:
+        raise LayerNormError(f"x must have a non-empty last axis (the H features), got shape {x.shape}")
+    eps = float(eps)
+    if not eps >= 0:
+        raise LayerNormError(f"eps must be non-negative, got {eps}")
+    H = x.shape[-1]
+    gamma = np.ones(H) if gamma is None else np.asarray(gamma, dtype=np.float64)
+    if gamma.shape != (H,):
+        raise LayerNormError(f"gamma must have shape ({H},) to match the last axis of x {x.shape}, got {gamma.shape}")
+    return x, gamma, eps
+
+
+def _normalise(x, eps) -> tuple[np.ndarray, np.ndarray]:
+    """(x_hat, sigma) with sigma keeping the last axis as 1."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    sigma = np.sqrt(np.mean(centred**2, axis=-1, keepdims=True) + eps)
+    if np.any(sigma == 0):
+        raise LayerNormError("a row of x is constant and eps = 0: sigma = 0, so LayerNorm is undefined; pass eps > 0")
+    return centred / sigma, sigma
+
+
+def layer_norm(x, gamma=None, beta=None, eps: float = 1e-5) -> np.ndarray:
+    """gamma * (x - mean) / sqrt(var + eps) + beta over the last axis (gamma = 1, beta = 0 when omitted).
+
+    >>> layer_norm([1.0, 3.0], eps=0.0).tolist()
+    [-1.0, 1.0]
+    >>> layer_norm([[2.0, 2.0]], eps=1.0).tolist()  # a constant row maps to beta
+    [[0.0, 0.0]]
+    """
+    x, gamma, eps = _inputs(x, gamma, eps)
+    x_hat, _ = _normalise(x, eps)
+    beta = np.zeros(x.shape[-1]) if beta is None else np.asarray(beta, dtype=np.float64)
+    if beta.shape != (x.shape[-1],):
+        raise LayerNormError(f"beta must have shape ({x.shape[-1]},) to match the last axis of x {x.shape}, got {beta.shape}")
+    return gamma * x_hat + beta
+
+
+def layer_norm_jacobian(x, gamma=None, eps: float = 1e-5) -> np.ndarray:
+    """dy/dx = diag(gamma) (I - 1 1^T / H - x_hat x_hat^T / H) / sigma, shape (..., H, H).
+
+    >>> layer_norm_jacobian([1.0, 3.0], eps=0.0).tolist()
+    [[0.0, 0.0], [0.0, 0.0]]
+    """
+    x, gamma, eps = _inputs(x, gamma, eps)
+    x_hat, sigma = _normalise(x, eps)
+    H = x.shape[-1]
+    inner = np.eye(H) - 1.0 / H - x_hat[..., :, None] * x_hat[..., None, :] / H
+    return gamma[:, None] * inner / sigma[..., None]
+
+
+def layer_norm_backward(x, dy, gamma=None, eps: float = 1e-5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dx, dgamma, dbeta) given dy = dL/dy; dgamma and dbeta are summed over the leading axes.
+
+    With g = gamma * dy: dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sigma; dgamma = sum dy * x_hat;
+    dbeta = sum dy. dgamma and dbeta are returned even when gamma is omitted (what gamma = 1 and
+    beta = 0 would receive).
+
+    >>> dx, dgamma, dbeta = layer_norm_backward([1.0, 3.0], [1.0, 0.0], eps=0.0)
+    >>> dx.tolist(), dgamma.tolist(), dbeta.tolist()
+    ([0.0, 0.0], [-1.0, 0.0], [1.0, 0.0])
+    """
+    x, gamma, eps = _inputs(x, gamma, eps)
+    dy = np.asarray(dy, dtype=np.float64)
+    if dy.shape != x.shape:
+        raise LayerNormError(f"dy must have the shape of x {x.shape}, got {dy.shape}")
+    x_hat, sigma = _normalise(x, eps)
+    g = gamma * dy
+    dx = (g - g.mean(axis=-1, keepdims=True) - x_hat * np.mean(g * x_hat, axis=-1, keepdims=True)) / sigma
+    leading = tuple(range(x.ndim - 1))
+    return dx, np.sum(dy * x_hat, axis=leading), np.sum(dy, axis=leading)
