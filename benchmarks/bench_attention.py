@@ -24,7 +24,9 @@ import sympy as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from symformer import attention_backward, catalog, compile_numpy  # noqa: E402
+from symformer import catalog  # noqa: E402
+from symformer.blocks import compile_numpy  # noqa: E402
+from symformer.reference import attention_backward  # noqa: E402
 
 
 def generated_backward():

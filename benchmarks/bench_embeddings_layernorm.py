@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from symformer import embedding_backward, layer_norm_backward, mlm_mask, one_hot  # noqa: E402
+from symformer.reference import embedding_backward, layer_norm_backward, mlm_mask, one_hot  # noqa: E402
 
 
 def best_of(repeats: int, work) -> float:

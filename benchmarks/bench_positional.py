@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from symformer import rope, sinusoidal_encoding
+from symformer.reference import rope, sinusoidal_encoding
 
 
 def best_of(function, repeats: int = 5) -> float:

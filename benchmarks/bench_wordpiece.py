@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from symformer.tokenizer.wordpiece import WordPiece, train_wordpiece  # noqa: E402
+from symformer.tokenizer.train import train_wordpiece  # noqa: E402
+from symformer.tokenizer.wordpiece import WordPiece  # noqa: E402
 
 SYLLABLES = "ka lo mi ne ru ta shi po an er in on st th re ing ed ly tion ment que ça né über".split()
 CJK = "的一是不了人我在有他这为之大来以个中上们"

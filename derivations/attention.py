@@ -8,7 +8,9 @@ import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol, OneMatrix
 
-from symformer import Claim, Derivation, PermutationMatrix, Property, RowSoftmax, Size, Step, Witness, attention
+from symformer import Claim, Derivation, Property, Size, Step, Witness
+from symformer.blocks import PermutationMatrix, RowSoftmax
+from symformer.reference import attention
 
 ORDER = 42
 TOPIC = "Attention"

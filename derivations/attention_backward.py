@@ -19,17 +19,9 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, Lambda, MatrixSymbol, OneMatrix, Sum, Trace, ZeroMatrix, exp
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
-from symformer import (
-    Claim,
-    Derivation,
-    Gradient,
-    RowSoftmax,
-    Size,
-    Step,
-    attention_backward,
-    safe_row_softmax,
-    softmax_jacobian,
-)
+from symformer import Claim, Derivation, Gradient, Size, Step
+from symformer.blocks import RowSoftmax
+from symformer.reference import attention_backward, safe_row_softmax, softmax_jacobian
 
 ORDER = 44
 TOPIC = "Attention"
@@ -136,7 +128,7 @@ attention_grad_qk = Derivation(
 
 
 def _attention_loss(Q, K, V, dO, tau):
-    from symformer import attention
+    from symformer.reference import attention
 
     return float((dO * attention(Q, K, V, scale=tau)).sum())
 

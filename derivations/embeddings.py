@@ -8,18 +8,8 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum
 
-from symformer import (
-    Claim,
-    Derivation,
-    Gradient,
-    Property,
-    Size,
-    Step,
-    Witness,
-    embedding_backward,
-    tied_embedding_backward,
-    tied_logits,
-)
+from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness
+from symformer.reference import embedding_backward, tied_embedding_backward, tied_logits
 
 ORDER = 20
 TOPIC = "Word embeddings"

@@ -8,24 +8,9 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Product, Sum, exp, log
 
-from symformer import (
-    Claim,
-    Derivation,
-    Domain,
-    Figure,
-    Gradient,
-    Property,
-    Size,
-    Step,
-    Witness,
-    attention_patterns_figure,
-    cross_entropy,
-    cross_entropy_grad,
-    mlm_loss,
-    mlm_loss_grad,
-    mlm_mask,
-    softmax,
-)
+from symformer import Claim, Derivation, Domain, Figure, Gradient, Property, Size, Step, Witness
+from symformer.figures import attention_patterns_figure
+from symformer.reference import cross_entropy, cross_entropy_grad, mlm_loss, mlm_loss_grad, mlm_mask, softmax
 
 ORDER = 70
 TOPIC = "Masked and causal language models"

@@ -8,20 +8,8 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, sqrt
 
-from symformer import (
-    Claim,
-    Derivation,
-    Domain,
-    Gradient,
-    Jacobian,
-    Property,
-    Size,
-    Step,
-    Witness,
-    layer_norm,
-    layer_norm_backward,
-    layer_norm_jacobian,
-)
+from symformer import Claim, Derivation, Domain, Gradient, Jacobian, Property, Size, Step, Witness
+from symformer.reference import layer_norm, layer_norm_backward, layer_norm_jacobian
 
 ORDER = 80
 TOPIC = "LayerNorm"

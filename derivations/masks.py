@@ -14,23 +14,9 @@ import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
-from symformer import (
-    CausalMask,
-    Claim,
-    Derivation,
-    MaskedEntries,
-    PaddingMask,
-    Property,
-    RowSoftmax,
-    Size,
-    Step,
-    Witness,
-    additive_mask,
-    attention,
-    attention_backward,
-    causal_mask,
-    padding_mask,
-)
+from symformer import Claim, Derivation, Property, Size, Step, Witness
+from symformer.blocks import CausalMask, MaskedEntries, PaddingMask, RowSoftmax
+from symformer.reference import additive_mask, attention, attention_backward, causal_mask, padding_mask
 
 ORDER = 46
 TOPIC = "Attention masks"

@@ -9,14 +9,9 @@ import numpy as np
 import sympy as sp
 from sympy import BlockMatrix, Derivative, MatrixSymbol, Trace
 
-from symformer import (
-    Claim,
-    Derivation,
-    Property,
-    RowSoftmax,
-    Size,
-    Step,
-    Witness,
+from symformer import Claim, Derivation, Property, Size, Step, Witness
+from symformer.blocks import RowSoftmax
+from symformer.reference import (
     attention,
     multi_head_attention,
     multi_head_attention_backward,

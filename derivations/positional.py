@@ -12,21 +12,9 @@ import numpy as np
 import sympy as sp
 from sympy import IndexedBase, KroneckerDelta, Sum, cos, pi, sin
 
-from symformer import (
-    Claim,
-    Derivation,
-    Figure,
-    Property,
-    Size,
-    Step,
-    Witness,
-    dot_product_by_offset,
-    encoding_heatmap,
-    rotation_matrix,
-    rotation_on_circle,
-    sinusoidal_encoding,
-    sinusoidal_frequencies,
-)
+from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
+from symformer.figures import dot_product_by_offset, encoding_heatmap, rotation_on_circle
+from symformer.reference import rotation_matrix, sinusoidal_encoding, sinusoidal_frequencies
 
 ORDER = 60
 TOPIC = "Positional encodings"

@@ -10,19 +10,9 @@ import numpy as np
 import sympy as sp
 from sympy import IndexedBase, Sum, cos, sin
 
-from symformer import (
-    Claim,
-    Derivation,
-    Figure,
-    Property,
-    Size,
-    Step,
-    Witness,
-    rope,
-    rope_matrix,
-    rope_permutation,
-    rope_score_by_offset,
-)
+from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
+from symformer.figures import rope_score_by_offset
+from symformer.reference import rope, rope_matrix, rope_permutation
 
 ORDER = 61
 TOPIC = "Positional encodings"

@@ -11,7 +11,8 @@ import numpy as np
 import sympy as sp
 from sympy import IndexedBase, KroneckerDelta, Lambda, Sum
 
-from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness, softmax_saturation_figure
+from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
+from symformer.figures import softmax_saturation_figure
 
 ORDER = 50
 TOPIC = "Scaled dot-product attention"

@@ -8,15 +8,8 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, exp, log
 
-from symformer import (
-    Claim,
-    Derivation,
-    Gradient,
-    Jacobian,
-    Property,
-    Size,
-    Step,
-    Witness,
+from symformer import Claim, Derivation, Gradient, Jacobian, Property, Size, Step, Witness
+from symformer.reference import (
     cross_entropy,
     cross_entropy_grad,
     log_softmax,

@@ -7,17 +7,8 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, Sum, sqrt
 
-from symformer import (
-    Claim,
-    Derivation,
-    Gradient,
-    Property,
-    Size,
-    Step,
-    Witness,
-    cosine_similarity,
-    cosine_similarity_grad,
-)
+from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness
+from symformer.reference import cosine_similarity, cosine_similarity_grad
 
 ORDER = 10
 TOPIC = "Vectors and dot products"

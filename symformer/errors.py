@@ -9,6 +9,13 @@ class UsageError(SymformerError):
     """Bad arguments or bad input data given by the user."""
 
 
+class InputError(UsageError, ValueError):
+    """Bad input to a NumPy reference: a wrong shape, dtype or value; the message names the argument.
+
+    A ValueError too, so code written against NumPy's conventions catches it.
+    """
+
+
 class DerivationError(SymformerError):
     """A derivation is malformed: inconsistent shapes, unknown symbols, a bad declaration."""
 
@@ -19,3 +26,11 @@ class UnknownDerivation(UsageError):
 
 class LoadError(SymformerError):
     """A derivation file that could not be imported."""
+
+
+class VocabularyError(UsageError):
+    """A WordPiece vocabulary that cannot be used: missing unknown token, duplicates, unreadable file."""
+
+
+class CorpusError(UsageError):
+    """A training corpus that cannot be used: empty, unreadable, not text."""

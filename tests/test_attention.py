@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symformer import RowSoftmax, attention, safe_row_softmax, to_latex
+from symformer.blocks import RowSoftmax
+from symformer.notation import to_latex
+from symformer.reference import attention, safe_row_softmax
 
 from _reports import catalog_report
 

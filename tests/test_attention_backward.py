@@ -6,8 +6,9 @@ import sympy as sp
 from sympy import Derivative, MatrixSymbol, Trace
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
-from symformer import (Derivation, Size, Step, attention, attention_backward, catalog, causal_mask, central_difference,
-                       derivation_to_latex, padding_mask, verify)
+from symformer import catalog, Derivation, Size, Step, verify
+from symformer.notation import derivation_to_latex
+from symformer.reference import attention, attention_backward, causal_mask, central_difference, padding_mask
 from symformer.blocks.attention import RowSoftmax
 
 from _reports import catalog_report

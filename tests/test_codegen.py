@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symformer import (CausalMask, RowSoftmax, UsageError, attention, attention_backward, catalog, causal_mask,
-                       compile_numpy, to_numpy_source)
+from symformer import catalog, UsageError
+from symformer.blocks import CausalMask, compile_numpy, RowSoftmax, to_numpy_source
+from symformer.reference import attention, attention_backward, causal_mask
 
 
 def _closed_forms():

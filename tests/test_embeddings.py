@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from symformer import (
-    EmbeddingError,
-    SymformerError,
-    catalog,
+from symformer import catalog, SymformerError
+from symformer.errors import InputError as EmbeddingError
+from symformer.reference import (
     central_difference,
     embed,
     embedding_backward,

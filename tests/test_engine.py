@@ -8,6 +8,7 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, exp
 
 from symformer import (
+    catalog,
     Claim,
     Derivation,
     DerivationError,
@@ -15,13 +16,11 @@ from symformer import (
     Property,
     Size,
     Step,
+    verify,
     VerifyConfig,
     Witness,
-    catalog,
-    softmax,
-    softmax_jacobian,
-    verify,
 )
+from symformer.reference import softmax, softmax_jacobian
 from symformer.engine.index import equal_in_general
 
 n = sp.Symbol("n", integer=True, positive=True)

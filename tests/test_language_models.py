@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symformer import catalog, derivation_to_latex
+from symformer import catalog
+from symformer.notation import derivation_to_latex
 
 from _reports import catalog_report
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 
-from symformer import DerivationError, Style, derivation_to_latex, discover, escape_text, to_latex
-from symformer.notation.latex import escape_plain, prose_in_math
+from symformer import DerivationError, discover, Style
+from symformer.notation import derivation_to_latex, escape_text, to_latex
+from symformer.notation.escape import escape_plain, prose_in_math
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -141,7 +142,8 @@ def test_escaped_arbitrary_text_compiles(texts, tmp_path_factory):
 
 def test_a_long_left_side_gets_a_row_of_its_own():
     # sum_{k=1}^{n} x_k^2 + ... is too wide beside its first step on a page: lhs on one row, "= step" below
-    from symformer import Derivation, Size, Step, derivation_to_latex
+    from symformer import Derivation, Size, Step
+    from symformer.notation import derivation_to_latex
 
     n = sp.Symbol("n", integer=True, positive=True)
     k = sp.Symbol("k", integer=True)

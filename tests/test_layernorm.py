@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symformer import (
-    LayerNormError,
-    SymformerError,
-    catalog,
-    central_difference,
-    layer_norm,
-    layer_norm_backward,
-    layer_norm_jacobian,
-)
+from symformer import catalog, SymformerError
+from symformer.errors import InputError as LayerNormError
+from symformer.reference import central_difference, layer_norm, layer_norm_backward, layer_norm_jacobian
 
 from _reports import catalog_report
 

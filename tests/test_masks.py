@@ -6,8 +6,10 @@ import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
-from symformer import (CausalMask, Derivation, MaskedEntries, PaddingMask, Size, Step, additive_mask, attention,
-                       attention_backward, causal_mask, padding_mask, to_latex, verify)
+from symformer import Derivation, Size, Step, verify
+from symformer.blocks import CausalMask, MaskedEntries, PaddingMask
+from symformer.notation import to_latex
+from symformer.reference import additive_mask, attention, attention_backward, causal_mask, padding_mask
 from symformer.blocks.attention import RowSoftmax
 
 from _reports import catalog_report

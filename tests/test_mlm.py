@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from symformer import MaskingError, SymformerError, central_difference, mlm_loss, mlm_loss_grad, mlm_mask
+from symformer import SymformerError
+from symformer.errors import InputError as MaskingError
+from symformer.reference import central_difference, mlm_loss, mlm_loss_grad, mlm_mask
 
 CLS, SEP, MASK, PAD, VOCAB = 101, 102, 103, 0, 30522
 SPECIAL = (PAD, CLS, SEP, MASK)

@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from symformer import (attention, causal_mask, central_difference, multi_head_attention, multi_head_attention_backward,
-                       multi_head_parameter_count)
+from symformer.reference import (
+    attention,
+    causal_mask,
+    central_difference,
+    multi_head_attention,
+    multi_head_attention_backward,
+    multi_head_parameter_count,
+)
 
 from _reports import catalog_report
 

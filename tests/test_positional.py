@@ -7,15 +7,10 @@ import numpy as np
 import pytest
 
 import symformer
-from symformer import (
-    PositionalEncodingError,
-    UsageError,
-    catalog,
-    derivation_to_latex,
-    rotation_matrix,
-    sinusoidal_encoding,
-    sinusoidal_frequencies,
-)
+from symformer import catalog, UsageError
+from symformer.errors import InputError as PositionalEncodingError
+from symformer.notation import derivation_to_latex
+from symformer.reference import rotation_matrix, sinusoidal_encoding, sinusoidal_frequencies
 
 from _reports import catalog_report
 

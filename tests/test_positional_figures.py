@@ -4,7 +4,8 @@ projector, drawing the numbers the references compute, and attached to their der
 import numpy as np
 import pytest
 
-from symformer import catalog, rope, sinusoidal_encoding
+from symformer import catalog
+from symformer.reference import rope, sinusoidal_encoding
 from symformer.figures.positional import (
     FIGSIZE,
     dot_product_by_offset,

@@ -6,16 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from symformer import (
-    PositionalEncodingError,
-    UsageError,
-    catalog,
-    rope,
-    rope_frequencies,
-    rope_matrix,
-    rope_permutation,
-    sinusoidal_frequencies,
-)
+from symformer import catalog, UsageError
+from symformer.errors import InputError as PositionalEncodingError
+from symformer.reference import rope, rope_frequencies, rope_matrix, rope_permutation, sinusoidal_frequencies
 
 from _reports import catalog_report
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from symformer import (
+from symformer.reference import (
     central_difference,
     cross_entropy,
     cross_entropy_grad,

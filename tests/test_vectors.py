@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symformer import (
-    SymformerError,
-    VectorError,
-    catalog,
-    central_difference,
-    cosine_similarity,
-    cosine_similarity_grad,
-    projection,
-)
+from symformer import catalog, SymformerError
+from symformer.errors import InputError as VectorError
+from symformer.reference import central_difference, cosine_similarity, cosine_similarity_grad, projection
 from symformer.reference.vectors import dot
 
 from _reports import catalog_report

@@ -16,18 +16,10 @@ from hypothesis import strategies as st
 
 import symformer.tokenizer.wordpiece as wordpiece_module
 from symformer.errors import SymformerError, UsageError
-from symformer.tokenizer.wordpiece import (
-    CorpusError,
-    MergeRecord,
-    VocabularyError,
-    WordPiece,
-    merges_to_beamer,
-    merges_to_latex,
-    tokenize_with_trace,
-    trace_to_beamer,
-    trace_to_latex,
-    train_wordpiece,
-)
+from symformer.errors import CorpusError, VocabularyError
+from symformer.export.tables import merges_to_beamer, merges_to_latex, trace_to_beamer, trace_to_latex
+from symformer.tokenizer.train import MergeRecord, train_wordpiece
+from symformer.tokenizer.wordpiece import tokenize_with_trace, WordPiece
 
 BERT_EXAMPLE_VOCAB = ["[UNK]", "[CLS]", "[SEP]", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ","]
 

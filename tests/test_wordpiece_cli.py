@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from symformer.errors import UsageError
-from symformer.tokenizer.wordpiece import CorpusError, VocabularyError, WordPiece
+from symformer.errors import CorpusError, VocabularyError
+from symformer.tokenizer.wordpiece import WordPiece
 from symformer.cli.tokenize import PROGRESS_BYTES, add_commands
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "the", ",", "a", "##b"]

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symformer.tokenizer.wordpiece import WordPiece, train_wordpiece
+from symformer.tokenizer.train import train_wordpiece
+from symformer.tokenizer.wordpiece import WordPiece
 
 tokenizers = pytest.importorskip(
     "tokenizers", reason="the cross-check needs Hugging Face tokenizers (pip install tokenizers; in the test extras)"

@@ -13,7 +13,7 @@ softmax), in every face.
 
 >>> n = sp.Symbol("n", integer=True, positive=True)
 >>> S = sp.MatrixSymbol("S", n, n)
->>> from symformer.notation.latex import to_latex
+>>> from symformer.notation import to_latex
 >>> to_latex(RowSoftmax(S + CausalMask(n, n)))
 '\\\\operatorname{softmax}\\\\left(B_{\\\\mathrm{causal}} + S\\\\right)'
 >>> RowSoftmax(sp.ImmutableMatrix([[0, -sp.oo]])).doit()

@@ -224,7 +224,7 @@ def compile_numpy(expr, args: Sequence, name: str = "generated"):
     """:func:`to_numpy_source`, compiled: a function of NumPy arrays, its source in ``.source``.
 
     >>> import numpy as np, sympy as sp
-    >>> from symformer import RowSoftmax
+    >>> from symformer.blocks import RowSoftmax
     >>> S = sp.MatrixSymbol("S", sp.Symbol("n", integer=True), sp.Symbol("m", integer=True))
     >>> f = compile_numpy(RowSoftmax(S), [S])
     >>> f(np.array([[0.0, np.log(3.0)]])).round(6).tolist()

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from symformer.errors import UsageError
-from symformer.notation.latex import Style
-from symformer.engine.verify import VerifyConfig
+from symformer.notation.printer import Style
+from symformer.engine.results import VerifyConfig
 
 FORMATS = ("tex", "beamer", "md", "ipynb")
 SUFFIXES = {"tex": ".tex", "beamer": ".tex", "md": ".md", "ipynb": ".ipynb"}

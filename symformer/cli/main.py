@@ -15,7 +15,7 @@ from typing import Sequence
 
 from symformer.engine.catalog import Catalog, Discovery, discover
 from symformer.errors import SymformerError, UsageError
-from symformer.engine.verify import VerifyConfig
+from symformer.engine.results import VerifyConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -107,7 +107,7 @@ def _cmd_show(args) -> int:
     found = _resolve([*args.paths]) if args.paths else discover()
     derivation = Catalog(found.derivations)[args.name]
     if args.format == "latex":
-        from symformer.notation.latex import derivation_to_latex
+        from symformer.notation.chain import derivation_to_latex
 
         print(derivation_to_latex(derivation))
     else:

@@ -14,16 +14,15 @@ import time
 from collections.abc import Iterator
 
 from symformer.errors import UsageError
+from symformer.errors import CorpusError
+from symformer.export.tables import trace_to_beamer, trace_to_latex
+from symformer.tokenizer.train import train_wordpiece
 from symformer.tokenizer.wordpiece import (
+    _read_text,
     DEFAULT_SPECIAL_TOKENS,
-    CorpusError,
+    tokenize_with_trace,
     WordPiece,
     WordPieceTrace,
-    _read_text,
-    tokenize_with_trace,
-    trace_to_beamer,
-    trace_to_latex,
-    train_wordpiece,
 )
 
 # Corpora above this size report progress on stderr (smaller ones finish before it would help).

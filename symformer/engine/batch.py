@@ -12,7 +12,8 @@ from typing import Callable, Sequence
 from symformer.engine import cache as _cache
 from symformer.engine.model import Derivation
 from symformer.errors import SymformerError
-from symformer.engine.verify import VerifyConfig, verify
+from symformer.engine.results import VerifyConfig
+from symformer.engine.verify import verify
 
 # Derivations hold lambdas, which do not pickle: forked workers inherit them and receive an index.
 _WORK: Sequence[Derivation] = ()

@@ -172,15 +172,9 @@ class Derivation:
 
     # Display ------------------------------------------------------------------------------
     def _repr_latex_(self) -> str:
-        from symformer.notation.latex import derivation_to_latex
+        from symformer.notation.chain import derivation_to_latex
 
         return "$$" + derivation_to_latex(self, environment="aligned") + "$$"
-
-    def _repr_markdown_(self) -> str:
-        from symformer.export.course import Entry
-        from symformer.export.markdown import to_markdown
-
-        return to_markdown(Entry(self))
 
     def __repr__(self) -> str:
         return f"<Derivation {self.slug!r}: {self.title}, {len(self.steps)} steps, {len(self.claims)} claims>"

@@ -17,161 +17,30 @@ its final expression is also compared with the independent NumPy reference and w
 differences of the forward function.
 """
 
+
 from __future__ import annotations
 
 import inspect
 import itertools
 import time
 import zlib
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import sympy as sp
-from sympy.polys.fields import sfield
 
-from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, _free_symbols
 from symformer.engine.domains import POSITIVE, REAL, domain_of
-from symformer.errors import DerivationError
 from symformer.engine.evaluate import evaluate
-from symformer.engine.index import equal_in_general, exponentials_as_symbols, trig_vanishes
+from symformer.engine.index import equal_in_general
+from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, _free_symbols
+from symformer.engine.projection import project_large_gradients
+from symformer.engine.realise import exactly_equal_at, values_at
+from symformer.engine.results import (
+    FAILED, HOLDS, INCONCLUSIVE, PROVED, TIMEOUT, CheckResult, Counterexample, MethodResult, Report, VerifyConfig,
+)
 from symformer.engine.timebound import TimeBoundExceeded, run_bounded
-
-PROVED, HOLDS, FAILED, INCONCLUSIVE, TIMEOUT, SKIPPED = "proved", "holds", "failed", "inconclusive", "timeout", "skipped"
-
-
-@dataclass(frozen=True)
-class VerifyConfig:
-    """Knobs of the checks. Tolerances are never looser than PyTorch gradcheck's (rtol 1e-3, atol 1e-5)."""
-
-    time_bound: float = 4.0  # seconds for each symbolic method of each check
-    seed: int = 0
-    digits: int = 50
-    identity_tolerance: float = 1e-40
-    rtol: float = 1e-9  # float64, both sides evaluated in closed form
-    atol: float = 1e-12
-    fd_rtol: float = 1e-5  # float64 where one side is a finite difference
-    fd_atol: float = 1e-7
-    max_size_combinations: int = 48
-    high_precision_points: int = 2
-
-
-@dataclass(frozen=True)
-class Counterexample:
-    """Concrete values at which the two sides differ."""
-
-    sizes: Mapping
-    indices: Mapping
-    inputs: Mapping
-    lhs: Any
-    rhs: Any
-
-    def __str__(self) -> str:
-        from symformer.engine.report import example_text
-
-        return example_text(self.to_dict())
-
-    def to_dict(self) -> dict:
-        return {
-            "sizes": {str(k): v for k, v in self.sizes.items()},
-            "indices": {str(k): v for k, v in self.indices.items()},
-            "inputs": {str(k): _jsonable(v) for k, v in self.inputs.items()},
-            "lhs": _jsonable(self.lhs),
-            "rhs": _jsonable(self.rhs),
-        }
-
-
-@dataclass
-class MethodResult:
-    method: str
-    status: str
-    detail: str = ""
-    max_error: float | None = None
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return {"method": self.method, "status": self.status, "detail": self.detail,
-                "max_error": self.max_error, "seconds": round(self.seconds, 4)}
-
-
-@dataclass
-class CheckResult:
-    """The verdict on one step, claim or final result."""
-
-    kind: str  # "step", "claim" or "result"
-    label: str
-    methods: list = field(default_factory=list)
-    counterexample: Counterexample | None = None
-
-    @property
-    def ok(self) -> bool:
-        statuses = [m.status for m in self.methods]
-        return FAILED not in statuses and any(s in (PROVED, HOLDS) for s in statuses)
-
-    @property
-    def failure(self) -> MethodResult | None:
-        return next((m for m in self.methods if m.status == FAILED), None)
-
-    @property
-    def level(self) -> str:
-        """How the result was established, in the words an export shows."""
-        if not self.ok:
-            failed = self.failure
-            return f"FAILED ({failed.method})" if failed else "not established"
-        for method in self.methods:
-            if method.status == PROVED:
-                return method.detail
-        for method in self.methods:
-            if method.status == HOLDS:
-                return method.detail
-        return "not established"
-
-    @property
-    def max_error(self) -> float | None:
-        errors = [m.max_error for m in self.methods if m.max_error is not None and m.method != "50-digit identity"]
-        return max(errors) if errors else None
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": self.kind, "label": self.label, "ok": self.ok, "level": self.level,
-            "max_error": self.max_error, "methods": [m.to_dict() for m in self.methods],
-            "counterexample": self.counterexample.to_dict() if self.counterexample else None,
-        }
-
-
-@dataclass
-class Report:
-    """The verdict on a whole derivation."""
-
-    slug: str
-    title: str
-    topic: str
-    checks: list = field(default_factory=list)
-    seconds: float = 0.0
-    source: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    @property
-    def max_error(self) -> float | None:
-        errors = [c.max_error for c in self.checks if c.max_error is not None]
-        return max(errors) if errors else None
-
-    def failures(self) -> list:
-        return [c for c in self.checks if not c.ok]
-
-    def describe_failures(self) -> str:
-        """One line per failed check naming the derivation, the check and the method, then its counterexample."""
-        from symformer.engine.report import format_failures
-
-        return format_failures([self.to_dict()])
-
-    def to_dict(self) -> dict:
-        return {"slug": self.slug, "title": self.title, "topic": self.topic, "ok": self.ok,
-                "seconds": round(self.seconds, 3), "max_error": self.max_error, "source": self.source,
-                "checks": [c.to_dict() for c in self.checks]}
+from symformer.errors import DerivationError
+from symformer.reference.finite_differences import central_difference, directional_difference
 
 
 # Entry point -------------------------------------------------------------------------------
@@ -235,7 +104,7 @@ class _Context:
         self.size_symbols = list(derivation.sizes)
         self.small = self._size_combinations()
         self.numeric = {s: spec.numeric for s, spec in derivation.sizes.items()}
-        self.realised: dict = {}  # (expression, sizes) -> explicit form, see _realise
+        self.realised: dict = {}  # (expression, sizes) -> explicit form, see realise.realise
 
     # sizes and inputs ----------------------------------------------------------------------
     def _size_combinations(self) -> list:
@@ -359,7 +228,7 @@ class _Context:
                 note = f"; {self._describe_sizes([sizes]) or 'the check'} not reached within {self.config.time_bound:g} s"
                 break
             try:
-                verdict = run_bounded(lambda: _exactly_equal_at(self, lhs, rhs, free, sizes), remaining)
+                verdict = run_bounded(lambda: exactly_equal_at(self, lhs, rhs, free, sizes), remaining)
             except TimeBoundExceeded:
                 note = f"; {self._describe_sizes([sizes]) or 'the check'} timed out after {self.config.time_bound:g} s"
                 break
@@ -395,7 +264,7 @@ class _Context:
                 for point in range(self.config.high_precision_points):
                     rng = self._rng(label, f"exact/{point}/{sorted(map(str, sizes.items()))}")
                     inputs = self.sample(rng, sizes, exact=True)
-                    for indices, left_value, right_value in _values_at(self, lhs, rhs, free, sizes, inputs, digits):
+                    for indices, left_value, right_value in values_at(self, lhs, rhs, free, sizes, inputs, digits):
                         scale = max(1, abs(left_value), abs(right_value))
                         error = abs(left_value - right_value) / scale
                         worst = max(worst, float(error))
@@ -433,7 +302,7 @@ class _Context:
             ranges = {i: (1, int(sp.sympify(bound).subs(sizes))) for i, bound in free.items()}
             values = {**inputs, **sizes}
             try:
-                projected = _project_large_gradients(lhs, rhs, values, sizes, self._rng(label, "directions"))
+                projected = project_large_gradients(lhs, rhs, values, sizes, self._rng(label, "directions"))
                 left, right = projected if projected else (evaluate(lhs, values, ranges), evaluate(rhs, values, ranges))
             except DerivationError as exc:
                 raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
@@ -534,8 +403,6 @@ class _Context:
                                                    float(derived[position]), float(reference[position]))
             return result
         started = time.perf_counter()
-        from symformer.reference.finite_differences import central_difference, directional_difference
-
         x = np.asarray(named[spec.wrt], dtype=float)
 
         def forward(value):
@@ -562,211 +429,6 @@ class _Context:
         return result
 
 
-#: A gradient with respect to a whole matrix with more entries than this is compared along directions.
-LARGE_GRADIENT = 1024
-
-
-def _whole_matrix_variable(expr):
-    if isinstance(expr, sp.Derivative) and len(expr.variables) == 1 and isinstance(expr.variables[0], sp.MatrixSymbol):
-        return expr.variables[0]
-    return None
-
-
-def _project_large_gradients(lhs, rhs, values, sizes, rng, count: int = 4):
-    """For a gradient with respect to a large matrix X: both sides along random directions v.
-
-    A side ``Derivative(f, X)`` becomes (f(X + h v) - f(X - h v)) / 2h, any other side <side, v>:
-    what JAX's check_grads compares, at two evaluations per direction instead of two per entry.
-    None when neither side is such a gradient (the caller evaluates the sides in full).
-    """
-    variable = _whole_matrix_variable(lhs) or _whole_matrix_variable(rhs)
-    if variable is None or int(np.prod([int(sp.sympify(e).subs(sizes)) for e in variable.shape])) <= LARGE_GRADIENT:
-        return None
-    point = np.asarray(values[variable], dtype=float)
-    directions = rng.standard_normal((count,) + point.shape)
-    step = 1e-5 * max(1.0, float(np.abs(point).max()))
-
-    def along(side):
-        if _whole_matrix_variable(side) == variable:
-            return np.array([(float(evaluate(side.expr, {**values, variable: point + step * v}))
-                              - float(evaluate(side.expr, {**values, variable: point - step * v}))) / (2 * step)
-                             for v in directions])
-        full = evaluate(side, values)
-        return np.array([float(np.sum(full * v)) for v in directions])
-
-    return along(lhs), along(rhs)
-
-
-# Exact work at one concrete size ------------------------------------------------------------
-
-
-def _realise(ctx: _Context, expr, sizes) -> sp.Basic:
-    """``expr`` at concrete sizes with every matrix made explicit; sums and derivatives done.
-
-    Cached per context: each step's expression is also the next step's left side.
-    """
-    key = (expr, tuple(sorted((str(k), v) for k, v in sizes.items())))
-    if key not in ctx.realised:
-        ctx.realised[key] = _realise_uncached(ctx, expr, sizes)
-    return ctx.realised[key]
-
-
-def _realise_uncached(ctx: _Context, expr, sizes) -> sp.Basic:
-    expr = sp.sympify(expr.xreplace(sizes)) if sizes else expr  # a bare size symbol becomes a Python int
-    replacements = {}
-    for matrix in ctx.matrices:
-        shape = ctx._shape_at(matrix.shape, sizes)
-        concrete = matrix.xreplace(sizes) if sizes else matrix
-        replacements[concrete] = sp.ImmutableMatrix(*shape, lambda r, c: _entry_symbol(matrix, r, c))
-    if replacements:
-        expr = expr.xreplace(replacements)
-    expr = _explicit_bottom_up(expr).doit()
-    if getattr(expr, "is_Matrix", False):
-        expr = sp.ImmutableMatrix(expr.as_explicit())
-    return expr
-
-
-def _entry_symbol(matrix: sp.MatrixSymbol, row: int, column: int) -> sp.Symbol:
-    """The real symbol standing for one entry of a matrix made explicit (Q_1_12 and Q_11_2 differ)."""
-    return sp.Symbol(f"{matrix.name}_{row}_{column}", real=True)
-
-
-def _explicit_bottom_up(expr):
-    """Every matrix expression of concrete size becomes an explicit matrix, innermost first.
-
-    SymPy's ``as_explicit`` on a nested product rebuilds the inner entries for every outer entry;
-    building each node once keeps the per-size proofs polynomial in the size.
-    """
-    if isinstance(expr, (sp.MatrixBase, sp.MatrixSymbol)) or not expr.args:
-        return expr
-    args = tuple(_explicit_bottom_up(arg) for arg in expr.args)
-    node = expr if args == expr.args else expr.func(*args)
-    if isinstance(node, sp.MatrixExpr) and all(isinstance(extent, (int, sp.Integer)) for extent in node.shape):
-        return _explicit_node(node)
-    if isinstance(node, sp.Derivative) and len(node.variable_count) == 1 and node.variable_count[0][1] == 1:
-        variable = node.variable_count[0][0]
-        function = node.expr.doit()
-        if isinstance(variable, sp.MatrixBase) and not getattr(function, "is_Matrix", False):
-            # entry by entry: SymPy's derivative by a matrix returns a scalar 0 for a constant
-            return sp.ImmutableMatrix(variable.rows, variable.cols, [sp.diff(function, x) for x in variable])
-    return node
-
-
-def _explicit_node(node) -> sp.ImmutableMatrix:
-    """One matrix node whose arguments are explicit, by plain explicit arithmetic.
-
-    Not ``doit``: on a product of explicit symbolic matrices it tries to invert them.
-    """
-    if isinstance(node, sp.MatMul):
-        scalar = sp.Mul(*(a for a in node.args if not a.is_Matrix))
-        product = None
-        for factor in (a for a in node.args if a.is_Matrix):
-            factor = factor if isinstance(factor, sp.MatrixBase) else factor.as_explicit()
-            product = factor if product is None else product * factor
-        return sp.ImmutableMatrix(product * scalar if scalar != 1 else product)
-    if isinstance(node, sp.MatAdd) and all(isinstance(a, sp.MatrixBase) for a in node.args):
-        total = node.args[0]
-        for term in node.args[1:]:
-            total = total + term
-        return sp.ImmutableMatrix(total)
-    if isinstance(node, sp.Transpose) and isinstance(node.arg, sp.MatrixBase):
-        return sp.ImmutableMatrix(node.arg.T)
-    return sp.ImmutableMatrix(node.as_explicit())
-
-
-def _real_symbols(ctx: _Context, expr):
-    """Indexed inputs at concrete indices become real symbols, so log(exp(x)) = x holds."""
-    table = {}
-    for atom in expr.atoms(sp.Indexed):
-        if all(i.is_Integer for i in atom.indices):
-            name = f"{atom.base.label}_{'_'.join(map(str, atom.indices))}"
-            positive = ctx._domain(atom.base).name in ("positive", "simplex", "unit interval")
-            table[atom] = sp.Symbol(name, positive=True) if positive else sp.Symbol(name, real=True)
-    return expr.xreplace(table) if table else expr
-
-
-def _entries(ctx, lhs, rhs, free, sizes) -> Iterable:
-    """Yield (index values, lhs entry, rhs entry) over every free index value and matrix entry."""
-    ranges = [range(1, int(sp.sympify(bound).subs(sizes)) + 1) for bound in free.values()]
-    for values in itertools.product(*ranges):
-        assignment = dict(zip(free, values))
-        left = _realise(ctx, lhs.xreplace(assignment) if assignment else lhs, sizes)
-        right = _realise(ctx, rhs.xreplace(assignment) if assignment else rhs, sizes)
-        if getattr(left, "is_Matrix", False):
-            for r in range(left.rows):
-                for c in range(left.cols):
-                    yield {**{str(k): v for k, v in assignment.items()}, "entry": (r, c)}, left[r, c], right[r, c]
-        else:
-            yield {str(k): v for k, v in assignment.items()}, left, right
-
-
-def _exactly_equal_at(ctx, lhs, rhs, free, sizes) -> bool | None:
-    for _, left, right in _entries(ctx, lhs, rhs, free, sizes):
-        if not _is_zero(_real_symbols(ctx, left - right)):
-            return None
-    return True
-
-
-def _is_zero(expr) -> bool:
-    """Exact zero test: as a rational function of the exponentials, then SymPy's simplify."""
-    if expr == 0:
-        return True
-    # expand_log without force: log(a b) = log a + log b only where SymPy knows a, b > 0
-    rational = exponentials_as_symbols(sp.expand_log(expr) if expr.has(sp.log) else expr)
-    if _vanishes_as_fraction(rational):
-        return True
-    if sp.cancel(sp.together(rational)) == 0:
-        return True
-    if expr.has(sp.sin, sp.cos) and trig_vanishes(expr):
-        return True
-    return sp.simplify(expr) == 0
-
-
-def _vanishes_as_fraction(expr) -> bool:
-    """Zero in the field of fractions over expr's atoms (symbols, and any other atom as a new symbol).
-
-    Sparse polynomial arithmetic, much faster than Expr-level cancel; sound because an identity in
-    independent generators stays one when they are specialised.
-    """
-    try:
-        return sfield(expr)[1] == 0
-    except (sp.PolynomialError, ValueError, TypeError):
-        return False
-
-
-def _values_at(ctx, lhs, rhs, free, sizes, inputs, digits) -> Iterable:
-    """Yield (index values, lhs value, rhs value) as high-precision numbers at the given inputs."""
-    indexed, table = {}, {}
-    for thing, value in inputs.items():
-        if isinstance(thing, sp.IndexedBase):
-            for position, v in np.ndenumerate(value):
-                indexed[(str(thing.label), tuple(p + 1 for p in position))] = v
-        elif isinstance(thing, sp.MatrixSymbol):
-            for (r, c), v in np.ndenumerate(value):
-                table[_entry_symbol(thing, r, c)] = v
-        else:
-            table[thing] = value
-
-    def substitute(expr):
-        # sizes were substituted into the IndexedBase shapes, so match entries by name and position
-        for atom in expr.atoms(sp.Indexed):
-            key = (str(atom.base.label), tuple(int(i) for i in atom.indices))
-            if key not in indexed:
-                raise DerivationError(f"{atom} lies outside the declared shape of {atom.base.label}")
-            table[atom] = indexed[key]
-        return expr.xreplace(table)
-
-    for indices, left, right in _entries(ctx, lhs, rhs, free, sizes):
-        left_value = sp.N(substitute(left), digits)
-        right_value = sp.N(substitute(right), digits)
-        yield indices, _number(left_value), _number(right_value)
-
-
-def _number(value):
-    if value.is_number:
-        return sp.Float(value, 60) if value.is_real is not False else complex(value)
-    raise DerivationError(f"an expression did not reduce to a number: {value}; an input lacks a value")
-
 
 def _call(function: Callable, named: Mapping):
     """Call ``function`` with the inputs it names (all of them if it takes ``**kwargs``)."""
@@ -792,15 +454,3 @@ def _plain_inputs(inputs) -> dict:
         out[_name(thing)] = array.astype(float).round(6).tolist() if array.dtype != object else [str(v) for v in array.ravel()] if array.ndim else str(value)
     return out
 
-
-def _jsonable(value):
-    if isinstance(value, (sp.Basic,)):
-        try:
-            return float(value)
-        except TypeError:
-            return str(value)
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
-    return value

@@ -8,7 +8,9 @@ same source with ``\documentclass[handout]{beamer}``: one page per frame.
 
 from __future__ import annotations
 
-from symformer.notation.latex import SLIDE_ROW, DEFAULT_STYLE, Style, escape_plain, escape_text, first_row_alone, step_latex, to_latex
+from symformer.notation.escape import escape_plain, escape_text
+from symformer.notation.layout import first_row_alone, SLIDE_ROW
+from symformer.notation.printer import DEFAULT_STYLE, step_latex, Style, to_latex
 from symformer.export.course import Entry, claim_formula
 
 #: Rows per frame: more do not fit a 4:3 slide at \small.

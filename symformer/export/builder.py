@@ -17,10 +17,10 @@ from typing import Callable, Sequence
 
 from symformer.engine import cache as _cache
 from symformer.errors import SymformerError, UsageError
-from symformer.notation.latex import DEFAULT_STYLE, Style
+from symformer.notation.printer import DEFAULT_STYLE, Style
 from symformer.engine.report import format_failures
 from symformer.engine.batch import default_jobs, verify_many
-from symformer.engine.verify import VerifyConfig
+from symformer.engine.results import VerifyConfig
 from symformer.export.beamer import slides_document, to_beamer
 from symformer.export.compile import compile_tex, find_toolchain, missing_toolchain_message
 from symformer.export.course import Entry

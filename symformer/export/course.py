@@ -7,7 +7,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from symformer.engine.model import Claim, Derivation
-from symformer.notation.latex import to_latex
+from symformer.notation.printer import to_latex
 
 
 @dataclass

@@ -6,7 +6,7 @@ number and the justifications follow as a numbered Markdown list, where ``$...$`
 
 from __future__ import annotations
 
-from symformer.notation.latex import DEFAULT_STYLE, Style, step_latex, to_latex
+from symformer.notation.printer import DEFAULT_STYLE, step_latex, Style, to_latex
 from symformer.export.course import Entry, citations, claim_formula
 
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from symformer.engine.catalog import builtin_folder
-from symformer.notation.latex import DEFAULT_STYLE, Style
+from symformer.notation.printer import DEFAULT_STYLE, Style
 from symformer.export.course import Entry
 from symformer.export.markdown import to_markdown
 
@@ -42,7 +42,7 @@ def to_notebook(entry: Entry, style: Style = DEFAULT_STYLE) -> str:
     cells = [
         _cell("markdown", to_markdown(entry, style)),
         _cell("code", verification_code(d)),
-        _cell("code", "derivation  # shown with its _repr_latex_ / _repr_markdown_"),
+        _cell("code", "derivation  # shown with its _repr_latex_"),
     ]
     notebook = {
         "cells": [{**cell, "id": f"{d.slug[:50]}-{number}"} for number, cell in enumerate(cells)],

@@ -7,7 +7,9 @@ its sources. Only packages from texlive-latex-base and -recommended are used.
 
 from __future__ import annotations
 
-from symformer.notation.latex import DEFAULT_STYLE, Style, derivation_to_latex, escape_plain, escape_text
+from symformer.notation.chain import derivation_to_latex
+from symformer.notation.escape import escape_plain, escape_text
+from symformer.notation.printer import DEFAULT_STYLE, Style
 from symformer.notation.text import plain_text
 from symformer.export.course import Entry, citation_key, citations, claim_formula, is_claim
 

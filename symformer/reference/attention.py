@@ -26,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from symformer.errors import InputError
+
 ALIGNMENTS = ("top-left", "bottom-right")
 
 
@@ -35,9 +37,9 @@ ALIGNMENTS = ("top-left", "bottom-right")
 def _array(x, name: str, min_ndim: int = 2) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype == bool or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise ValueError(f"{name} must be a real floating-point array, got dtype {x.dtype}")
+        raise InputError(f"{name} must be a real floating-point array, got dtype {x.dtype}")
     if x.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} axes, got shape {x.shape}")
+        raise InputError(f"{name} must have at least {min_ndim} axes, got shape {x.shape}")
     return x
 
 
@@ -49,13 +51,13 @@ def _float_dtype(*arrays) -> np.dtype:
 def _check_qkv(Q, K, V):
     Q, K, V = _array(Q, "Q"), _array(K, "K"), _array(V, "V")
     if K.shape[-1] != Q.shape[-1]:
-        raise ValueError(f"K has shape {K.shape} and Q has shape {Q.shape}: their last axes (d_k) must agree")
+        raise InputError(f"K has shape {K.shape} and Q has shape {Q.shape}: their last axes (d_k) must agree")
     if V.shape[-2] != K.shape[-2]:
-        raise ValueError(f"V has shape {V.shape} and K has shape {K.shape}: they need the same number of rows (M keys)")
+        raise InputError(f"V has shape {V.shape} and K has shape {K.shape}: they need the same number of rows (M keys)")
     try:
         np.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
     except ValueError:
-        raise ValueError(f"the batch axes of Q {Q.shape}, K {K.shape} and V {V.shape} do not broadcast") from None
+        raise InputError(f"the batch axes of Q {Q.shape}, K {K.shape} and V {V.shape} do not broadcast") from None
     dtype = _float_dtype(Q, K, V)
     return Q.astype(dtype, copy=False), K.astype(dtype, copy=False), V.astype(dtype, copy=False)
 
@@ -65,7 +67,7 @@ def _check_scale(scale, d_k: int) -> float:
         return float(1.0 / np.sqrt(d_k))  # a Python float keeps float32 inputs float32
     scale = float(scale)
     if not scale > 0:  # also rejects NaN
-        raise ValueError(f"scale must be positive, got {scale}")
+        raise InputError(f"scale must be positive, got {scale}")
     return scale
 
 
@@ -79,7 +81,7 @@ def additive_mask(mask, dtype=np.float64) -> np.ndarray:
     if mask.dtype == bool:
         return np.where(mask, 0.0, -np.inf).astype(dtype)
     if not np.issubdtype(mask.dtype, np.floating):
-        raise ValueError(f"mask must be boolean (True = may attend) or a float array of 0 and -inf, got dtype {mask.dtype}")
+        raise InputError(f"mask must be boolean (True = may attend) or a float array of 0 and -inf, got dtype {mask.dtype}")
     return mask.astype(dtype, copy=False)
 
 
@@ -92,7 +94,7 @@ def _check_mask(mask, scores_shape: tuple, dtype) -> np.ndarray | None:
     except ValueError:
         shape = None
     if shape is None or shape[-2:] != scores_shape[-2:]:
-        raise ValueError(f"mask has shape {bias.shape}, which does not broadcast to the scores' shape {scores_shape} (..., N, M)")
+        raise InputError(f"mask has shape {bias.shape}, which does not broadcast to the scores' shape {scores_shape} (..., N, M)")
     return bias
 
 
@@ -169,7 +171,7 @@ def attention_backward(Q, K, V, dO, mask=None, scale=None):
     except ValueError:
         shape = None
     if shape is None or dO.shape[-2:] != out_shape[-2:]:
-        raise ValueError(f"dO has shape {dO.shape} but the output O has shape {out_shape}")
+        raise InputError(f"dO has shape {dO.shape} but the output O has shape {out_shape}")
     scale = _check_scale(scale, Q.shape[-1])
     P = _probabilities(Q, K, mask, scale)
     O = P @ V
@@ -199,9 +201,9 @@ def causal_mask(n: int, m: int | None = None, alignment: str = "top-left") -> np
     m = n if m is None else m
     for name, value in (("n", n), ("m", m)):
         if int(value) != value or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+            raise InputError(f"{name} must be a non-negative integer, got {value!r}")
     if alignment not in ALIGNMENTS:
-        raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
+        raise InputError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
     offset = 0 if alignment == "top-left" else m - n
     return np.arange(m)[None, :] <= np.arange(n)[:, None] + offset
 
@@ -216,9 +218,9 @@ def padding_mask(lengths, m: int) -> np.ndarray:
     """
     lengths = np.asarray(lengths)
     if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
-        raise ValueError(f"lengths must be a 1-D array of integers, got shape {lengths.shape} and dtype {lengths.dtype}")
+        raise InputError(f"lengths must be a 1-D array of integers, got shape {lengths.shape} and dtype {lengths.dtype}")
     if (lengths < 0).any() or (lengths > m).any():
-        raise ValueError(f"lengths must lie in 0..{m} (m keys), got {lengths.tolist()}")
+        raise InputError(f"lengths must lie in 0..{m} (m keys), got {lengths.tolist()}")
     return (np.arange(m)[None, :] < lengths[:, None])[:, None, :]
 
 
@@ -229,21 +231,21 @@ def _check_heads(X_q, X_kv, W_q, W_k, W_v, W_o, n_heads):
     X_q, X_kv = _array(X_q, "X_q"), _array(X_kv, "X_kv")
     W_q, W_k, W_v, W_o = (_array(w, name) for w, name in ((W_q, "W_q"), (W_k, "W_k"), (W_v, "W_v"), (W_o, "W_o")))
     if int(n_heads) != n_heads or n_heads < 1:
-        raise ValueError(f"n_heads must be a positive integer, got {n_heads!r}")
+        raise InputError(f"n_heads must be a positive integer, got {n_heads!r}")
     for name, w in (("W_q", W_q), ("W_k", W_k), ("W_v", W_v), ("W_o", W_o)):
         if w.ndim != 2:
-            raise ValueError(f"{name} must be a matrix, got shape {w.shape}")
+            raise InputError(f"{name} must be a matrix, got shape {w.shape}")
     if X_kv.shape[-1] != X_q.shape[-1]:
-        raise ValueError(f"X_kv has shape {X_kv.shape} and X_q has shape {X_q.shape}: the last axes (d_model) must agree")
+        raise InputError(f"X_kv has shape {X_kv.shape} and X_q has shape {X_q.shape}: the last axes (d_model) must agree")
     for name, w in (("W_q", W_q), ("W_k", W_k), ("W_v", W_v)):
         if w.shape[0] != X_q.shape[-1]:
-            raise ValueError(f"{name} has shape {w.shape} but X_q has shape {X_q.shape}: {name} needs d_model = {X_q.shape[-1]} rows")
+            raise InputError(f"{name} has shape {w.shape} but X_q has shape {X_q.shape}: {name} needs d_model = {X_q.shape[-1]} rows")
         if w.shape[1] % n_heads:
-            raise ValueError(f"{name} has shape {w.shape}: its {w.shape[1]} columns do not split into {n_heads} heads")
+            raise InputError(f"{name} has shape {w.shape}: its {w.shape[1]} columns do not split into {n_heads} heads")
     if W_k.shape != W_q.shape:
-        raise ValueError(f"W_k has shape {W_k.shape} and W_q has shape {W_q.shape}: queries and keys need the same d_k")
+        raise InputError(f"W_k has shape {W_k.shape} and W_q has shape {W_q.shape}: queries and keys need the same d_k")
     if W_o.shape[0] != W_v.shape[1]:
-        raise ValueError(f"W_o has shape {W_o.shape} and W_v has shape {W_v.shape}: W_o needs n_heads d_v = {W_v.shape[1]} rows")
+        raise InputError(f"W_o has shape {W_o.shape} and W_v has shape {W_v.shape}: W_o needs n_heads d_v = {W_v.shape[1]} rows")
     dtype = _float_dtype(X_q, X_kv, W_q, W_k, W_v, W_o)
     return [a.astype(dtype, copy=False) for a in (X_q, X_kv, W_q, W_k, W_v, W_o)]
 
@@ -314,7 +316,7 @@ def multi_head_attention_backward(X_q, X_kv, W_q, W_k, W_v, W_o, n_heads: int, d
     concat = _merge_heads(attention(Q, K, V, mask=mask))
     expected = concat.shape[:-1] + (W_o.shape[1],)
     if dY.shape != expected:
-        raise ValueError(f"dY has shape {dY.shape} but the output has shape {expected}")
+        raise InputError(f"dY has shape {dY.shape} but the output has shape {expected}")
     dW_o = _sum_batch(np.swapaxes(concat, -1, -2) @ dY)
     dHeads = _split_heads(dY @ W_o.T, n_heads)
     dQ, dK, dV = attention_backward(Q, K, V, dHeads, mask=mask)
@@ -341,7 +343,7 @@ def multi_head_parameter_count(d_model: int, n_heads: int, d_k: int | None = Non
     """
     if d_k is None or d_v is None:
         if d_model % n_heads:
-            raise ValueError(f"d_model = {d_model} does not split into {n_heads} heads; give d_k and d_v")
+            raise InputError(f"d_model = {d_model} does not split into {n_heads} heads; give d_k and d_v")
     d_k = d_model // n_heads if d_k is None else d_k
     d_v = d_model // n_heads if d_v is None else d_v
     weights = n_heads * d_model * (2 * d_k + d_v) + n_heads * d_v * d_model

@@ -10,28 +10,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from symformer.errors import UsageError
+from symformer.errors import InputError
 
-
-class EmbeddingError(UsageError, ValueError):
-    """Bad token ids, embedding table or upstream gradient."""
 
 
 def _ids(token_ids, vocab_size: int) -> np.ndarray:
     ids = np.asarray(token_ids)
     if ids.size and not np.issubdtype(ids.dtype, np.integer):
-        raise EmbeddingError(f"token_ids must be integers, got dtype {ids.dtype}")
+        raise InputError(f"token_ids must be integers, got dtype {ids.dtype}")
     ids = ids.astype(np.intp)
     if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
         bad = int(ids[(ids < 0) | (ids >= vocab_size)].flat[0])
-        raise EmbeddingError(f"token id {bad} is outside the vocabulary 0..{vocab_size - 1}")
+        raise InputError(f"token id {bad} is outside the vocabulary 0..{vocab_size - 1}")
     return ids
 
 
 def _table(E) -> np.ndarray:
     E = np.asarray(E, dtype=np.float64)
     if E.ndim != 2:
-        raise EmbeddingError(f"the embedding matrix E must be V x D (2 axes), got shape {E.shape}")
+        raise InputError(f"the embedding matrix E must be V x D (2 axes), got shape {E.shape}")
     return E
 
 
@@ -64,7 +61,7 @@ def embedding_backward(token_ids, d_embedded, vocab_size: int) -> np.ndarray:
     ids = _ids(token_ids, vocab_size)
     g = np.asarray(d_embedded, dtype=np.float64)
     if g.shape[:-1] != ids.shape or g.ndim != ids.ndim + 1:
-        raise EmbeddingError(f"d_embedded must have shape token_ids.shape + (D,) = {ids.shape} + (D,), got {g.shape}")
+        raise InputError(f"d_embedded must have shape token_ids.shape + (D,) = {ids.shape} + (D,), got {g.shape}")
     dE = np.zeros((vocab_size, g.shape[-1]))
     np.add.at(dE, ids.reshape(-1), g.reshape(-1, g.shape[-1]))  # add.at, not dE[ids] += g: repeats must add up
     return dE
@@ -79,7 +76,7 @@ def tied_logits(E, hidden) -> np.ndarray:
     E = _table(E)
     h = np.asarray(hidden, dtype=np.float64)
     if h.shape[-1] != E.shape[1]:
-        raise EmbeddingError(f"hidden has {h.shape[-1]} features but E has D = {E.shape[1]} (shapes {h.shape}, {E.shape})")
+        raise InputError(f"hidden has {h.shape[-1]} features but E has D = {E.shape[1]} (shapes {h.shape}, {E.shape})")
     return h @ E.T
 
 
@@ -94,6 +91,6 @@ def tied_embedding_backward(token_ids, d_embedded, hidden, d_logits, vocab_size:
     h = np.asarray(hidden, dtype=np.float64)
     dz = np.asarray(d_logits, dtype=np.float64)
     if dz.shape[:-1] != h.shape[:-1] or dz.shape[-1] != vocab_size:
-        raise EmbeddingError(f"d_logits must have shape hidden.shape[:-1] + (V,) = {h.shape[:-1]} + ({vocab_size},), got {dz.shape}")
+        raise InputError(f"d_logits must have shape hidden.shape[:-1] + (V,) = {h.shape[:-1]} + ({vocab_size},), got {dz.shape}")
     output_path = dz.reshape(-1, vocab_size).T @ h.reshape(-1, h.shape[-1])
     return embedding_backward(token_ids, d_embedded, vocab_size) + output_path

@@ -6,6 +6,8 @@ from typing import Callable
 
 import numpy as np
 
+from symformer.errors import InputError
+
 
 def central_difference(f: Callable[[np.ndarray], np.ndarray], x, h: float = 1e-6) -> np.ndarray:
     """The Jacobian of ``f`` at ``x`` by central differences, shape ``f(x).shape + x.shape``.
@@ -43,6 +45,6 @@ def directional_difference(f: Callable[[np.ndarray], np.ndarray], x, v, h: float
     """
     x, v = np.asarray(x, dtype=np.float64), np.asarray(v, dtype=np.float64)
     if x.shape != v.shape:
-        raise ValueError(f"the direction has shape {v.shape}, the point {x.shape}")
+        raise InputError(f"the direction has shape {v.shape}, the point {x.shape}")
     step = h * max(1.0, float(np.abs(x).max(initial=0.0)))
     return (np.asarray(f(x + step * v)) - np.asarray(f(x - step * v))) / (2 * step)

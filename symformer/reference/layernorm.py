@@ -3,31 +3,28 @@
 Convention (PyTorch's): over the last axis of size H, mu = mean(x), the biased variance
 var = mean((x - mu)^2), sigma = sqrt(var + eps) with eps inside the root, x_hat = (x - mu) / sigma,
 y = gamma * x_hat + beta. Ba et al. 2016 have no eps; eps = 0 is allowed here for rows that are
-not constant, and a constant row with eps = 0 (sigma = 0) raises LayerNormError instead of giving NaN.
+not constant, and a constant row with eps = 0 (sigma = 0) raises InputError instead of giving NaN.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from symformer.errors import UsageError
+from symformer.errors import InputError
 
-
-class LayerNormError(UsageError, ValueError):
-    """Bad input to LayerNorm, including a constant row with eps = 0."""
 
 
 def _inputs(x, gamma, eps) -> tuple[np.ndarray, np.ndarray, float]:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 0 or x.shape[-1] == 0:
-        raise LayerNormError(f"x must have a non-empty last axis (the H features), got shape {x.shape}")
+        raise InputError(f"x must have a non-empty last axis (the H features), got shape {x.shape}")
     eps = float(eps)
     if not eps >= 0:
-        raise LayerNormError(f"eps must be non-negative, got {eps}")
+        raise InputError(f"eps must be non-negative, got {eps}")
     H = x.shape[-1]
     gamma = np.ones(H) if gamma is None else np.asarray(gamma, dtype=np.float64)
     if gamma.shape != (H,):
-        raise LayerNormError(f"gamma must have shape ({H},) to match the last axis of x {x.shape}, got {gamma.shape}")
+        raise InputError(f"gamma must have shape ({H},) to match the last axis of x {x.shape}, got {gamma.shape}")
     return x, gamma, eps
 
 
@@ -36,7 +33,7 @@ def _normalise(x, eps) -> tuple[np.ndarray, np.ndarray]:
     centred = x - x.mean(axis=-1, keepdims=True)
     sigma = np.sqrt(np.mean(centred**2, axis=-1, keepdims=True) + eps)
     if np.any(sigma == 0):
-        raise LayerNormError("a row of x is constant and eps = 0: sigma = 0, so LayerNorm is undefined; pass eps > 0")
+        raise InputError("a row of x is constant and eps = 0: sigma = 0, so LayerNorm is undefined; pass eps > 0")
     return centred / sigma, sigma
 
 
@@ -52,7 +49,7 @@ def layer_norm(x, gamma=None, beta=None, eps: float = 1e-5) -> np.ndarray:
     x_hat, _ = _normalise(x, eps)
     beta = np.zeros(x.shape[-1]) if beta is None else np.asarray(beta, dtype=np.float64)
     if beta.shape != (x.shape[-1],):
-        raise LayerNormError(f"beta must have shape ({x.shape[-1]},) to match the last axis of x {x.shape}, got {beta.shape}")
+        raise InputError(f"beta must have shape ({x.shape[-1]},) to match the last axis of x {x.shape}, got {beta.shape}")
     return gamma * x_hat + beta
 
 
@@ -83,7 +80,7 @@ def layer_norm_backward(x, dy, gamma=None, eps: float = 1e-5) -> tuple[np.ndarra
     x, gamma, eps = _inputs(x, gamma, eps)
     dy = np.asarray(dy, dtype=np.float64)
     if dy.shape != x.shape:
-        raise LayerNormError(f"dy must have the shape of x {x.shape}, got {dy.shape}")
+        raise InputError(f"dy must have the shape of x {x.shape}, got {dy.shape}")
     x_hat, sigma = _normalise(x, eps)
     g = gamma * dy
     dx = (g - g.mean(axis=-1, keepdims=True) - x_hat * np.mean(g * x_hat, axis=-1, keepdims=True)) / sigma

@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from symformer.errors import UsageError
+from symformer.errors import InputError
 from symformer.reference.softmax import log_softmax, softmax
 
-
-class MaskingError(UsageError, ValueError):
-    """Bad arguments to the masked-language-model corruption or loss."""
 
 
 IGNORE_INDEX = -100
@@ -35,7 +32,7 @@ CONVENTIONS = ("bernoulli", "fixed-count")
 def _probability(name: str, value) -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise MaskingError(f"{name} must be a probability in [0, 1], got {value}")
+        raise InputError(f"{name} must be a probability in [0, 1], got {value}")
     return value
 
 
@@ -70,22 +67,22 @@ def mlm_mask(
     mask_prob = _probability("mask_prob", mask_prob)
     random_prob = _probability("random_prob", random_prob)
     if mask_prob + random_prob > 1.0:
-        raise MaskingError(f"mask_prob + random_prob must be at most 1 (the rest stay unchanged), got {mask_prob} + {random_prob}")
+        raise InputError(f"mask_prob + random_prob must be at most 1 (the rest stay unchanged), got {mask_prob} + {random_prob}")
     if convention not in CONVENTIONS:
-        raise MaskingError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+        raise InputError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
     if int(vocab_size) != vocab_size or vocab_size < 1:
-        raise MaskingError(f"vocab_size must be a positive integer, got {vocab_size}")
+        raise InputError(f"vocab_size must be a positive integer, got {vocab_size}")
     if not 0 <= mask_id < vocab_size:
-        raise MaskingError(f"mask_id {mask_id} is outside the vocabulary 0..{vocab_size - 1}")
+        raise InputError(f"mask_id {mask_id} is outside the vocabulary 0..{vocab_size - 1}")
     if int(max_predictions) != max_predictions or max_predictions < 0:
-        raise MaskingError(f"max_predictions must be a non-negative integer, got {max_predictions}")
+        raise InputError(f"max_predictions must be a non-negative integer, got {max_predictions}")
     ids = np.asarray(token_ids)
     if ids.ndim not in (1, 2):
-        raise MaskingError(f"token_ids must be one sequence or a batch of rows (1 or 2 axes), got shape {ids.shape}")
+        raise InputError(f"token_ids must be one sequence or a batch of rows (1 or 2 axes), got shape {ids.shape}")
     if ids.size == 0:
         return ids.astype(np.int64), np.full(ids.shape, IGNORE_INDEX, dtype=np.int64)
     if not np.issubdtype(ids.dtype, np.integer):
-        raise MaskingError(f"token_ids must be integers, got dtype {ids.dtype}")
+        raise InputError(f"token_ids must be integers, got dtype {ids.dtype}")
     rng = np.random.default_rng(rng)
 
     rows = ids.reshape(-1, ids.shape[-1]).astype(np.int64)
@@ -114,11 +111,11 @@ def _loss_inputs(logits, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels)
     if logits.ndim < 1 or logits.shape[:-1] != labels.shape:
-        raise MaskingError(f"logits must have shape labels.shape + (V,) = {labels.shape} + (V,), got {logits.shape}")
+        raise InputError(f"logits must have shape labels.shape + (V,) = {labels.shape} + (V,), got {logits.shape}")
     chosen = labels != IGNORE_INDEX
     vocab = logits.shape[-1]
     if np.any(chosen & ((labels < 0) | (labels >= vocab))):
-        raise MaskingError(f"a label is outside the vocabulary 0..{vocab - 1} (use -100 for positions not chosen)")
+        raise InputError(f"a label is outside the vocabulary 0..{vocab - 1} (use -100 for positions not chosen)")
     return logits, np.where(chosen, labels, 0).astype(np.intp), chosen
 
 

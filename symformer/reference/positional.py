@@ -26,21 +26,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from symformer.errors import UsageError
+from symformer.errors import InputError
 
 SINUSOIDAL_LAYOUTS = ("interleaved", "split")
 ROPE_LAYOUTS = ("interleaved", "rotate-half")
 
 
-class PositionalEncodingError(UsageError, ValueError):
-    """Bad arguments to a positional-encoding function; the message names the argument."""
-
 
 def _even_width(d_model, name: str = "d_model") -> int:
     if isinstance(d_model, bool) or not isinstance(d_model, (int, np.integer)):
-        raise PositionalEncodingError(f"{name} must be an integer, got {d_model!r}")
+        raise InputError(f"{name} must be an integer, got {d_model!r}")
     if d_model <= 0 or d_model % 2:
-        raise PositionalEncodingError(
+        raise InputError(
             f"{name} must be a positive even number (sin/cos or rotation pairs), got {name} = {int(d_model)}")
     return int(d_model)
 
@@ -48,13 +45,13 @@ def _even_width(d_model, name: str = "d_model") -> int:
 def _base(base) -> float:
     value = float(base)
     if not np.isfinite(value) or value <= 0:
-        raise PositionalEncodingError(f"base must be a positive finite number, got base = {base!r}")
+        raise InputError(f"base must be a positive finite number, got base = {base!r}")
     return value
 
 
 def _layout(layout, allowed) -> str:
     if layout not in allowed:
-        raise PositionalEncodingError(f"layout must be one of {', '.join(map(repr, allowed))}, got layout = {layout!r}")
+        raise InputError(f"layout must be one of {', '.join(map(repr, allowed))}, got layout = {layout!r}")
     return layout
 
 
@@ -75,7 +72,7 @@ def sinusoidal_encoding(n_positions: int, d_model: int, base: float = 10000, lay
     ``layout="interleaved"`` (the paper): PE[p, 2i] = sin(omega_i p), PE[p, 2i + 1] = cos(omega_i p).
     ``layout="split"``: PE[p, i] = sin(omega_i p), PE[p, d/2 + i] = cos(omega_i p).
     ``n_positions = 0`` gives an empty (0, d_model) array; ``start`` may be negative or fractional.
-    An odd ``d_model`` raises :class:`PositionalEncodingError`.
+    An odd ``d_model`` raises :class:`InputError`.
 
     >>> sinusoidal_encoding(2, 4).round(4).tolist()
     [[0.0, 1.0, 0.0, 1.0], [0.8415, 0.5403, 0.01, 1.0]]
@@ -83,11 +80,11 @@ def sinusoidal_encoding(n_positions: int, d_model: int, base: float = 10000, lay
     (0, 4)
     """
     if isinstance(n_positions, bool) or not isinstance(n_positions, (int, np.integer)) or n_positions < 0:
-        raise PositionalEncodingError(f"n_positions must be a non-negative integer, got n_positions = {n_positions!r}")
+        raise InputError(f"n_positions must be a non-negative integer, got n_positions = {n_positions!r}")
     omega = sinusoidal_frequencies(d_model, base)
     layout = _layout(layout, SINUSOIDAL_LAYOUTS)
     if not np.isfinite(start):
-        raise PositionalEncodingError(f"start must be a finite position, got start = {start!r}")
+        raise InputError(f"start must be a finite position, got start = {start!r}")
     positions = float(start) + np.arange(int(n_positions), dtype=np.float64)
     return _encode(positions, omega, layout)
 
@@ -129,7 +126,7 @@ def rotation_matrix(k: float, d_model: int, base: float = 10000, layout: str = "
     layout = _layout(layout, SINUSOIDAL_LAYOUTS)
     k = float(k)
     if not np.isfinite(k):
-        raise PositionalEncodingError(f"the offset k must be finite, got k = {k!r}")
+        raise InputError(f"the offset k must be finite, got k = {k!r}")
     c, s = np.cos(omega * k), np.sin(omega * k)
     first, second = _pair_indices(d, layout)  # first holds the sine, second the cosine
     rows, cols = np.arange(d)[first], np.arange(d)[second]
@@ -165,23 +162,23 @@ def rope(x, positions, base: float = 10000, layout: str = "interleaved") -> np.n
     x = np.asarray(x, dtype=np.float64)
     layout = _layout(layout, ROPE_LAYOUTS)
     if x.ndim < 1:
-        raise PositionalEncodingError("x must have at least one axis (the features); got a scalar")
+        raise InputError("x must have at least one axis (the features); got a scalar")
     d = x.shape[-1]
     if d == 0 or d % 2:
-        raise PositionalEncodingError(
+        raise InputError(
             f"RoPE rotates pairs of features, so the last axis of x must have even length d; got d = {d} (x.shape = {x.shape})")
     positions = np.asarray(positions, dtype=np.float64)
     try:
         angles_shape = np.broadcast_shapes(positions.shape, x.shape[:-1])
     except ValueError:
-        raise PositionalEncodingError(
+        raise InputError(
             f"positions of shape {positions.shape} do not broadcast to x's positions axes {x.shape[:-1]} "
             f"(x.shape = {x.shape}); give one position per row of x") from None
     if angles_shape != x.shape[:-1]:
-        raise PositionalEncodingError(
+        raise InputError(
             f"positions of shape {positions.shape} would enlarge x of shape {x.shape}; give one position per row of x")
     if not np.all(np.isfinite(positions)):
-        raise PositionalEncodingError("positions must be finite numbers")
+        raise InputError("positions must be finite numbers")
     theta = rope_frequencies(d, base)
     angles = positions[..., None] * theta
     c, s = np.cos(angles), np.sin(angles)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from symformer.errors import InputError
+
 
 def _logits(z, name: str = "z") -> np.ndarray:
     z = np.asarray(z)
     if not np.issubdtype(z.dtype, np.floating):
         z = z.astype(np.float64)
     if z.ndim == 0:
-        raise ValueError(f"{name} must have at least one axis (the classes); got a scalar")
+        raise InputError(f"{name} must have at least one axis (the classes); got a scalar")
     if z.shape[-1] == 0:
-        raise ValueError(f"{name} has no classes: its last axis is empty")
+        raise InputError(f"{name} has no classes: its last axis is empty")
     return z
 
 
@@ -59,7 +61,7 @@ def softmax_jacobian(z, temperature: float = 1.0) -> np.ndarray:
     [[0.25, -0.25], [-0.25, 0.25]]
     """
     if temperature <= 0:
-        raise ValueError(f"the temperature must be positive, got {temperature}")
+        raise InputError(f"the temperature must be positive, got {temperature}")
     p = softmax(np.asarray(_logits(z)) / temperature)
     outer = p[..., :, None] * p[..., None, :]
     diagonal = np.zeros_like(outer)
@@ -90,7 +92,7 @@ def cross_entropy(z, y) -> np.ndarray:
     z = _logits(z)
     y = np.asarray(y, dtype=np.float64)
     if y.shape != z.shape:
-        raise ValueError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
+        raise InputError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
     log_p = log_softmax(z)
     with np.errstate(invalid="ignore"):
         terms = np.where(y == 0, 0.0, y * log_p)
@@ -106,5 +108,5 @@ def cross_entropy_grad(z, y) -> np.ndarray:
     z = _logits(z)
     y = np.asarray(y, dtype=np.float64)
     if y.shape != z.shape:
-        raise ValueError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
+        raise InputError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
     return np.sum(y, axis=-1, keepdims=True) * softmax(z) - y

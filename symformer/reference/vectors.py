@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from symformer.errors import UsageError
+from symformer.errors import InputError
 
-
-class VectorError(UsageError, ValueError):
-    """Bad vectors for a dot product, projection or cosine similarity."""
 
 
 def _vectors(u, v) -> tuple[np.ndarray, np.ndarray]:
     u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
     if u.ndim == 0 or v.ndim == 0:
-        raise VectorError(f"u and v must be vectors (at least one axis); got shapes {u.shape} and {v.shape}")
+        raise InputError(f"u and v must be vectors (at least one axis); got shapes {u.shape} and {v.shape}")
     if u.shape[-1] != v.shape[-1]:
-        raise VectorError(f"u has {u.shape[-1]} components but v has {v.shape[-1]} (shapes {u.shape} and {v.shape})")
+        raise InputError(f"u has {u.shape[-1]} components but v has {v.shape[-1]} (shapes {u.shape} and {v.shape})")
     if u.shape[-1] == 0:
-        raise VectorError("u and v have no components (length-0 vectors); a dot product needs at least one")
+        raise InputError("u and v have no components (length-0 vectors); a dot product needs at least one")
     return u, v
 
 
@@ -45,14 +42,14 @@ def projection(u, v) -> np.ndarray:
     u, v = _vectors(u, v)
     vv = np.sum(v * v, axis=-1, keepdims=True)
     if np.any(vv == 0):
-        raise VectorError("v is a zero vector: there is no line to project onto")
+        raise InputError("v is a zero vector: there is no line to project onto")
     return np.sum(u * v, axis=-1, keepdims=True) / vv * v
 
 
 def cosine_similarity(u, v) -> np.ndarray:
     """cos(u, v) = u . v / (|u| |v|), in [-1, 1]; unchanged when u or v is scaled by a positive number.
 
-    Zero vectors have no direction: they raise VectorError rather than give NaN.
+    Zero vectors have no direction: they raise InputError rather than give NaN.
 
     >>> round(float(cosine_similarity([1.0, 0.0], [3.0, 3.0])), 6)
     0.707107
@@ -64,7 +61,7 @@ def cosine_similarity(u, v) -> np.ndarray:
     for name, vector in (("u", u), ("v", v)):
         largest = np.max(np.abs(vector), axis=-1, keepdims=True)
         if np.any(largest == 0):
-            raise VectorError(f"{name} is a zero vector (norm 0): its cosine similarity is undefined")
+            raise InputError(f"{name} is a zero vector (norm 0): its cosine similarity is undefined")
         scaled.append(vector / largest)  # the cosine ignores scale; this keeps |u|^2 of 1e-200 from underflowing
     u, v = scaled
     cos = np.sum(u * v, axis=-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))

@@ -1,4 +1,4 @@
-"""LaTeX for derivations: one notation for the whole course, set in one :class:`Style`.
+"""LaTeX for expressions: one notation for the whole course, set in one :class:`Style`.
 
 The printer is SymPy's, taught the course's notation: subscripted indices (z_i, not z[i]),
 \\delta_{ij}, partial derivatives written as fractions of the symbols on the slide, the transpose
@@ -7,7 +7,6 @@ and the Hadamard product as the style says, and no SymPy internals.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,81 +40,6 @@ _LATEX_FUNCTIONS = set(accepted_latex_functions) | {"exp", "log", "tanh", "sinh"
 
 #: Exponents longer than this (in printed characters) switch e^{x} to \exp(x) when exp_as_power is None.
 SHORT_EXPONENT = 14
-
-_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_SPECIAL_RE = re.compile("|".join(re.escape(c) for c in _SPECIAL))
-_MATH_SPAN = re.compile(r"(\$[^$]+\$)")
-
-
-def escape_text(text: str) -> str:
-    r"""Escape prose for LaTeX text mode; ``$...$`` spans are kept as mathematics.
-
-    >>> escape_text("50% of ##ing & $p_i$")
-    '50\\% of \\#\\#ing \\& $p_i$'
-    """
-    pieces = _MATH_SPAN.split(text)
-    return "".join(p if _is_math(p) else _escape_plain(p) for p in pieces)
-
-
-def escape_plain(text: str) -> str:
-    r"""Escape every special character, ``$`` included: for text that is never mathematics (tokens, names).
-
-    >>> escape_plain("$5 ##ing")
-    '\\$5 \\#\\#ing'
-    """
-    return _escape_plain(text)
-
-
-def _escape_plain(text: str) -> str:
-    text = _CONTROL_RE.sub(" ", text)  # a blank line inside \text{} or \intertext{} would end a paragraph
-    text = _SPECIAL_RE.sub(lambda m: _SPECIAL[m.group()], text)
-    return "".join(ch if ord(ch) < 0x80 else _unicode_text(ch) for ch in text)
-
-
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-# Characters T1 + utf8 set in text mode; anything else is spelled as its code point, so the
-# document still compiles with only the fonts of texlive-fonts-recommended.
-_T1_RANGES = ((0xA1, 0xFF), (0x100, 0x17F))
-_UNICODE_TEXT = {"\u00a0": "~", "\u00ad": "-", "\u00d7": r"$\times$", "\u00f7": r"$\div$", "\u2013": "--",
-                 "\u2014": "---", "\u2018": "`", "\u2019": "'", "\u201c": "``", "\u201d": "''",
-                 "\u2026": r"\dots{}", "\u2022": r"\textbullet{}", "\u2212": "$-$", "\u2192": r"$\to$",
-                 "\u2264": r"$\le$", "\u2265": r"$\ge$", "\u2248": r"$\approx$", "\u2202": r"$\partial$",
-                 "\u2211": r"$\sum$", "\u221a": r"$\surd$", "\u221e": r"$\infty$", "\u00b7": r"$\cdot$"}
-_GREEK = "αβγδεζηθικλμνξοπρςστυφχψω"
-_GREEK_NAMES = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi o pi rho varsigma "
-                "sigma tau upsilon phi chi psi omega").split()
-_UNICODE_TEXT.update({g: "$\\" + name + "$" if name != "o" else "o" for g, name in zip(_GREEK, _GREEK_NAMES)})
-
-
-def _unicode_text(ch: str) -> str:
-    if ch in _UNICODE_TEXT:
-        return _UNICODE_TEXT[ch]
-    if any(lo <= ord(ch) <= hi for lo, hi in _T1_RANGES) and ch.isprintable():
-        return ch
-    return rf"\texttt{{[U+{ord(ch):04X}]}}"
-
-
-def _is_math(piece: str) -> bool:
-    return len(piece) > 1 and piece.startswith("$") and piece.endswith("$")
-
-
-def prose_in_math(text: str) -> str:
-    r"""Prose for a display-math environment: text in ``\text{}``, its ``$...$`` spans as math.
-
-    MathJax does not read ``$`` inside ``\text{}``, so the spans are taken out rather than nested.
-
-    >>> prose_in_math("recognise $p_j$ here")
-    '\\text{recognise }p_j\\text{ here}'
-    """
-    out = []
-    for piece in _MATH_SPAN.split(text):
-        if _is_math(piece):
-            out.append(piece[1:-1])
-        elif piece:
-            out.append(rf"\text{{{_escape_plain(piece)}}}")
-    return "".join(out)
-
 
 def _factor_rank(factor) -> int:
     """Where a factor goes in a printed product: numbers, letters, functions, sums, brackets."""
@@ -339,62 +263,3 @@ def step_latex(step_or_expr, style: Style = DEFAULT_STYLE) -> str:
     """The display form of a step: its hand-written LaTeX if it has one, else the printed expression."""
     latex = getattr(step_or_expr, "latex", None)
     return latex if latex else to_latex(getattr(step_or_expr, "expr", step_or_expr), style)
-
-
-_SPACING = re.compile(r"\\(?:left|right|,|;|!|quad|qquad)(?![A-Za-z])")
-_COMMAND = re.compile(r"\\[A-Za-z]+")
-_INVISIBLE = re.compile(r"[{}^_&\s]")
-
-#: Characters of mathematics that fit on one row: the notes' text width, a slide's.
-NOTES_ROW, SLIDE_ROW = 80, 48
-
-
-def visible_length(latex: str) -> int:
-    r"""Roughly how many glyphs ``latex`` sets: a command counts one, braces and spacing none.
-
-    >>> visible_length(r"\frac{\partial p_{i}}{\partial z_{j}}")
-    7
-    """
-    return len(_INVISIBLE.sub("", _COMMAND.sub("x", _SPACING.sub("", latex))))
-
-
-def first_row_alone(left: str, right: str, width: int) -> bool:
-    """Whether the left-hand side must stand on its own row, so that ``left = right`` fits ``width``."""
-    return visible_length(left) + 2 + visible_length(right) > width
-
-
-def derivation_to_latex(derivation, style: Style = DEFAULT_STYLE, environment: str = "align*",
-                        levels=None) -> str:
-    r"""The chain of steps as an ``align*`` (or ``aligned``), justifications between the rows.
-
-    In ``align*`` each justification is an ``\intertext`` (with the step's proof level at the right
-    when ``levels`` gives one per step); ``aligned`` (for notebooks and MathJax, where \intertext is
-    unavailable) puts it as a ``\text`` note at the end of the row instead.
-
-    >>> from symformer import Derivation, Step
-    >>> x = sp.Symbol("x")
-    >>> chain = Derivation("demo", "Demo", "Demo", lhs=(x + 1) ** 2, steps=[Step(x**2 + 2*x + 1, "expand, 100%")])
-    >>> print(derivation_to_latex(chain))
-    \begin{align*}
-    \intertext{expand, 100\%}
-    \left(x + 1\right)^{2} &= x^{2} + 2 x + 1
-    \end{align*}
-    """
-    if environment not in ("align*", "aligned"):
-        raise ValueError(f"environment must be 'align*' or 'aligned', not {environment!r}")
-    lhs = derivation.lhs_latex or to_latex(derivation.lhs, style)
-    if first_row_alone(lhs, step_latex(derivation.steps[0], style), NOTES_ROW):
-        lhs = rf"&{lhs} \\" + "\n"  # too long beside its first step: it gets a row, the steps follow below
-    rows = []
-    for number, step in enumerate(derivation.steps):
-        left = lhs if number == 0 else ""
-        if environment == "align*":
-            why = escape_text(step.why) + (f" [{escape_text(step.cite)}]" if step.cite else "")
-            if levels:
-                why += rf" \hfill {{\footnotesize\textit{{{escape_text(levels[number])}}}}}"
-            rows.append(rf"\intertext{{{why}}}" + "\n" + rf"{left} &= {step_latex(step, style)}")
-        else:
-            why = step.why + (f" [{step.cite}]" if step.cite else "")
-            rows.append(rf"{left} &= {step_latex(step, style)} && {prose_in_math(why)}")
-    body = " \\\\\n".join(rows)
-    return rf"\begin{{{environment}}}" + "\n" + body + "\n" + rf"\end{{{environment}}}"

@@ -1,0 +1,162 @@
+"""What verification returns: the verdict on each method, each check and each derivation.
+
+A :class:`CheckResult` holds the methods tried on one step, claim or final result, strongest first;
+its ``level`` is the wording the exports print beside the step. Nothing here computes a verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import sympy as sp
+
+PROVED, HOLDS, FAILED, INCONCLUSIVE, TIMEOUT, SKIPPED = "proved", "holds", "failed", "inconclusive", "timeout", "skipped"
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """Knobs of the checks. Tolerances are never looser than PyTorch gradcheck's (rtol 1e-3, atol 1e-5)."""
+
+    time_bound: float = 4.0  # seconds for each symbolic method of each check
+    seed: int = 0
+    digits: int = 50
+    identity_tolerance: float = 1e-40
+    rtol: float = 1e-9  # float64, both sides evaluated in closed form
+    atol: float = 1e-12
+    fd_rtol: float = 1e-5  # float64 where one side is a finite difference
+    fd_atol: float = 1e-7
+    max_size_combinations: int = 48
+    high_precision_points: int = 2
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """Concrete values at which the two sides differ."""
+
+    sizes: Mapping
+    indices: Mapping
+    inputs: Mapping
+    lhs: Any
+    rhs: Any
+
+    def __str__(self) -> str:
+        from symformer.engine.report import example_text
+
+        return example_text(self.to_dict())
+
+    def to_dict(self) -> dict:
+        return {
+            "sizes": {str(k): v for k, v in self.sizes.items()},
+            "indices": {str(k): v for k, v in self.indices.items()},
+            "inputs": {str(k): _jsonable(v) for k, v in self.inputs.items()},
+            "lhs": _jsonable(self.lhs),
+            "rhs": _jsonable(self.rhs),
+        }
+
+
+@dataclass
+class MethodResult:
+    method: str
+    status: str
+    detail: str = ""
+    max_error: float | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "status": self.status, "detail": self.detail,
+                "max_error": self.max_error, "seconds": round(self.seconds, 4)}
+
+
+@dataclass
+class CheckResult:
+    """The verdict on one step, claim or final result."""
+
+    kind: str  # "step", "claim" or "result"
+    label: str
+    methods: list = field(default_factory=list)
+    counterexample: Counterexample | None = None
+
+    @property
+    def ok(self) -> bool:
+        statuses = [m.status for m in self.methods]
+        return FAILED not in statuses and any(s in (PROVED, HOLDS) for s in statuses)
+
+    @property
+    def failure(self) -> MethodResult | None:
+        return next((m for m in self.methods if m.status == FAILED), None)
+
+    @property
+    def level(self) -> str:
+        """How the result was established, in the words an export shows."""
+        if not self.ok:
+            failed = self.failure
+            return f"FAILED ({failed.method})" if failed else "not established"
+        for method in self.methods:
+            if method.status == PROVED:
+                return method.detail
+        for method in self.methods:
+            if method.status == HOLDS:
+                return method.detail
+        return "not established"
+
+    @property
+    def max_error(self) -> float | None:
+        errors = [m.max_error for m in self.methods if m.max_error is not None and m.method != "50-digit identity"]
+        return max(errors) if errors else None
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind, "label": self.label, "ok": self.ok, "level": self.level,
+            "max_error": self.max_error, "methods": [m.to_dict() for m in self.methods],
+            "counterexample": self.counterexample.to_dict() if self.counterexample else None,
+        }
+
+
+@dataclass
+class Report:
+    """The verdict on a whole derivation."""
+
+    slug: str
+    title: str
+    topic: str
+    checks: list = field(default_factory=list)
+    seconds: float = 0.0
+    source: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def max_error(self) -> float | None:
+        errors = [c.max_error for c in self.checks if c.max_error is not None]
+        return max(errors) if errors else None
+
+    def failures(self) -> list:
+        return [c for c in self.checks if not c.ok]
+
+    def describe_failures(self) -> str:
+        """One line per failed check naming the derivation, the check and the method, then its counterexample."""
+        from symformer.engine.report import format_failures
+
+        return format_failures([self.to_dict()])
+
+    def to_dict(self) -> dict:
+        return {"slug": self.slug, "title": self.title, "topic": self.topic, "ok": self.ok,
+                "seconds": round(self.seconds, 3), "max_error": self.max_error, "source": self.source,
+                "checks": [c.to_dict() for c in self.checks]}
+
+
+
+def _jsonable(value):
+    if isinstance(value, (sp.Basic,)):
+        try:
+            return float(value)
+        except TypeError:
+            return str(value)
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
