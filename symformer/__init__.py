@@ -20,6 +20,7 @@ from symformer.engine.domains import Domain
 from symformer.engine.model import Claim, Derivation, Figure, Gradient, Jacobian, Property, Size, Step, Witness
 from symformer.engine.results import Report, VerifyConfig
 from symformer.engine.verify import verify
+from symformer._version import __version__
 from symformer.errors import DerivationError, InputError, LoadError, SymformerError, UnknownDerivation, UsageError
 from symformer.notation.printer import Style
 
@@ -29,7 +30,6 @@ __all__ = [
     "VerifyConfig", "Witness", "catalog", "discover", "verify",
 ]
 
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str):

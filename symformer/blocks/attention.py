@@ -5,7 +5,9 @@ Each block is a SymPy ``MatrixExpr`` with three faces, side by side:
 - readable, index-free LaTeX (``\\operatorname{softmax}(S)``, no SymPy internals), via ``_latex``;
 - an explicit elementwise form at concrete sizes (``as_explicit()`` and ``doit()`` on an explicit
   argument), which is what the per-size proofs expand;
-- a NumPy rule registered with ``numpy_rule``, so expressions evaluate at any size.
+- a NumPy rule: ``numpy_function``, a plain function of arrays and sizes, and ``numpy_arguments``,
+  what to pass it. The evaluator calls the function; generated code copies its source, so the rule
+  is written once.
 
 Conventions: a mask is additive (0 where query i may attend to key j, -oo elsewhere), added to the
 scores before the softmax; a row of scores that is all -oo has softmax 0 (PyTorch >= 2.5's safe
@@ -26,7 +28,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.symbol import Str
 
-from symformer.engine.evaluate import _concrete_int, numpy_rule
+from symformer.blocks.base import Block
 
 ALIGNMENTS = ("top-left", "bottom-right")
 
@@ -36,8 +38,19 @@ def _is_explicit(matrix) -> bool:
     return all(isinstance(extent, (int, sp.Integer)) for extent in matrix.shape)
 
 
-class RowSoftmax(sp.MatrixExpr):
+class RowSoftmax(Block):
     """softmax applied to each row: P_ij = exp(S_ij) / sum_k exp(S_ik); a row of only -oo gives 0."""
+
+    @staticmethod
+    def numpy_function(scores):
+        top = np.max(scores, axis=-1, keepdims=True)
+        top = np.where(np.isneginf(top), 0.0, top)  # a fully masked row gives zeros
+        weights = np.exp(scores - top)
+        total = np.sum(weights, axis=-1, keepdims=True)
+        return weights / np.where(total == 0.0, 1.0, total)
+
+    def numpy_arguments(self):
+        return (self.arg,)
 
     def __new__(cls, arg):
         arg = sp.sympify(arg)
@@ -73,12 +86,19 @@ class RowSoftmax(sp.MatrixExpr):
         return rf"\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"
 
 
-class CausalMask(sp.MatrixExpr):
+class CausalMask(Block):
     """Additive causal mask of n queries and m keys: 0 where key j is visible to query i, else -oo.
 
     ``top-left`` (PyTorch's ``is_causal``): j <= i. ``bottom-right`` (FlashAttention >= 2.1):
     j <= i + (m - n). Indices here are SymPy's 0-based matrix indices.
     """
+
+    @staticmethod
+    def numpy_function(n, m, offset):
+        return np.where(np.arange(m)[None, :] <= np.arange(n)[:, None] + offset, 0.0, -np.inf)
+
+    def numpy_arguments(self):
+        return (*self.shape, self.offset)
 
     def __new__(cls, n, m=None, alignment: str = "top-left"):
         alignment = alignment.name if isinstance(alignment, Str) else alignment
@@ -112,8 +132,15 @@ class CausalMask(sp.MatrixExpr):
         return r"B_{\mathrm{causal}}" if self.alignment == "top-left" else r"B_{\mathrm{causal}}^{\searrow}"
 
 
-class PaddingMask(sp.MatrixExpr):
+class PaddingMask(Block):
     """Additive padding mask of one sequence: n queries, m keys of which the first ``length`` are real."""
+
+    @staticmethod
+    def numpy_function(n, m, length):
+        return np.broadcast_to(np.where(np.arange(m) < length, 0.0, -np.inf), (n, m)).copy()
+
+    def numpy_arguments(self):
+        return (*self.shape, self.length)
 
     def __new__(cls, n, m, length):
         return super().__new__(cls, sp.sympify(n), sp.sympify(m), sp.sympify(length))
@@ -138,8 +165,15 @@ class PaddingMask(sp.MatrixExpr):
         return rf"B_{{\mathrm{{pad}}({printer._print(self.length)})}}"
 
 
-class MaskedEntries(sp.MatrixExpr):
+class MaskedEntries(Block):
     """The 0/1 matrix of the entries a mask forbids: 1 where B_ij = -oo."""
+
+    @staticmethod
+    def numpy_function(mask):
+        return np.isneginf(mask).astype(float)
+
+    def numpy_arguments(self):
+        return (self.args[0],)
 
     def __new__(cls, mask):
         return super().__new__(cls, sp.sympify(mask))
@@ -166,12 +200,26 @@ class MaskedEntries(sp.MatrixExpr):
         return rf"\mathbb{{1}}\left[{printer._print(self.args[0])} = -\infty\right]"
 
 
-class PermutationMatrix(sp.MatrixExpr):
+class PermutationMatrix(Block):
     """An n x n permutation matrix Pi, row r of (Pi A) is row pi(r) of A.
 
     ``cycle``: pi(r) = r + 1 mod n. ``swap``: exchanges rows 0 and 1 (the identity when n = 1).
     The two generate every permutation of n rows.
     """
+
+    @staticmethod
+    def numpy_function(n, kind):
+        rows = np.arange(n)
+        if kind == "cycle":
+            image = (rows + 1) % n
+        else:  # swap rows 0 and 1, the identity when n = 1
+            image = np.where(rows < 2, 1 - rows, rows) if n > 1 else rows
+        out = np.zeros((n, n))
+        out[rows, image] = 1.0
+        return out
+
+    def numpy_arguments(self):
+        return (self.shape[0], self.kind)
 
     def __new__(cls, n, kind: str = "cycle"):
         kind = kind.name if isinstance(kind, Str) else kind
@@ -204,50 +252,3 @@ class PermutationMatrix(sp.MatrixExpr):
 
     def _latex(self, printer, *args):
         return r"\Pi_{\mathrm{cycle}}" if self.kind == "cycle" else r"\Pi_{\mathrm{swap}}"
-
-
-# NumPy faces ----------------------------------------------------------------------------------
-
-
-@numpy_rule.register(RowSoftmax)
-def _(expr, env):
-    scores = np.asarray(numpy_rule(expr.arg, env), dtype=float)
-    top = np.max(scores, axis=-1, keepdims=True)
-    top = np.where(np.isneginf(top), 0.0, top)
-    with np.errstate(invalid="ignore"):
-        weights = np.exp(scores - top)
-        total = weights.sum(axis=-1, keepdims=True)
-        return weights / np.where(total == 0.0, 1.0, total)
-
-
-@numpy_rule.register(CausalMask)
-def _(expr, env):
-    n, m = (_concrete_int(s, env, "the size") for s in expr.shape)
-    offset = _concrete_int(expr.offset, env, "the causal offset")
-    visible = np.arange(m)[None, :] <= np.arange(n)[:, None] + offset
-    return np.where(visible, 0.0, -np.inf)
-
-
-@numpy_rule.register(PaddingMask)
-def _(expr, env):
-    n, m = (_concrete_int(s, env, "the size") for s in expr.shape)
-    length = _concrete_int(expr.length, env, "the length")
-    return np.broadcast_to(np.where(np.arange(m) < length, 0.0, -np.inf), (n, m)).copy()
-
-
-@numpy_rule.register(MaskedEntries)
-def _(expr, env):
-    return np.isneginf(np.asarray(numpy_rule(expr.args[0], env))).astype(float)
-
-
-@numpy_rule.register(PermutationMatrix)
-def _(expr, env):
-    n = _concrete_int(expr.shape[0], env, "the size")
-    out = np.zeros((n, n))
-    out[np.arange(n), [expr.image(r, n) for r in range(n)]] = 1.0
-    return out
-
-
-@numpy_rule.register(sp.BlockMatrix)
-def _(expr, env):
-    return np.block([[np.asarray(numpy_rule(b, env), dtype=float) for b in row] for row in expr.blocks.tolist()])

@@ -6,7 +6,8 @@ This printer writes one NumPy statement per distinct subexpression (so ``P`` is 
 however often the closed form uses it), turns products with a ones matrix into row or column sums
 and broadcasts, and reads the sizes from the arguments' shapes. Leading batch axes broadcast.
 
-New node types add a rule with ``@numpy_source.register(TheirClass)``.
+A building block brings its own NumPy rule, copied in as a helper; other node types add a rule
+with ``@numpy_source.register(TheirClass)``.
 
 >>> import sympy as sp
 >>> n, m = sp.symbols("n m", integer=True, positive=True)
@@ -23,6 +24,8 @@ def row_sums(X):
 
 from __future__ import annotations
 
+import inspect
+import textwrap
 from functools import singledispatch
 from typing import Sequence
 
@@ -30,28 +33,8 @@ import sympy as sp
 from sympy.matrices.expressions.hadamard import HadamardProduct
 from sympy.printing.numpy import NumPyPrinter
 
-from symformer.blocks.attention import CausalMask, MaskedEntries, PaddingMask, RowSoftmax
+from symformer.blocks.base import Block
 from symformer.errors import UsageError
-
-HELPERS = {
-    "_row_softmax": '''
-def _row_softmax(scores):
-    top = np.max(scores, axis=-1, keepdims=True)
-    top = np.where(np.isneginf(top), 0.0, top)  # a fully masked row gives zeros
-    weights = np.exp(scores - top)
-    total = np.sum(weights, axis=-1, keepdims=True)
-    return weights / np.where(total == 0.0, 1.0, total)
-''',
-    "_causal_mask": '''
-def _causal_mask(n, m, offset):
-    return np.where(np.arange(m)[None, :] <= np.arange(n)[:, None] + offset, 0.0, -np.inf)
-''',
-    "_padding_mask": '''
-def _padding_mask(n, m, length):
-    return np.broadcast_to(np.where(np.arange(m) < length, 0.0, -np.inf), (n, m))
-''',
-}
-
 
 class _Writer:
     """Collects one statement per distinct subexpression."""
@@ -60,7 +43,7 @@ class _Writer:
         self.names = names
         self.lines: list = []
         self.memo: dict = {}
-        self.helpers: set = set()
+        self.helpers: dict = {}  # helper name -> its source
 
     def value(self, expr) -> str:
         """The name (or literal) holding ``expr``, writing its statement on first use."""
@@ -160,29 +143,23 @@ def _(expr, writer):
     return f"np.ones(({writer.scalar(expr.rows)}, {writer.scalar(expr.cols)}))"
 
 
-@numpy_source.register(RowSoftmax)
+@numpy_source.register(Block)
 def _(expr, writer):
-    writer.helpers.add("_row_softmax")
-    return f"_row_softmax({writer.value(expr.arg)})"
-
-
-@numpy_source.register(CausalMask)
-def _(expr, writer):
-    writer.helpers.add("_causal_mask")
-    n, m = expr.shape
-    return f"_causal_mask({writer.scalar(n)}, {writer.scalar(m)}, {writer.scalar(expr.offset)})"
-
-
-@numpy_source.register(PaddingMask)
-def _(expr, writer):
-    writer.helpers.add("_padding_mask")
-    n, m = expr.shape
-    return f"_padding_mask({writer.scalar(n)}, {writer.scalar(m)}, {writer.scalar(expr.length)})"
-
-
-@numpy_source.register(MaskedEntries)
-def _(expr, writer):
-    return f"np.isneginf({writer.value(expr.args[0])}).astype(float)"
+    """A block's own NumPy rule, copied into the generated module as a helper function."""
+    helper = "_" + "".join("_" + c.lower() if c.isupper() else c for c in type(expr).__name__).lstrip("_")
+    if helper not in writer.helpers:
+        source = textwrap.dedent(inspect.getsource(type(expr).numpy_function))
+        source = source.replace("@staticmethod\n", "").replace("def numpy_function(", f"def {helper}(", 1)
+        writer.helpers[helper] = "\n" + source
+    arguments = []
+    for argument in expr.numpy_arguments():
+        if isinstance(argument, str):
+            arguments.append(repr(argument))
+        elif getattr(argument, "is_Matrix", False):
+            arguments.append(writer.value(argument))
+        else:
+            arguments.append(writer.scalar(argument))
+    return f"{helper}({', '.join(arguments)})"
 
 
 def _argument_names(args: Sequence) -> tuple[dict, list]:
@@ -215,7 +192,7 @@ def to_numpy_source(expr, args: Sequence, name: str = "generated") -> str:
     writer = _Writer(names)
     results = [writer.value(sp.sympify(e)) for e in outputs]
     body = sizes + writer.lines + [f"return {', '.join(results) if len(results) > 1 else results[0]}"]
-    helpers = "".join(HELPERS[h] for h in sorted(writer.helpers))
+    helpers = "".join(writer.helpers[h] for h in sorted(writer.helpers))
     signature = ", ".join(names[a] for a in args)
     return "import numpy as np\n" + helpers + f"\ndef {name}({signature}):\n" + "\n".join("    " + line for line in body)
 

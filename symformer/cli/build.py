@@ -11,12 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+from symformer.cli.common import progress, resolve, say
 from symformer.errors import UsageError
 from symformer.notation.printer import Style
 from symformer.engine.results import VerifyConfig
 
-FORMATS = ("tex", "beamer", "md", "ipynb")
-SUFFIXES = {"tex": ".tex", "beamer": ".tex", "md": ".md", "ipynb": ".ipynb"}
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +24,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "build", help="verify the course and write notes, slides, a handout and figures (and their PDFs)",
         description="Verify every derivation, then write notes.tex, slides.tex, slides-handout.tex and figures/ "
                     "into DIR, and compile the PDFs when latexmk or pdflatex is installed.")
-    building.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the built-in course)")
+    building.add_argument("paths", nargs="*", metavar="TARGET",
+                          help="files, folders or built-in names (default: the built-in course)")
     building.add_argument("-o", "--output", default="symformer-build", metavar="DIR",
                           help="the output folder (default: %(default)s)")
     building.add_argument("--allow-unverified", action="store_true",
@@ -39,9 +39,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     exporting = subparsers.add_parser("export", help="export one derivation as LaTeX, beamer, Markdown or a notebook")
     exporting.add_argument("name", help="the derivation's name (its slug)")
-    exporting.add_argument("--format", choices=FORMATS, default="tex",
-                           help="tex: an article; beamer: slides; md: Markdown with aligned math; ipynb: a notebook "
-                                "that re-runs the verification (default: %(default)s)")
+    from symformer.export import EXPORTERS
+
+    exporting.add_argument("--format", choices=sorted(EXPORTERS), default="tex",
+                           help="; ".join(f"{e.format}: {e.description}" for e in EXPORTERS.values())
+                           + " (default: %(default)s)")
     exporting.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     exporting.add_argument("--path", dest="paths", action="append", default=[], metavar="PATH",
                            help="look in this file or folder instead of the built-in course")
@@ -59,25 +61,6 @@ def _style(args) -> Style:
     return Style(bold_matrices=args.bold_matrices, transpose=r"^{\top}" if args.transpose == "top" else "^{T}")
 
 
-def _progress(done: int, total: int, report: dict, cached: bool) -> None:
-    verdict = "error" if report.get("error") else ("ok" if report["ok"] else "FAILED")
-    how = "cached" if cached else f"{report['seconds']:.2f} s"
-    print(f"[{done}/{total}] {report['slug']}: {verdict} ({how})", file=sys.stderr, flush=True)
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _found(paths):
-    from symformer.engine.catalog import discover
-
-    for path in paths:
-        if not Path(path).exists():
-            raise UsageError(f"{path} does not exist; give derivation files or folders of them")
-    return discover(paths)
-
-
 def run_build(args) -> int:
     from symformer.export.builder import build
 
@@ -86,11 +69,11 @@ def run_build(args) -> int:
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise UsageError(f"the output directory {output} is a file; give a folder with -o (it is created if missing)")
-    found = _found(args.paths)
+    found = resolve(args.paths)
     for error in found.errors:
-        _say(f"error: {error}")
+        say(f"error: {error}")
     if found.errors and not args.allow_unverified:
-        _say("not built: fix the files above, or build with --allow-unverified to leave them out")
+        say("not built: fix the files above, or build with --allow-unverified to leave them out")
         return 1
     if not found.derivations:
         where = ", ".join(args.paths) or "the built-in course"
@@ -98,55 +81,43 @@ def run_build(args) -> int:
     started = time.perf_counter()
     result = build(found.derivations, output, allow_unverified=args.allow_unverified, compile=not args.no_pdf,
                    style=_style(args), jobs=args.jobs, use_cache=not args.no_cache, title=args.title,
-                   progress=_progress, log=_say)
+                   progress=progress, log=say)
     seconds = time.perf_counter() - started
     for slug in result.unverified:
-        _say(f"warning: {slug} failed verification and is marked NOT VERIFIED")
+        say(f"warning: {slug} failed verification and is marked NOT VERIFIED")
     made = ", ".join(p.name for p in result.pdfs) or "the .tex files"
     phases = ", ".join(f"{name} {value:.2f} s" for name, value in result.timings.items())
-    _say(f"built {len(found.derivations)} derivations into {output}: {made} ({seconds:.2f} s: {phases})")
+    say(f"built {len(found.derivations)} derivations into {output}: {made} ({seconds:.2f} s: {phases})")
     return 0
 
 
 def run_export(args) -> int:
-    from symformer.engine.catalog import Catalog
-    from symformer.export import Entry, to_markdown, to_notebook
-    from symformer.export.beamer import slides_document
-    from symformer.export.notes import single_notes_document
     from symformer.engine.batch import verify_many
+    from symformer.engine.catalog import Catalog
+    from symformer.export import Entry, exporter
 
-    found = _found(args.paths) if args.paths else None
-    if found is None:
-        from symformer.engine.catalog import discover
-
-        found = discover()
+    found = resolve(args.paths)
     derivation = Catalog(found.derivations)[args.name]
     style = _style(args)
     entry = Entry(derivation)
-    if args.format != "ipynb":  # the exports show each step's proof level
-        entry.report = verify_many([derivation], VerifyConfig(), progress=_progress)[0]
+    chosen = exporter(args.format)
+    if chosen.shows_levels:
+        entry.report = verify_many([derivation], VerifyConfig(), progress=progress)[0]
         if not entry.verified and not args.allow_unverified:
             from symformer.engine.report import format_failures
 
-            _say(format_failures([entry.report]))
-            _say(f"not exported: {derivation.slug} failed verification (use --allow-unverified to export it marked)")
+            say(format_failures([entry.report]))
+            say(f"not exported: {derivation.slug} failed verification (use --allow-unverified to export it marked)")
             return 1
-    if args.format == "tex":
-        text = single_notes_document(entry, style)
-    elif args.format == "beamer":
-        text = slides_document([entry], derivation.title, style=style)
-    elif args.format == "md":
-        text = to_markdown(entry, style)
-    else:
-        text = to_notebook(entry, style)
+    text = chosen.write(entry, style)
     if args.output:
         from symformer.engine.cache import write_atomically
 
         target = Path(args.output)
         if target.is_dir():
-            target = target / f"{derivation.slug}{SUFFIXES[args.format]}"
+            target = target / f"{derivation.slug}{chosen.suffix}"
         write_atomically(target, text)
-        _say(f"wrote {target}")
+        say(f"wrote {target}")
     else:
         sys.stdout.write(text)
     return 0

@@ -10,10 +10,10 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Sequence
 
-from symformer.engine.catalog import Catalog, Discovery, discover
+from symformer.cli.common import progress, report_load_errors, resolve
+from symformer.engine.catalog import Catalog, discover
 from symformer.errors import SymformerError, UsageError
 from symformer.engine.results import VerifyConfig
 
@@ -27,33 +27,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _resolve(targets: Sequence[str]) -> Discovery:
-    """Targets are files, folders, or names of built-in derivations; none means the whole course."""
-    paths = [t for t in targets if Path(t).exists()]
-    names = [t for t in targets if not Path(t).exists()]
-    if not targets:
-        return discover()
-    found = discover(paths) if paths else Discovery()
-    if names:
-        builtin = discover()
-        catalog = Catalog(builtin.derivations)
-        for name in names:
-            if name.endswith(".py") or "/" in name:
-                raise UsageError(f"{name} does not exist; give a derivation file, a folder, or a built-in name")
-            found.derivations.append(catalog[name])
-    return found
-
-
 def _config(args) -> VerifyConfig:
     if args.time_bound <= 0:
         raise UsageError(f"--time-bound must be positive, got {args.time_bound}")
     return VerifyConfig(time_bound=args.time_bound, seed=args.seed)
-
-
-def _progress(done: int, total: int, report: dict, cached: bool) -> None:
-    verdict = "error" if report.get("error") else ("ok" if report["ok"] else "FAILED")
-    how = "cached" if cached else f"{report['seconds']:.2f} s"
-    print(f"[{done}/{total}] {report['slug']}: {verdict} ({how})", file=sys.stderr, flush=True)
 
 
 # Commands -----------------------------------------------------------------------------------
@@ -63,7 +40,7 @@ def _cmd_list(args) -> int:
     from symformer.engine.report import weakest_level
     from symformer.engine import cache as _cache
 
-    found = _resolve(args.targets)
+    found = resolve(args.targets)
     config = VerifyConfig()
     rows = []
     for derivation in found.derivations:
@@ -77,7 +54,7 @@ def _cmd_list(args) -> int:
         topic_width = max((len(r["topic"]) for r in rows), default=5)
         for row in rows:
             print(f"{row['slug']:<{width}}  {row['topic']:<{topic_width}}  {row['level']}")
-    _report_load_errors(found)
+    report_load_errors(found)
     return EXIT_FAILED if found.errors else EXIT_OK
 
 
@@ -85,11 +62,11 @@ def _cmd_verify(args) -> int:
     from symformer.engine.report import format_failures, format_table
     from symformer.engine.batch import verify_many
 
-    found = _resolve(args.targets)
+    found = resolve(args.targets)
     if not found.derivations and not found.errors:
         raise UsageError(f"no derivations found in {', '.join(args.targets)}; a derivation is a module-level Derivation object")
     reports = verify_many(found.derivations, _config(args), use_cache=not args.no_cache, jobs=args.jobs,
-                          progress=None if args.quiet else _progress)
+                          progress=None if args.quiet else progress)
     ok = all(r["ok"] for r in reports) and not found.errors
     if args.json:
         document = {"ok": ok, "derivations": reports, "errors": [str(e) for e in found.errors]}
@@ -99,12 +76,12 @@ def _cmd_verify(args) -> int:
         failures = format_failures(reports)
         if failures:
             print("\n" + failures)
-    _report_load_errors(found)
+    report_load_errors(found)
     return EXIT_OK if ok else EXIT_FAILED
 
 
 def _cmd_show(args) -> int:
-    found = _resolve([*args.paths]) if args.paths else discover()
+    found = resolve([*args.paths]) if args.paths else discover()
     derivation = Catalog(found.derivations)[args.name]
     if args.format == "latex":
         from symformer.notation.chain import derivation_to_latex
@@ -115,11 +92,6 @@ def _cmd_show(args) -> int:
 
         print(derivation_to_text(derivation))
     return EXIT_OK
-
-
-def _report_load_errors(found: Discovery) -> None:
-    for error in found.errors:
-        print(f"error: {error}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +138,7 @@ def _extensions() -> list:
 
 
 def _version() -> str:
-    from symformer import __version__
+    from symformer._version import __version__
 
     return f"symformer {__version__}"
 

@@ -12,7 +12,8 @@ Index notation is 1-based, as written on slides: ``z[k]`` with ``k`` in ``1..n``
 A ``Derivative`` is evaluated by central differences of its argument, never by trusting SymPy's
 derivative: that is the independent numeric witness of every differentiation step.
 
-New building blocks add a rule with ``@numpy_rule.register(TheirClass)``.
+A building block (``symformer.blocks.Block``) brings its own NumPy rule; other new node types add
+one with ``@numpy_rule.register(TheirClass)``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from symformer.blocks.base import Block
 from symformer.errors import DerivationError
 
 #: Step of the central differences used for Derivative nodes; the truncation error is O(h^2).
@@ -445,3 +447,21 @@ def _(expr, env):
     body = function(dummy)
     inner = numpy_rule(expr.expr, env)
     return numpy_rule(body, Env(values={**env.values, dummy: inner}, axis=env.axis, depth=env.depth, ranges=env.ranges))
+
+
+@numpy_rule.register(Block)
+def _(expr, env):
+    arguments = []
+    for argument in expr.numpy_arguments():
+        if isinstance(argument, str):
+            arguments.append(argument)
+        elif getattr(argument, "is_Matrix", False):
+            arguments.append(np.asarray(numpy_rule(argument, env), dtype=float))
+        else:
+            arguments.append(_concrete_int(argument, env, f"the size {argument} of {type(expr).__name__}"))
+    return type(expr).numpy_function(*arguments)
+
+
+@numpy_rule.register(sp.BlockMatrix)
+def _(expr, env):
+    return np.block([[np.asarray(numpy_rule(b, env), dtype=float) for b in row] for row in expr.blocks.tolist()])

@@ -15,6 +15,11 @@ LEGEND = ("methods, one letter per step then claim: A proved for all sizes, S pr
           "H 50-digit identity (not a proof), F float64 only, R NumPy reference and finite differences, x failed")
 
 
+def verdict_word(report: dict) -> str:
+    """ok, FAILED, or error (the derivation could not be verified at all)."""
+    return "error" if report.get("error") else ("ok" if report["ok"] else "FAILED")
+
+
 def check_code(check: dict) -> str:
     if not check["ok"]:
         return "x"
@@ -44,8 +49,8 @@ def format_table(reports: list) -> str:
         codes = "".join(check_code(c) for c in report["checks"])
         error = report.get("max_error")
         seconds = "cached" if report.get("cached") else f"{report['seconds']:.2f}s"
-        verdict = "error" if report.get("error") else ("ok" if report["ok"] else "FAILED")
-        rows.append((report["slug"], str(steps), codes, "-" if error is None else f"{error:.1e}", seconds, verdict))
+        rows.append((report["slug"], str(steps), codes, "-" if error is None else f"{error:.1e}", seconds,
+                     verdict_word(report)))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

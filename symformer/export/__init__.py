@@ -12,6 +12,9 @@ from symformer.export.course import Entry
 from symformer.export.markdown import to_markdown
 from symformer.export.notebook import to_notebook
 from symformer.export.notes import notes_document, to_notes
+from symformer.export.registry import EXPORTERS, Exporter, exporter, register
+from symformer.export.tables import merges_to_beamer, merges_to_latex, trace_to_beamer, trace_to_latex
 
-__all__ = ["BuildResult", "Entry", "LatexCompileError", "build", "find_toolchain", "notes_document",
-           "slides_document", "to_beamer", "to_markdown", "to_notebook", "to_notes"]
+__all__ = ["EXPORTERS", "BuildResult", "Entry", "Exporter", "LatexCompileError", "build", "exporter", "find_toolchain",
+           "merges_to_beamer", "merges_to_latex", "notes_document", "register", "slides_document", "to_beamer",
+           "to_markdown", "to_notebook", "to_notes", "trace_to_beamer", "trace_to_latex"]

@@ -12,6 +12,7 @@ from symformer.notation.escape import escape_plain, escape_text
 from symformer.notation.layout import first_row_alone, SLIDE_ROW
 from symformer.notation.printer import DEFAULT_STYLE, step_latex, Style, to_latex
 from symformer.export.course import Entry, claim_formula
+from symformer.export.registry import Exporter, register
 
 #: Rows per frame: more do not fit a 4:3 slide at \small.
 STEPS_PER_FRAME = 4
@@ -111,3 +112,6 @@ def slides_document(entries: list, title: str = "The mathematics of transformers
         parts.append(frames[number] if frames is not None else to_beamer(entry, style))
     parts.append(r"\end{document}")
     return "\n".join(parts) + "\n"
+
+
+register(Exporter("beamer", ".tex", "slides", lambda entry, style: slides_document([entry], entry.derivation.title, style=style)))

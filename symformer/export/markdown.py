@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from symformer.notation.printer import DEFAULT_STYLE, step_latex, Style, to_latex
 from symformer.export.course import Entry, citations, claim_formula
+from symformer.export.registry import Exporter, register
 
 
 def to_markdown(entry: Entry, style: Style = DEFAULT_STYLE, figure_folder: str = "figures") -> str:
@@ -69,3 +70,6 @@ def _inline(text: str) -> str:
     """Plain text in Markdown: outside ``$...$`` spans, characters Markdown would act on are escaped."""
     pieces = text.split("$")
     return "$".join(p if i % 2 else "".join("\\" + c if c in "*_[]`<>#" else c for c in p) for i, p in enumerate(pieces))
+
+
+register(Exporter("md", ".md", "Markdown with aligned math", to_markdown))

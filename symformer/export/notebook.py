@@ -12,6 +12,7 @@ from symformer.engine.catalog import builtin_folder
 from symformer.notation.printer import DEFAULT_STYLE, Style
 from symformer.export.course import Entry
 from symformer.export.markdown import to_markdown
+from symformer.export.registry import Exporter, register
 
 
 def verification_code(derivation) -> str:
@@ -59,3 +60,6 @@ def _cell(kind: str, source: str) -> dict:
     if kind == "code":
         cell.update(execution_count=None, outputs=[])
     return cell
+
+
+register(Exporter("ipynb", ".ipynb", "a notebook that re-runs the verification", to_notebook, shows_levels=False))

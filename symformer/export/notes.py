@@ -12,6 +12,7 @@ from symformer.notation.escape import escape_plain, escape_text
 from symformer.notation.printer import DEFAULT_STYLE, Style
 from symformer.notation.text import plain_text
 from symformer.export.course import Entry, citation_key, citations, claim_formula, is_claim
+from symformer.export.registry import Exporter, register
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[T1]{fontenc}
@@ -118,3 +119,6 @@ def _bibliography(entries: list) -> str:
         return ""
     items = "\n".join(rf"\bibitem{{{citation_key(s)}}} {escape_text(s)}" for s in sources)
     return rf"\begin{{thebibliography}}{{{len(sources)}}}" + "\n" + items + "\n" + r"\end{thebibliography}"
+
+
+register(Exporter("tex", ".tex", "an article", single_notes_document))
