@@ -80,7 +80,7 @@ def _typeset(katex: Katex, formulas: list) -> dict:
     if failures:
         formula, message = failures[0]
         more = f" ({len(failures) - 1} more formulas failed too)" if len(failures) > 1 else ""
-        raise KatexError(f"{formula.where}: KaTeX cannot typeset {formula.tex!r}: {message}; "
+        raise KatexError(f"{formula.where}: KaTeX cannot typeset {formula.tex!r} ({message}); "
                          f"write LaTeX KaTeX supports there (site not written){more}")
     return {key: text for key, (kind, text) in zip(keys, results)}
 

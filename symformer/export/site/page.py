@@ -196,7 +196,7 @@ class FigureBlock:
 
     def html(self, out: Writer) -> str:
         alt = html.escape(plain_text(self.caption.text), quote=True)
-        return (f'<figure><img src="{html.escape(self.src)}" alt="{alt}" loading="lazy">'
+        return (f'<figure><img src="{html.escape(self.src)}" alt="{alt}">'
                 f"<figcaption>{self.caption.html(out)}</figcaption></figure>")
 
 

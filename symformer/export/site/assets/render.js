@@ -15,6 +15,10 @@ process.stdin.on("end", () => {
       // throwOnError: a formula KaTeX cannot read must fail the build, not show red source on the page
       return { html: katex.renderToString(tex, { displayMode: display, throwOnError: true, strict: "ignore", output: "htmlAndMathml" }) };
     } catch (error) {
+      // rawMessage and position, not message: its underlined excerpt is unreadable on a terminal
+      if (error && error.rawMessage) {
+        return { error: error.rawMessage + (error.position !== undefined ? " at position " + (error.position + 1) : "") };
+      }
       return { error: String(error && error.message ? error.message : error) };
     }
   });
