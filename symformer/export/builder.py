@@ -106,16 +106,6 @@ def build(
     _cache.write_atomically(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
     timings["write"] = time.perf_counter() - started
 
-    if site:
-        from symformer.export.site import write_site
-
-        started = time.perf_counter()
-        changed = write_site(entries, folder / "site", title, style, figures=figures, log=log)
-        if changed is not None:
-            result.site = folder / "site"
-            result.written += changed
-        timings["site"] = time.perf_counter() - started
-
     started = time.perf_counter()
     if compile:
         result.toolchain = find_toolchain()
@@ -137,6 +127,15 @@ def build(
                 for future in [pool.submit(compile_tex, tex, result.toolchain) for tex in stale]:
                     future.result()
     timings["compile"] = time.perf_counter() - started
+    if site:
+        from symformer.export.site import write_site
+
+        started = time.perf_counter()
+        changed = write_site(entries, folder / "site", title, style, figures=figures, log=log)
+        if changed is not None:
+            result.site = folder / "site"
+            result.written += changed
+        timings["site"] = time.perf_counter() - started
     result.timings = timings
     return result
 

@@ -9,6 +9,7 @@ are copied into the site.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from symformer.engine import cache as _cache
 from symformer.errors import SymformerError, UsageError
 
 KATEX_VERSION = "0.19.1"
@@ -92,9 +94,24 @@ def _holds_katex(folder: Path) -> bool:
 
 
 def render(katex: Katex, formulas: list) -> list:
-    """Typeset ``formulas`` (``(tex, display)`` pairs); return per formula ``("html", text)`` or ``("error", message)``."""
+    """Typeset ``formulas`` (``(tex, display)`` pairs); return per formula ``("html", text)`` or ``("error", message)``.
+
+    A batch typeset before by the same KaTeX and script comes from the cache (the verdicts' folder),
+    so a rebuild that changed no formula starts no Node.js process.
+    """
     if not formulas:
         return []
+    digest = hashlib.sha256(json.dumps([str(katex.folder), katex.version, RENDER_SCRIPT.read_text(), formulas]).encode())
+    cached = _cache.load(f"katex-{digest.hexdigest()}")
+    if cached is not None and len(cached.get("results", [])) == len(formulas):
+        return [tuple(pair) for pair in cached["results"]]
+    results = _run(katex, formulas)
+    if all(kind == "html" for kind, _ in results):
+        _cache.store(f"katex-{digest.hexdigest()}", {"results": results})
+    return results
+
+
+def _run(katex: Katex, formulas: list) -> list:
     request = json.dumps({"katex": str(katex.folder), "formulas": [[tex, bool(display)] for tex, display in formulas]})
     try:
         done = subprocess.run([katex.node, str(RENDER_SCRIPT)], input=request, capture_output=True, text=True,
