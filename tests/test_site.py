@@ -395,3 +395,38 @@ def test_a_katex_folder_named_in_the_environment_must_hold_katex(demo_file, tmp_
 def test_ci_installs_chromium_and_katex():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "chromium" in ci and "npm install -g katex@0.19.1" in ci
+
+
+@needs_katex
+def test_a_block_provider_adds_a_table_to_its_topic_page(demo_file, tmp_path):
+    from symformer.export.site import Prose, Section, Table
+    from symformer.export.site import page as site_page
+
+    def shapes(topic, entries):
+        if not topic.startswith("Demo"):
+            return []
+        table = Table(Prose("Shapes", "shapes"), (Prose("matrix", "shapes"), Prose("shape", "shapes")),
+                      ((Prose("$Q$", "shapes"), Prose("$N \\times d_k$", "shapes")),))
+        return [Section("shapes", "1.2", Prose("Shapes of $Q$", "shapes"), [table])]
+
+    site_page.register_topic_blocks(shapes)
+    try:
+        result = build(discover([demo_file]).derivations, tmp_path / "out", compile=False)
+    finally:
+        site_page.TOPIC_BLOCKS.remove(shapes)
+    text = (result.site / "demo-sums-b-50-b.html").read_text()
+    assert '<section class="derivation" id="shapes"><h2><span class="number">1.2</span> Shapes of ' in text
+    assert _annotation(r"N \times d_k") in text and '<a href="#shapes">' in text
+
+
+def test_figures_are_drawn_to_the_same_svg_bytes_every_time(tmp_path):
+    from symformer.export.figures import export_figures
+
+    path = tmp_path / "demo.py"
+    path.write_text(DEMO)
+    found = discover([path]).derivations
+    export_figures(found, tmp_path / "a")
+    export_figures(found, tmp_path / "b")
+    svg = (tmp_path / "a" / "double-sum-bars.svg").read_bytes()
+    assert svg.startswith(b"<?xml") and b"<svg" in svg
+    assert svg == (tmp_path / "b" / "double-sum-bars.svg").read_bytes()

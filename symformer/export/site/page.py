@@ -208,7 +208,9 @@ class Sources:
         return []
 
     def html(self, out: Writer) -> str:
-        return '<p class="sources"><em>Sources:</em> ' + ", ".join(out.cite(t) for t in self.texts) + ".</p>"
+        links = [out.cite(t) for t in self.texts]  # numbered first, then listed in the order of their numbers
+        ordered = [link for _, link in sorted(zip((out.references[t] for t in self.texts), links))]
+        return '<p class="sources"><em>Sources:</em> ' + ", ".join(ordered) + ".</p>"
 
 
 @dataclass(frozen=True)
