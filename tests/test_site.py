@@ -325,11 +325,13 @@ def test_a_rebuild_that_changed_nothing_rewrites_nothing_in_the_site(demo_file, 
 
 
 @needs_katex
-def test_a_page_of_a_topic_no_longer_built_is_removed(demo_file, tmp_path):
+def test_a_page_of_a_topic_no_longer_built_and_a_half_written_file_are_removed(demo_file, tmp_path):
     out = tmp_path / "out"
     assert main(["build", str(demo_file), str(SOFTMAX_FILE), "-o", str(out), "--no-pdf"]) == 0
     assert (out / "site" / "softmax-and-cross-entropy.html").is_file()
+    (out / "site" / ".index.html.x1y2.tmp").write_text("<html>half")  # as a killed build leaves it
     assert main(["build", str(demo_file), "-o", str(out), "--no-pdf"]) == 0
+    assert not (out / "site" / ".index.html.x1y2.tmp").exists()
     assert not (out / "site" / "softmax-and-cross-entropy.html").exists()
     assert (out / "site" / "demo-sums-b-50-b.html").is_file()
 

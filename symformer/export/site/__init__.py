@@ -2,8 +2,8 @@
 
 :func:`write_site` builds the page model (:mod:`.page`), typesets every formula in one KaTeX run
 (:mod:`.katex`), and only then writes anything, so a formula KaTeX rejects leaves the previous site
-untouched. Files are written only when their bytes changed, and files of an earlier build that the
-site no longer has are removed. The pages reveal each derivation a step at a time with our own
+untouched. Files are written only when their bytes changed (each atomically); files of an earlier
+build that the site no longer has, and temporaries a killed build left, are removed. The pages reveal each derivation a step at a time with our own
 small script (``assets/site.js``) and print every step (``assets/site.css``).
 """
 
@@ -64,7 +64,9 @@ def write_site(entries: list, folder, title: str = "The mathematics of transform
                                  f"build again so it is drawn") from None
     written = [folder / name for name, content in files.items() if _write_if_changed(folder / name, content)]
     for path in folder.rglob("*"):
-        if path.is_file() and path.suffix in OWNED and path.relative_to(folder).as_posix() not in files:
+        unfinished = path.name.startswith(".") and path.suffix == ".tmp"  # left by a build that was killed
+        stale = path.suffix in OWNED and path.relative_to(folder).as_posix() not in files
+        if path.is_file() and (unfinished or stale):
             path.unlink()
     return written
 
