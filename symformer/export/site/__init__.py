@@ -61,7 +61,7 @@ def write_site(entries: list, folder, title: str = "The mathematics of transform
                 files[f"figures/{name}"] = source.read_bytes()
             except OSError:
                 raise SiteError(f"derivation {entry.derivation.slug!r}: the figure {source} is missing; "
-                                 f"build again so it is drawn") from None
+                                f"build again so it is drawn") from None
     written = [folder / name for name, content in files.items() if _write_if_changed(folder / name, content)]
     for path in folder.rglob("*"):
         unfinished = path.name.startswith(".") and path.suffix == ".tmp"  # left by a build that was killed
