@@ -409,7 +409,7 @@ class _Deriver:
                 solved = sp.solve(sp.Eq(display, instance.xreplace({kernel: marker})), marker)
                 if len(solved) != 1 or solved[0].has(marker):
                     continue
-                keep = [s for s in instance.atoms(Sum) if not s.has(kernel)]  # the normaliser S stays as it is
+                keep = [s for s in instance.atoms(Sum) if not s.has(kernel) and not kernel.has(s)]  # the normaliser S stays
                 shielded, restore = _shield(out, keep)
                 candidate = _replace_canonical(shielded, kernel, lambda: solved[0]).xreplace(restore)
                 if candidate != out:
@@ -589,6 +589,7 @@ def _canonical(e):
 
 def _shield_sums(e):
     """Replace each Sum by a placeholder, so that a substitution does not reach inside it."""
+    e = _unify_sums(e)
     sums = {s: sp.Dummy("sum") for s in e.atoms(Sum)}
     return e.xreplace(sums), {v: k for k, v in sums.items()}
 
