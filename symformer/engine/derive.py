@@ -230,26 +230,25 @@ class _Deriver:
 
         return visit(e), found
 
-    # one row: the first derivative's rule, applied wherever it fits
+    # one row: the first rule of the table that fits some derivative, applied wherever it fits
     def next_row(self, e):
         derivatives = _derivatives(e)
         if not derivatives:
             return None
-        for node in derivatives:
-            f, x = node.expr, node.variables[0]
-            if self.is_name(f):
-                return self._name_row(e, derivatives)
-            for rule in RULES:
-                if rule.apply(self, f, x) is not None:
-                    mapping = {}
-                    for other in derivatives:
-                        new = rule.apply(self, other.expr, other.variables[0]) if not self.is_name(other.expr) else None
-                        if new is not None:
-                            mapping[other] = new
-                    e = _replace(e, mapping)
-                    if rule.name in ("linearity", "term by term"):
-                        e = self._close_under(rule, e)  # pulling constants out again is the same rule
-                    return e, rule.why
+        plain = [node for node in derivatives if not self.is_name(node.expr)]
+        for rule in RULES:
+            mapping = {}
+            for node in plain:
+                new = rule.apply(self, node.expr, node.variables[0])
+                if new is not None:
+                    mapping[node] = new
+            if mapping:
+                e = _replace(e, mapping)
+                if rule.name in ("linearity", "term by term"):
+                    e = self._close_under(rule, e)  # pulling constants out again is the same rule
+                return e, rule.why
+        if len(plain) < len(derivatives):
+            return self._name_row(e, derivatives)
         raise DerivationError(f"no rule differentiates {derivatives[0].expr} with respect to {derivatives[0].variables[0]}; "
                               "write it with exp, log, powers, sqrt, sin, cos, tanh, erf, sums and products")
 
@@ -405,13 +404,12 @@ class _Deriver:
             for kernel in _kernels(instance, slots):
                 if _canonical(kernel) not in present:
                     continue
-                marker = sp.Dummy("kernel")
-                solved = sp.solve(sp.Eq(display, instance.xreplace({kernel: marker})), marker)
-                if len(solved) != 1 or solved[0].has(marker):
+                solved = _invert(display, instance, kernel)
+                if solved is None:
                     continue
                 keep = [s for s in instance.atoms(Sum) if not s.has(kernel) and not kernel.has(s)]  # the normaliser S stays
                 shielded, restore = _shield(out, keep)
-                candidate = _replace_canonical(shielded, kernel, lambda: solved[0]).xreplace(restore)
+                candidate = _replace_canonical(shielded, kernel, lambda: solved).xreplace(restore)
                 if candidate != out:
                     candidate = _cancel_keeping_sums(self.contract(_unify_sums(candidate)))
                     if _size(candidate) < _size(out):
@@ -561,6 +559,28 @@ def _shield(e, sums):
     return e.xreplace(found), {v: k for k, v in found.items()}
 
 
+def _invert(display, instance, kernel):
+    """Solve ``display = instance`` for ``kernel``, when the instance is (a u + b) / (c u + d) in u = kernel.
+
+    That covers the definitions a course names (softmax e^{z_i} / S, the sigmoid 1 / (1 + e^{-x}),
+    x-hat (x_i - mu) / sigma, the mean S / H); anything else is not folded back.
+    """
+    u = sp.Dummy("u")
+    numerator, denominator = sp.fraction(sp.together(instance.xreplace({kernel: u})))
+    parts = []
+    for poly in (numerator, denominator):
+        poly = sp.expand(poly)
+        a, b = poly.coeff(u, 1), poly.coeff(u, 0)
+        if a.has(u) or b.has(u) or sp.expand(a * u + b - poly) != 0:
+            return None
+        parts += [a, b]
+    a, b, c, d = parts
+    denominator = c * display - a
+    if denominator == 0:
+        return None
+    return (b - d * display) / denominator
+
+
 def _unify_sums(e):
     """Sums that differ only in the name of their index become one object, so that they cancel."""
     first = {}
@@ -701,12 +721,15 @@ def derive(expression, wrt, *, sizes=None, indices=None, definitions=None, slug=
     claims = []
     for lemma_lhs, closed in deriver.lemmas:
         extra = {i: b for i, b in _default_indices(lemma_lhs, wrt, definitions).items() if i not in indices}
-        claims.append(Claim(f"d {lemma_lhs.expr} / d {lemma_lhs.variables[0]} = {closed}", lemma_lhs, closed,
-                            why="derived from the definition, one rule at a time", indices=extra or None))
+        from symformer.notation.text import expression_to_text
+
+        claims.append(Claim(f"{expression_to_text(lemma_lhs)} = {expression_to_text(closed)}", lemma_lhs, closed,
+                            why="derived from the definition, one rule at a time", indices=extra or None,
+                            latex=f"{_tex(lemma_lhs)} = {_tex(closed)}"))
     name = re.sub(r"[^a-z0-9]+", "-", f"derivative of {_base_of(_head(expression))} by {_base_of(wrt)}".lower()).strip("-")
     return Derivation(
         slug=slug or name,
-        title=title or rf"$\partial / \partial {_tex(wrt)}$ of ${_tex(expression)}$",
+        title=title or rf"The derivative of ${_tex(expression)}$ with respect to ${_tex(wrt)}$",
         topic=topic or "Derived",
         lhs=lhs,
         steps=[Step(e, why) for e, why in rows],
