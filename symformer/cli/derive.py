@@ -195,9 +195,9 @@ def run_derive(args) -> int:
     context = Context()
     for text in args.declare:
         parse_declarations(text, context)
+    definitions = dict(read_definition(text, context) for text in args.define)
     expression = read_expression(args.expression, context, "the expression")
     wrt = read_expression(args.wrt, context, "--wrt")
-    definitions = dict(read_definition(text, context) for text in args.define)
     try:
         derivation = derive(expression, wrt, sizes=context.sizes, definitions=definitions, slug=args.slug, title=args.title)
     except DerivationError as exc:

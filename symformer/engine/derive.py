@@ -281,8 +281,9 @@ class _Deriver:
             if self.is_name(node.expr) and _base(node.expr, self) not in names:
                 names.append(_base(node.expr, self))
         of = " and ".join(f"${_tex(n)}$" for n in names)
-        return _replace(e, mapping), f"{words}, each from the definition of {of} (claims below)" if len(names) > 1 else \
-            f"{words}, from the definition of {of} (claim below)"
+        if len(names) > 1:
+            return _replace(e, mapping), f"differentiate the definitions of {of} (claims below): {words}"
+        return _replace(e, mapping), f"differentiate the definition of {of} (claim below): {words}"
 
     def lemma(self, f, x):
         body = self.expanded_once(f)
