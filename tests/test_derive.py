@@ -79,6 +79,7 @@ TARGETS = {
     "layernorm": lambda: _from_course("layernorm-jacobian"),
     "trace-xtax": _trace,
     "attention-dq": lambda: _from_course("attention-backward-q-general"),
+    "attention-dq-matrix": lambda: _from_course("attention-backward-qk"),
     "attention-dk": lambda: _kv("K"),
     "attention-dv": lambda: _kv("V"),
 }
@@ -134,9 +135,22 @@ def test_the_softmax_jacobian_writes_the_definition_then_the_quotient_rule(deriv
     assert whys[-1] == "recognise $p$ from its definition"
 
 
+def test_the_matrix_form_of_dq_follows_the_course_row_by_row(derived):
+    ours, course = derived["attention-dq-matrix"], _course("attention-backward-qk")
+    # the course writes tr((dS K)^T Q) in its why; SymPy stores it as tr(K^T dS^T Q); ours keeps the transpose whole
+    assert ours.steps[-2].expr.doit() == course.steps[0].expr.doit() and ours.steps[-1].expr == course.steps[-1].expr
+    assert to_latex(ours.steps[-2].expr) == (r"\frac{\partial}{\partial Q} \left(\tau \operatorname{tr}\left("
+                                             r"\left(dS K\right)^{\top} Q \right)\right)")
+    assert [s.why.split(":")[0] for s in ours.steps] == ["write out the definition of the named matrix",
+                                                          "the trace is cyclic", "the gradient of a trace"]
+
+
 def test_a_display_name_inside_the_expression_is_derived_as_a_verified_claim(derived, reports):
     d = derived["layernorm"]
-    assert [c.statement for c in d.claims] == ["∂[mu]/∂x_j = 1/H", "∂[sigma]/∂x_j = xhat_j/H"]
+    assert [c.statement for c in d.claims] == ["the derivative of mu by x, from its definition",
+                                               "the derivative of sigma by x, from its definition"]
+    assert [c.latex for c in d.claims] == [r"\frac{\partial \mu}{\partial x_{j}} = \frac{1}{H}",
+                                           r"\frac{\partial \sigma}{\partial x_{j}} = \frac{\hat{x}_{j}}{H}"]
     assert all(c.ok for c in reports["layernorm"].checks if c.kind == "claim")
 
 
@@ -156,6 +170,7 @@ def _equal_in_engine(derived_final, course_final, source: Derivation, indices=No
     ("cross-entropy", "cross-entropy-gradient"),
     ("layernorm", "layernorm-jacobian"),
     ("attention-dq", "attention-backward-q-general"),
+    ("attention-dq-matrix", "attention-backward-qk"),
     ("attention-dk", "attention-backward-kv-general"),
 ])
 def test_the_result_is_proved_equal_to_the_course_derivation(name, slug, derived):

@@ -55,7 +55,7 @@ def _d(f, x):
 def _linearity(dv, f, x):
     if isinstance(f, sp.Add):
         return sp.Add(*(_d(t, x) for t in f.args))
-    if isinstance(f, sp.Mul):
+    if isinstance(f, sp.Mul) and not isinstance(x, sp.MatrixSymbol):  # for a matrix, d/dX keeps its scalar
         constant, varying = dv.split(f, x)
         if constant != 1 and varying != 1:
             return constant * _d(varying, x)
@@ -134,34 +134,92 @@ def _power(dv, f, x):
     return None
 
 
-def _trace_rule(dv, f, x):
-    """d tr(M_1 ... M_n) / dX, one occurrence of X (or X^T) at a time: d tr(B^T X)/dX = B."""
+def _trace_parts(dv, f, x):
+    """(scalar, the factors of tr(M_1 ... M_n), the positions of X or X^T) when only those depend on X."""
+    outside = sp.Integer(1)
+    if isinstance(x, sp.MatrixSymbol) and isinstance(f, sp.Mul):  # tau tr(...): the scalar stays inside d/dX
+        traces = [a for a in f.args if isinstance(a, sp.Trace)]
+        if len(traces) != 1 or dv.depends(f / traces[0], x):
+            return None
+        outside, f = f / traces[0], traces[0]
     if not (isinstance(x, sp.MatrixSymbol) and isinstance(f, sp.Trace)):
         return None
     scalar, factors = _matmul_factors(f.arg)
+    scalar = scalar * outside
     positions = [n for n, m in enumerate(factors) if m == x or m == x.T]
     if not positions or any(dv.depends(m, x) for n, m in enumerate(factors) if n not in positions):
         return None
-    total = sp.ZeroMatrix(*x.shape)
-    for n in positions:
-        after = factors[n + 1:] + factors[:n]  # tr(M_1..X..M_n) = tr(X B) with B the cyclic rest
-        rest = sp.MatMul(*after) if after else sp.Identity(x.shape[1])
-        total = total + (rest if factors[n] == x.T else rest.T)
-    return scalar * total
+    return scalar, factors, positions
+
+
+def _cyclic_rest(factors, n, x):
+    """B with tr(M_1 .. X .. M_n) = tr(B^T X), by moving the factors after X to the front."""
+    after = factors[n + 1:] + factors[:n]
+    rest = sp.MatMul(*after).doit() if after else sp.Identity(x.shape[1])
+    return rest if factors[n] == x.T else rest.T
+
+
+def _trace_cyclic(dv, f, x):
+    parts = _trace_parts(dv, f, x)
+    if parts is None or len(parts[2]) != 1:
+        return None
+    scalar, factors, (n,) = parts
+    if n == 1 and len(factors) == 2 and isinstance(factors[0], sp.Transpose):
+        return None  # already tr(B^T X)
+    b = _cyclic_rest(factors, n, x).doit()
+    return _d(scalar * sp.Trace(sp.MatMul(sp.Transpose(b), x)), x)  # a scalar times d/dX would lose the shape
+
+
+def _trace_gradient(dv, f, x):
+    parts = _trace_parts(dv, f, x)
+    if parts is None or len(parts[2]) != 1:
+        return None
+    scalar, factors, (n,) = parts
+    return scalar * _cyclic_rest(factors, n, x).doit()
+
+
+def _trace_product(dv, f, x):
+    parts = _trace_parts(dv, f, x)
+    if parts is None or len(parts[2]) < 2:
+        return None
+    scalar, factors, positions = parts
+    return scalar * sp.MatAdd(*(_cyclic_rest(factors, n, x) for n in positions))
 
 
 def _matmul_factors(m):
+    """(scalar, matrix factors) of a product, nested products flattened."""
     if isinstance(m, sp.MatMul):
-        scalar = sp.Mul(*(a for a in m.args if not getattr(a, "is_Matrix", False)))
-        return scalar, [a for a in m.args if getattr(a, "is_Matrix", False)]
+        scalar, factors = sp.Integer(1), []
+        for a in m.args:
+            if getattr(a, "is_Matrix", False):
+                inner_scalar, inner = _matmul_factors(a)
+                scalar, factors = scalar * inner_scalar, factors + inner
+            else:
+                scalar = scalar * a
+        return scalar, factors
     return sp.Integer(1), [m]
+
+
+def _open_matrix_names(dv, f, x):
+    """A named matrix (S = tau Q K^T) that depends on X is written out inside the trace."""
+    if not isinstance(x, sp.MatrixSymbol):
+        return None
+    names = {m: dv.definitions[m] for m in f.atoms(sp.MatrixSymbol) if m in dv.definitions and dv.depends(m, x)}
+    if not names:
+        return None
+    return _d(f.xreplace(names), x)
 
 
 RULES = [
     Rule("linearity", r"linearity: constant factors come out, a sum is differentiated term by term", _linearity),
     Rule("term by term", r"differentiate the sum term by term: $\partial \sum_k f_k = \sum_k \partial f_k$", _term_by_term),
-    Rule("trace", r"the product rule through the trace, one occurrence at a time, with "
-                  r"$\partial \operatorname{tr}(B^{\top} X) / \partial X = B$ and the trace cyclic", _trace_rule),
+    Rule("matrix definition", "write out the definition of the named matrix", _open_matrix_names),
+    Rule("trace cyclic", r"the trace is cyclic: $\operatorname{tr}(A B) = \operatorname{tr}(B A)$ and "
+                         r"$\operatorname{tr}(M) = \operatorname{tr}(M^{\top})$, to bring the variable to the right", _trace_cyclic),
+    Rule("trace gradient", r"the gradient of a trace: $\partial \operatorname{tr}(B^{\top} X) / \partial X = B$", _trace_gradient),
+    Rule("trace product", r"product rule through the trace: each occurrence of the variable in turn, the others held "
+                          r"fixed, each by $\partial \operatorname{tr}(B^{\top} X) / \partial X = B$ (the trace is cyclic)",
+         _trace_product),
     Rule("quotient rule", r"quotient rule: $\partial (f/g) = (\partial f\, g - f\, \partial g) / g^2$", _quotient),
     Rule("product rule", r"product rule: $\partial (f g) = \partial f\, g + f\, \partial g$", _product),
     *(Rule(f"chain rule through {func.__name__}", f"chain rule: {words}", _chain_function(func))
@@ -722,9 +780,9 @@ def derive(expression, wrt, *, sizes=None, indices=None, definitions=None, slug=
     claims = []
     for lemma_lhs, closed in deriver.lemmas:
         extra = {i: b for i, b in _default_indices(lemma_lhs, wrt, definitions).items() if i not in indices}
-        from symformer.notation.text import expression_to_text
-
-        claims.append(Claim(f"{expression_to_text(lemma_lhs)} = {expression_to_text(closed)}", lemma_lhs, closed,
+        name_of = _base_of(_base(lemma_lhs.expr, deriver))
+        claims.append(Claim(f"the derivative of {name_of} by {_base_of(lemma_lhs.variables[0])}, from its definition",
+                            lemma_lhs, closed,
                             why="derived from the definition, one rule at a time", indices=extra or None,
                             latex=f"{_tex(lemma_lhs)} = {_tex(closed)}"))
     name = re.sub(r"[^a-z0-9]+", "-", f"derivative of {_base_of(_head(expression))} by {_base_of(wrt)}".lower()).strip("-")
