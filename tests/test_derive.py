@@ -141,7 +141,7 @@ def test_the_matrix_form_of_dq_follows_the_course_row_by_row(derived):
     assert ours.steps[-2].expr.doit() == course.steps[0].expr.doit() and ours.steps[-1].expr == course.steps[-1].expr
     assert to_latex(ours.steps[-2].expr) == (r"\frac{\partial}{\partial Q} \left(\tau \operatorname{tr}\left("
                                              r"\left(dS K\right)^{\top} Q \right)\right)")
-    assert [s.why.split(":")[0] for s in ours.steps] == ["write out the definition of the named matrix",
+    assert [s.why.split(":")[0] for s in ours.steps] == [r"write out the definition $S = \tau Q K^{\top}$",
                                                           "the trace is cyclic", "the gradient of a trace"]
 
 
@@ -292,6 +292,55 @@ def test_matrix_and_attention_targets_agree_with_torch_autograd(derived, rng):
         values.update({s: sizes[str(s)] for s in d.sizes})
         values[next(s for s in expanded[0].free_symbols if str(s) == "tau")] = tau
         np.testing.assert_allclose(_final_at(d, values, d.free_indices(d.lhs)), grads[wrt], atol=1e-12, err_msg=name)
+
+
+# Expressions the course does not contain ---------------------------------------------------------
+
+z_, y_ = sp.Symbol("z", real=True), sp.Symbol("y", real=True)
+FURTHER = {
+    "tanh": (sp.tanh(x), lambda t, v: t.tanh(v)),
+    "softplus": (log(1 + exp(x)), lambda t, v: t.nn.functional.softplus(v)),
+    "mish": (x * sp.tanh(log(1 + exp(x))), lambda t, v: t.nn.functional.mish(v)),
+    "binary-cross-entropy": (-(y_ * log(1 / (1 + exp(-x))) + (1 - y_) * log(1 - 1 / (1 + exp(-x)))),
+                             lambda t, v: t.nn.functional.binary_cross_entropy_with_logits(v, t.full_like(v, 0.3),
+                                                                                           reduction="none")),
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", FURTHER)
+def test_further_activations_and_losses_agree_with_torch(name, rng):
+    torch = pytest.importorskip("torch", reason="PyTorch is the peer check; install torch to run it")
+    expression, torch_function = FURTHER[name]
+    expression = expression.subs(y_, sp.Rational(3, 10))
+    d = derive(expression, x)
+    assert len(d.steps) <= 10 and not d.steps[-1].expr.has(Derivative) and verify(d).ok
+    points = rng.uniform(-4, 4, 32)
+    ours = np.array([float(evaluate(d.steps[-1].expr, {x: v})) for v in points])
+    tensor = torch.tensor(points, dtype=torch.float64, requires_grad=True)
+    torch_function(torch, tensor).sum().backward()
+    np.testing.assert_allclose(ours, tensor.grad.numpy(), rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("make, final", [
+    (lambda X, A, B: Trace(A * X * B), r"A^{\top} B^{\top}"),
+    (lambda X, A, B: Trace(X.T * X), "2 X"),
+    (lambda X, A, B: Trace(X * A * X.T), r"X \left(A + A^{\top}\right)"),
+    (lambda X, A, B: 2 * Trace(X * B), r"2 B^{\top}"),
+], ids=["tr(AXB)", "tr(X^T X)", "tr(X A X^T)", "2 tr(X B)"])
+def test_matrix_traces_close_and_verify(make, final):
+    N = sp.Symbol("N", integer=True, positive=True)
+    X, A, B = MatrixSymbol("X", N, N), MatrixSymbol("A", N, N), MatrixSymbol("B", N, N)
+    d = derive(make(X, A, B), X, sizes={N: Size(prove=range(1, 4), numeric=6)})
+    assert to_latex(d.steps[-1].expr) == final and verify(d).ok
+
+
+def test_mean_squared_error_gradient():
+    n = sp.Symbol("n", integer=True, positive=True)
+    j, k = sp.symbols("j k", integer=True)
+    z, y = IndexedBase("z", shape=(n,), real=True), IndexedBase("y", shape=(n,), real=True)
+    d = derive(Sum((y[k] - z[k]) ** 2, (k, 1, n)) / n, z[j])
+    assert sp.simplify(d.steps[-1].expr - 2 * (z[j] - y[j]) / n) == 0 and verify(d).ok
 
 
 # Bad input -------------------------------------------------------------------------------------

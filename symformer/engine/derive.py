@@ -53,14 +53,12 @@ def _d(f, x):
 
 
 def _linearity(dv, f, x):
-    if isinstance(f, sp.Add):
+    if isinstance(f, sp.Add) and not isinstance(x, sp.MatrixSymbol):  # a sum of matrix derivatives has no shape here
         return sp.Add(*(_d(t, x) for t in f.args))
     if isinstance(f, sp.Mul) and not isinstance(x, sp.MatrixSymbol):  # for a matrix, d/dX keeps its scalar
         constant, varying = dv.split(f, x)
         if constant != 1 and varying != 1:
             return constant * _d(varying, x)
-    if getattr(f, "is_Matrix", False) is False and isinstance(f, sp.Trace) and isinstance(f.arg, sp.MatAdd):
-        return sp.Add(*(_d(sp.Trace(t), x) for t in f.arg.args))
     return None
 
 
@@ -159,31 +157,52 @@ def _cyclic_rest(factors, n, x):
     return rest if factors[n] == x.T else rest.T
 
 
-def _trace_cyclic(dv, f, x):
-    parts = _trace_parts(dv, f, x)
-    if parts is None or len(parts[2]) != 1:
+def _trace_terms(dv, f, x):
+    """Each term of f (a trace, a scalar times one, or a sum of such) as (scalar, factors, positions).
+
+    Terms free of X are dropped (their gradient is 0); None when some term is not of this form.
+    """
+    if not isinstance(x, sp.MatrixSymbol):
         return None
-    scalar, factors, (n,) = parts
-    if n == 1 and len(factors) == 2 and isinstance(factors[0], sp.Transpose):
-        return None  # already tr(B^T X)
-    b = _cyclic_rest(factors, n, x).doit()
-    return _d(scalar * sp.Trace(sp.MatMul(sp.Transpose(b), x)), x)  # a scalar times d/dX would lose the shape
+    terms = []
+    for term in sp.Add.make_args(f):
+        if not dv.depends(term, x):
+            continue
+        parts = _trace_parts(dv, term, x)
+        if parts is None:
+            return None
+        terms.append(parts)
+    return terms or None
+
+
+def _in_gradient_form(parts) -> bool:
+    scalar, factors, positions = parts
+    return positions == [1] and len(factors) == 2 and isinstance(factors[0], sp.Transpose)
+
+
+def _trace_cyclic(dv, f, x):
+    terms = _trace_terms(dv, f, x)
+    if terms is None or any(len(t[2]) != 1 for t in terms) or all(_in_gradient_form(t) for t in terms):
+        return None
+    rewritten = []
+    for scalar, factors, (n,) in terms:
+        b = _cyclic_rest(factors, n, x).doit()
+        rewritten.append(scalar * sp.Trace(sp.MatMul(sp.Transpose(b), x)))
+    return _d(sp.Add(*rewritten), x)  # a scalar times d/dX would lose the shape: it stays inside
 
 
 def _trace_gradient(dv, f, x):
-    parts = _trace_parts(dv, f, x)
-    if parts is None or len(parts[2]) != 1:
+    terms = _trace_terms(dv, f, x)
+    if terms is None or not all(_in_gradient_form(t) for t in terms):
         return None
-    scalar, factors, (n,) = parts
-    return scalar * _cyclic_rest(factors, n, x).doit()
+    return sp.MatAdd(*(scalar * _cyclic_rest(factors, n, x) for scalar, factors, (n,) in terms)).doit()
 
 
 def _trace_product(dv, f, x):
-    parts = _trace_parts(dv, f, x)
-    if parts is None or len(parts[2]) < 2:
+    terms = _trace_terms(dv, f, x)
+    if terms is None or all(len(t[2]) == 1 for t in terms):
         return None
-    scalar, factors, positions = parts
-    return scalar * sp.MatAdd(*(_cyclic_rest(factors, n, x) for n in positions))
+    return sp.MatAdd(*(scalar * _cyclic_rest(factors, n, x) for scalar, factors, positions in terms for n in positions))
 
 
 def _matmul_factors(m):
@@ -304,6 +323,11 @@ class _Deriver:
                 e = _replace(e, mapping)
                 if rule.name in ("linearity", "term by term"):
                     e = self._close_under(rule, e)  # pulling constants out again is the same rule
+                if rule.name == "matrix definition":
+                    opened = sorted({m for node in mapping for m in node.expr.atoms(sp.MatrixSymbol) if m in self.definitions},
+                                    key=str)
+                    shown = ", ".join(f"${_tex(m)} = {_tex(self.definitions[m])}$" for m in opened)
+                    return e, f"write out the definition {shown}"
                 return e, rule.why
         if len(plain) < len(derivatives):
             return self._name_row(e, derivatives)
@@ -383,7 +407,7 @@ class _Deriver:
             new = transform(e)
             if isinstance(new, tuple):
                 new, why = new
-            if new != e:
+            if new != e and str(new) != str(e):  # a row that reads the same as the one before says nothing
                 rows.append((new, why))
                 e = new
         return rows
@@ -695,13 +719,17 @@ def _absorb_sign(e):
 
 
 def _tidy_matrix(e):
-    e = e.doit() if e.has(sp.Transpose) else e
-    if isinstance(e, sp.MatAdd):
-        # (A X + A^T X) -> (A + A^T) X: collect a common right factor
-        rights = [a.args[-1] if isinstance(a, sp.MatMul) else None for a in e.args]
-        if rights and rights[0] is not None and all(r == rights[0] for r in rights):
-            lefts = [sp.MatMul(*a.args[:-1]) for a in e.args]
-            return sp.MatMul(sp.MatAdd(*lefts), rights[0])
+    """Collect a common factor: A X + A^T X = (A + A^T) X, X A + X A^T = X (A + A^T), X + X = 2 X."""
+    e = e.doit()
+    if not isinstance(e, sp.MatAdd) or len(e.args) < 2:
+        return e
+    factors = [_matmul_factors(a) for a in e.args]
+    if any(len(f) < 2 or s != 1 for s, f in factors):
+        return e
+    if all(f[-1] == factors[0][1][-1] for _, f in factors):
+        return sp.MatMul(sp.MatAdd(*(sp.MatMul(*f[:-1]) for _, f in factors)), factors[0][1][-1])
+    if all(f[0] == factors[0][1][0] for _, f in factors):
+        return sp.MatMul(factors[0][1][0], sp.MatAdd(*(sp.MatMul(*f[1:]) for _, f in factors)))
     return e
 
 
