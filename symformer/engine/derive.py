@@ -256,7 +256,8 @@ class _Deriver:
         self.wrt = wrt
         self.definitions = dict(definitions)
         self.indices = dict(indices)
-        self.lemmas: list = []  # (display-name derivative, its closed form, why), attached as claims
+        self.lemmas: list = []  # (display-name derivative, its closed form), attached as claims
+        self.contracted = False  # whether the last contraction used a Kronecker delta
 
     # what depends on what
     def expanded(self, e):
@@ -399,9 +400,7 @@ class _Deriver:
             rows.append((e, why))
             if len(rows) > MAX_ROWS:
                 raise DerivationError(f"the derivative of {lhs.expr} does not close after {MAX_ROWS} rules")
-        for transform, why in ((self.contract, r"the Kronecker delta picks one term of each sum: "
-                                                 r"$\sum_k f_k \delta_{kj} = f_j$; factors that do not depend on "
-                                                 r"$k$ leave the sum"),
+        for transform, why in ((self.contract_row, None),
                                (self.fold, None),
                                (self.tidy, "collect the terms")):
             new = transform(e)
@@ -413,6 +412,15 @@ class _Deriver:
         return rows
 
     # after the last derivative
+    def contract_row(self, e):
+        """The contraction as a row, its justification naming what happened."""
+        self.contracted = False
+        new = self.contract(e)
+        if self.contracted:
+            return new, (r"the Kronecker delta picks one term of each sum: $\sum_k f_k \delta_{kj} = f_j$; "
+                         r"factors that do not depend on the summation index leave the sum")
+        return new, "split the sums term by term; factors that do not depend on the summation index leave the sum"
+
     def contract(self, e):
         def visit(node):
             if not node.args or isinstance(node, (sp.Indexed, sp.Symbol)):
@@ -441,6 +449,7 @@ class _Deriver:
             if delta is not None:
                 other = next(iter(set(delta.args) - {k}))
                 factors.remove(delta)
+                self.contracted = True
                 out.append(_substitute_free(sp.Mul(*factors), k, other))
                 continue
             fixed = sp.Mul(*(g for g in factors if k not in _free(g)))
