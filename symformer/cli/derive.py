@@ -2,7 +2,9 @@
 
 ``symformer derive "log(Sum(exp(z[k]), (k, 1, n)))" --wrt "z[j]" --declare "n size 1..6; j, k index n; z vector n real"``
 
-The expression is SymPy syntax (``--syntax sympy``). Declarations say what each name is, as
+The expression is SymPy syntax (``--syntax sympy``) or, where the LaTeX reader is installed,
+LaTeX (``--syntax latex``: ``\\log \\sum_k e^{z_k}``, ``--wrt z_j``); a definition's left side is always
+written ``p[a]`` or ``sigma``. Declarations say what each name is, as
 ``symformer check`` reads them: ``n size 1..6 numeric 32``, ``i, j index n``, ``z vector n real``,
 ``Q array N d real`` (index notation, 2-D), ``X matrix N N`` (a MatrixSymbol), ``x scalar real``;
 ``--define "p[a] = exp(z[a]) / Sum(exp(z[k]), (k, 1, n))"`` names a display form. Exit codes:
@@ -113,8 +115,10 @@ def _extent(clause, word, context):
     return symbol
 
 
-def read_expression(text: str, context: Context, what: str):
-    """SymPy syntax with the declared names; an undeclared name is an error, not a new symbol."""
+def read_expression(text: str, context: Context, what: str, syntax: str = "sympy"):
+    """SymPy syntax (or LaTeX, through the reader) with the declared names; an undeclared name is an error."""
+    if syntax == "latex":
+        return _read_latex(text, context, what)
     from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
     local = {**context.names, "delta": sp.KroneckerDelta, "tr": sp.Trace}
@@ -130,6 +134,33 @@ def read_expression(text: str, context: Context, what: str):
     return expr
 
 
+def latex_available() -> bool:
+    """Whether the LaTeX reader (symformer.notation.reader) is installed beside this command."""
+    return importlib.util.find_spec("symformer.notation.reader") is not None
+
+
+def _read_latex(text: str, context: Context, what: str):
+    if not latex_available():
+        raise UsageError("--syntax latex: LaTeX input needs the reader (symformer.notation.reader), which is not "
+                         "installed here; write the expression in SymPy syntax with --syntax sympy")
+    from symformer.errors import SymformerError
+    from symformer.notation.printer import to_latex
+    from symformer.notation.reader import Notation, read_latex
+
+    notation = Notation()
+    for name, value in context.names.items():
+        if isinstance(value, sp.IndexedBase):
+            notation.add_base(to_latex(value.label), value)
+        elif value in context.indices:
+            notation.add_index(value, context.indices[value])
+        else:
+            notation.add_symbol(to_latex(value), value)
+    try:
+        return read_latex(text, notation)
+    except SymformerError as exc:
+        raise UsageError(f"{what}: cannot read '{text}' as LaTeX: {exc}") from None
+
+
 def _plain_symbols(expr) -> set:
     found = set()
     for node in sp.preorder_traversal(expr):
@@ -138,7 +169,7 @@ def _plain_symbols(expr) -> set:
     return found
 
 
-def read_definition(text: str, context: Context):
+def read_definition(text: str, context: Context, syntax: str = "sympy"):
     """``p[a] = exp(z[a]) / S`` becomes (p, Lambda(a, ...)); ``sigma = 1 / (1 + exp(-x))`` (sigma, ...)."""
     if "=" not in text:
         raise UsageError(f"--define: write NAME = EXPRESSION or NAME[i] = EXPRESSION, not {text!r}")
@@ -147,7 +178,7 @@ def read_definition(text: str, context: Context):
     if not match:
         raise UsageError(f"--define: {left!r} is not a name or an entry such as p[a]")
     name, slots = match.group(1), match.group(2)
-    body = read_expression(right, context, f"--define {name}")
+    body = read_expression(right, context, f"--define {name}", syntax)
     if slots is None:
         symbol = context.names.get(name)
         if not isinstance(symbol, sp.Symbol) or symbol in context.sizes:
@@ -175,7 +206,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         help="'n size 1..6 numeric 32; i, j index n; z vector n real; X matrix n n; x scalar real'")
     parser.add_argument("--define", action="append", default=[], metavar="NAME=EXPR",
                         help="a display name and what it stands for: 'p[a] = exp(z[a]) / Sum(exp(z[k]), (k, 1, n))'")
-    parser.add_argument("--syntax", choices=("sympy", "latex"), default="sympy", help="the expression's syntax (default sympy)")
+    parser.add_argument("--syntax", choices=("sympy", "latex"), default="sympy",
+                        help="the syntax of the expression, --wrt and the right sides of --define (default sympy; "
+                             "latex needs the reader)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="what to print (default text)")
     parser.add_argument("--slug", default=None, help="the derivation's name (default: made from the expression)")
     parser.add_argument("--title", default=None, help="the derivation's title")
@@ -187,17 +220,15 @@ def run_derive(args) -> int:
     from symformer.engine.derive import derive
     from symformer.engine.verify import verify
 
-    if args.syntax == "latex":
-        if importlib.util.find_spec("symformer.notation.reader") is None:
-            raise UsageError("--syntax latex: LaTeX input needs the reader (symformer.notation.reader), which is not "
-                             "installed here; write the expression in SymPy syntax with --syntax sympy")
-        raise UsageError("--syntax latex: this version of derive reads SymPy syntax only; use --syntax sympy")
+    if args.syntax == "latex" and not latex_available():
+        raise UsageError("--syntax latex: LaTeX input needs the reader (symformer.notation.reader), which is not "
+                         "installed here; write the expression in SymPy syntax with --syntax sympy")
     context = Context()
     for text in args.declare:
         parse_declarations(text, context)
-    definitions = dict(read_definition(text, context) for text in args.define)
-    expression = read_expression(args.expression, context, "the expression")
-    wrt = read_expression(args.wrt, context, "--wrt")
+    definitions = dict(read_definition(text, context, args.syntax) for text in args.define)
+    expression = read_expression(args.expression, context, "the expression", args.syntax)
+    wrt = read_expression(args.wrt, context, "--wrt", args.syntax)
     try:
         derivation = derive(expression, wrt, sizes=context.sizes, definitions=definitions, slug=args.slug, title=args.title)
     except DerivationError as exc:
