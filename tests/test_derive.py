@@ -132,7 +132,7 @@ def test_the_softmax_jacobian_writes_the_definition_then_the_quotient_rule(deriv
     whys = [s.why for s in derived["softmax-jacobian"].steps]
     assert whys[0].startswith("write out the definition of $p_{i}$")
     assert whys[1].startswith("quotient rule")
-    assert whys[-1] == "recognise $p$ from its definition"
+    assert whys[-1] == r"recognise the definition $p_{a} = \frac{e^{z_{a}}}{\sum_{k=1}^{n} e^{z_{k}}}$"
 
 
 def test_the_matrix_form_of_dq_follows_the_course_row_by_row(derived):

@@ -473,8 +473,20 @@ class _Deriver:
         if not names:
             return e
         out = self.tidy(out)
-        shown = ", ".join(f"${_tex(n)}$" for n in reversed(names))
-        return out, f"recognise {shown} from {'its definition' if len(names) == 1 else 'their definitions'}"
+        shown = [self._definition_tex(n) for n in reversed(names)]
+        if all(shown):
+            return out, f"recognise the definition{'s' if len(shown) > 1 else ''} {', '.join(shown)}"
+        names_tex = ", ".join(f"${_tex(n)}$" for n in reversed(names))
+        return out, f"recognise {names_tex} from {'its definition' if len(names) == 1 else 'their definitions'}"
+
+    def _definition_tex(self, name) -> str | None:
+        """``$p_{a} = ...$`` when it is short enough to read in a justification, else None."""
+        body = self.definitions[name]
+        if isinstance(name, sp.IndexedBase):
+            text = f"{_tex(name[body.variables])} = {_tex(body.expr)}"
+        else:
+            text = f"{_tex(name)} = {_tex(body)}"
+        return f"${text}$" if len(text) <= 90 else None
 
     def _fold_one(self, e, name):
         body = self.definitions[name]
@@ -816,11 +828,13 @@ def derive(expression, wrt, *, sizes=None, indices=None, definitions=None, slug=
     rows = deriver.rows(lhs)
     claims = []
     for lemma_lhs, closed in deriver.lemmas:
-        extra = {i: b for i, b in _default_indices(lemma_lhs, wrt, definitions).items() if i not in indices}
+        # a claim's own free indices (k in d p_k / d z_j) are declared with the derivation's, so every check
+        # that reads the claim (its identity, its display) knows their range
+        for index, bound in _default_indices(lemma_lhs, wrt, definitions).items():
+            indices.setdefault(index, bound)
         name_of = _base_of(_base(lemma_lhs.expr, deriver))
         claims.append(Claim(f"the derivative of {name_of} by {_base_of(lemma_lhs.variables[0])}, from its definition",
-                            lemma_lhs, closed,
-                            why="derived from the definition, one rule at a time", indices=extra or None,
+                            lemma_lhs, closed, why="derived from the definition, one rule at a time",
                             latex=f"{_tex(lemma_lhs)} = {_tex(closed)}"))
     name = re.sub(r"[^a-z0-9]+", "-", f"derivative of {_base_of(_head(expression))} by {_base_of(wrt)}".lower()).strip("-")
     return Derivation(
