@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import sympy as sp
-from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, MatrixSymbol, Sum, Trace, exp, log, sqrt
+from sympy import Derivative, IndexedBase, MatrixSymbol, Sum, Trace, exp, log, sqrt
 
 from symformer import Derivation, DerivationError, Size, Step, catalog, derive, verify
 from symformer.cli.main import main

@@ -361,8 +361,8 @@ class _Deriver:
         words = ", ".join(shown)
         names = []
         for node in derivatives:
-            if self.is_name(node.expr) and _base(node.expr, self) not in names:
-                names.append(_base(node.expr, self))
+            if self.is_name(node.expr) and _base(node.expr) not in names:
+                names.append(_base(node.expr))
         of = " and ".join(f"${_tex(n)}$" for n in names)
         if len(names) > 1:
             return _replace(e, mapping), f"differentiate the definitions of {of} (claims below): {words}"
@@ -764,7 +764,7 @@ def _free(e) -> set:
     return _free_symbols(e)
 
 
-def _base(f, dv):
+def _base(f):
     return f.base if isinstance(f, sp.Indexed) else f
 
 
@@ -832,7 +832,7 @@ def derive(expression, wrt, *, sizes=None, indices=None, definitions=None, slug=
         # that reads the claim (its identity, its display) knows their range
         for index, bound in _default_indices(lemma_lhs, wrt, definitions).items():
             indices.setdefault(index, bound)
-        name_of = _base_of(_base(lemma_lhs.expr, deriver))
+        name_of = _base_of(_base(lemma_lhs.expr))
         claims.append(Claim(f"the derivative of {name_of} by {_base_of(lemma_lhs.variables[0])}, from its definition",
                             lemma_lhs, closed, why="derived from the definition, one rule at a time",
                             latex=f"{_tex(lemma_lhs)} = {_tex(closed)}"))
