@@ -490,23 +490,36 @@ class _Deriver:
 
     def _fold_one(self, e, name):
         body = self.definitions[name]
+        present = {_canonical(node) for node in sp.preorder_traversal(e)}
         if isinstance(name, sp.IndexedBase):
+            # one template with placeholder slots; each choice of indices is a cheap xreplace of it, and a choice
+            # whose characteristic part (e^{z_t}, x_t) does not occur in e is skipped before anything is built
             symbols = sorted({s for s in _all_symbols(e) if s.is_integer and s not in self.sizes_in(e)}, key=str)
             body = _fresh_dummies(body, _all_symbols(e) | set(self.indices))
-            instances = [(name[t], body(*t), set(t)) for t in itertools.product(symbols, repeat=len(body.variables))]
+            slots = [sp.Symbol(f"_slot{n}", integer=True) for n in range(len(body.variables))]
+            template = body(*slots)
+            template_kernels = _kernels(template, set(slots))
+            allowed = _slot_values(template, slots, e)
+            instances = []
+            for t in itertools.product(*(sorted(allowed[slot], key=str) if allowed[slot] is not None else symbols
+                                         for slot in slots)):
+                chosen = dict(zip(slots, t))
+                kernels = [k.xreplace(chosen) for k in template_kernels]
+                kernels = [k for k in kernels if _canonical(k) in present]
+                if kernels:
+                    instances.append((name[t], template.xreplace(chosen), kernels))
         else:
-            instances = [(name, body, set())]
-        present = {_canonical(node) for node in sp.preorder_traversal(e)}
+            instances = [(name, body, [k for k in _kernels(body, set()) if _canonical(k) in present] or [body])]
         out = e
-        for display, instance, slots in instances:  # where the whole definition appears, write its name
+        for display, instance, kernels in instances:  # where the whole definition appears, write its name
             if _canonical(instance) in present:
                 out = _replace_canonical(out, instance, lambda: display)
         if out != e:
             return out
-        for display, instance, slots in instances:
+        for display, instance, kernels in instances:
             # solve the definition for the one part of it that appears in e: e^{z_t} = p_t S, e^{-x} = 1/sigma - 1
-            for kernel in _kernels(instance, slots):
-                if _canonical(kernel) not in present:
+            for kernel in kernels:
+                if _canonical(kernel) not in present or kernel == instance:
                     continue
                 solved = _invert(display, instance, kernel)
                 if solved is None:
@@ -627,6 +640,22 @@ def _fresh_dummies(body, taken):
                 renamed[limit[0]] = limit[0] if keep else sp.Symbol(next(spare), integer=True)
                 taken.add(str(renamed[limit[0]]))
     return sp.Lambda(body.variables, body.expr.xreplace(renamed)) if renamed else body
+
+
+def _slot_values(template, slots, e) -> dict:
+    """For each slot of a definition, the indices that stand in that place in e (None: any index).
+
+    In softmax P_{rs} = e^{tau sum_c Q_{rc} K_{sc}} / ..., slot r can only be an index that e writes as the row
+    of Q, so only those choices are tried.
+    """
+    allowed = {slot: None for slot in slots}
+    in_e = list(e.atoms(sp.Indexed))
+    for atom in template.atoms(sp.Indexed):
+        for position, index in enumerate(atom.indices):
+            if index in allowed:
+                values = {a.indices[position] for a in in_e if a.base == atom.base and len(a.indices) > position}
+                allowed[index] = values if allowed[index] is None else allowed[index] & values
+    return allowed
 
 
 def _substitute_free(e, old, new):
