@@ -335,6 +335,20 @@ def test_matrix_traces_close_and_verify(make, final):
     assert to_latex(d.steps[-1].expr) == final and verify(d).ok
 
 
+def test_norms_and_losses_written_out_without_display_names_still_close():
+    # LayerNorm, RMSNorm and KL divergence typed in full: more rows, each verified, none left open
+    n, eps = sp.Symbol("n", integer=True, positive=True), sp.Symbol("epsilon", positive=True)
+    j, k, l = sp.symbols("j k l", integer=True)
+    z, y = IndexedBase("z", shape=(n,), real=True), IndexedBase("y", shape=(n,), positive=True)
+    mean = Sum(z[l], (l, 1, n)) / n
+    softmax_k = exp(z[k]) / Sum(exp(z[l]), (l, 1, n))
+    for expression in ((z[j] - mean) / sqrt(Sum((z[k] - mean) ** 2, (k, 1, n)) / n + eps),
+                       z[j] / sqrt(Sum(z[k] ** 2, (k, 1, n)) / n + eps),
+                       Sum(y[k] * log(y[k] / softmax_k), (k, 1, n))):
+        d = derive(expression, z[j])
+        assert len(d.steps) <= 10 and not d.steps[-1].expr.has(Derivative) and verify(d).ok
+
+
 def test_mean_squared_error_gradient():
     n = sp.Symbol("n", integer=True, positive=True)
     j, k = sp.symbols("j k", integer=True)

@@ -229,6 +229,9 @@ def _open_matrix_names(dv, f, x):
     return _d(f.xreplace(names), x)
 
 
+LINEARITY_AND_SUMS = (r"linearity: constant factors come out and every sum, $\sum_k$ among them, is differentiated "
+                      r"term by term")
+
 RULES = [
     Rule("linearity", r"linearity: constant factors come out, a sum is differentiated term by term", _linearity),
     Rule("term by term", r"differentiate the sum term by term: $\partial \sum_k f_k = \sum_k \partial f_k$", _term_by_term),
@@ -323,7 +326,10 @@ class _Deriver:
             if mapping:
                 e = _replace(e, mapping)
                 if rule.name in ("linearity", "term by term"):
-                    e = self._close_under(rule, e)  # pulling constants out again is the same rule
+                    # constants out and sums term by term, as far as they go: one row of linearity
+                    e, used = self._close_under(RULES[:2], e)
+                    if used == {"linearity", "term by term"}:
+                        return e, LINEARITY_AND_SUMS
                 if rule.name == "matrix definition":
                     opened = sorted({m for node in mapping for m in node.expr.atoms(sp.MatrixSymbol) if m in self.definitions},
                                     key=str)
@@ -335,18 +341,24 @@ class _Deriver:
         raise DerivationError(f"no rule differentiates {derivatives[0].expr} with respect to {derivatives[0].variables[0]}; "
                               "write it with exp, log, powers, sqrt, sin, cos, tanh, erf, sums and products")
 
-    def _close_under(self, rule, e):
+    def _close_under(self, rules, e):
+        """Apply ``rules`` until none fits; return the result and the names of the rules that were used."""
+        used = set()
         for _ in range(MAX_ROWS):
             mapping = {}
             for node in _derivatives(e):
-                if not self.is_name(node.expr):
+                if self.is_name(node.expr):
+                    continue
+                for rule in rules:
                     new = rule.apply(self, node.expr, node.variables[0])
                     if new is not None:
                         mapping[node] = new
+                        used.add(rule.name)
+                        break
             if not mapping:
-                return e
+                return e, used
             e = _replace(e, mapping)
-        return e
+        return e, used
 
     def _name_row(self, e, derivatives):
         """d (display name) / d x: derived on its own from the definition, and cited as a claim."""
