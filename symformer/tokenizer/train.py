@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import heapq
 import os
-import tempfile
+import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from symformer.errors import CorpusError, UsageError
+from symformer.errors import CorpusError, OutputError, UsageError
 
 from symformer.tokenizer.basic import _BasicTokenizer
 from symformer.tokenizer.wordpiece import _read_text, DEFAULT_SPECIAL_TOKENS, WordPiece
@@ -59,18 +59,29 @@ class WordPieceTraining:
     handle_chinese_chars: bool = True
 
     def write_vocab(self, path: str | os.PathLike[str]) -> Path:
-        """Write vocab.txt (one token a line) atomically: a temporary file, then ``os.replace``."""
+        """Write vocab.txt (one token a line) atomically: a temporary file, then ``os.replace``.
+
+        The file gets the permissions the umask gives any new file; a file that cannot be written
+        raises :class:`~symformer.errors.OutputError` naming it.
+        """
         target = Path(path)
         directory = target.parent
         if not directory.is_dir():
             raise UsageError(f"{target}: the directory {directory} does not exist; create it first")
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        temporary = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+        except OSError as exc:
+            raise OutputError.from_os_error(target, exc) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write("".join(token + "\n" for token in self.vocab))
             os.replace(temporary, target)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise OutputError.from_os_error(target, exc) from None
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
         return target
 
