@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from symformer.engine.cache import write_atomically
-from symformer.errors import SymformerError
+from symformer.errors import OutputError, SymformerError
 
 FORMATS = ("pdf", "png", "svg")
 PNG_DPI = 150
@@ -92,7 +92,11 @@ def _draw(slug: str, figure, stem: Path) -> None:
             options = _SAVE_OPTIONS[fmt]
             with rc_context({"svg.hashsalt": stem.name}):  # SVG ids from the name, not a random salt
                 drawing.savefig(buffer, format=fmt, bbox_inches="tight", **options)
-            write_atomically(stem.with_suffix(f".{fmt}"), buffer.getvalue())
+            target = stem.with_suffix(f".{fmt}")
+            try:
+                write_atomically(target, buffer.getvalue())
+            except OSError as exc:  # a full disk, a read-only folder: name the file, not a traceback
+                raise OutputError.from_os_error(target, exc) from None
     finally:
         _close(drawing)
 
