@@ -1,7 +1,10 @@
 """The command line: ``symformer list | verify | show | build | export | derive | tokenize | wordpiece``.
 
 The library raises typed errors; only this module turns them into messages and exit codes:
-0 when everything holds, 1 when a derivation fails or a file does not load, 2 for usage errors.
+0 when everything holds, 1 when a derivation fails, a file does not load or an output cannot be
+written, 2 for usage errors, 128 + N when signal N (Ctrl-C, SIGTERM, SIGHUP) stopped the program.
+A signal stops the program the way Ctrl-C does, so its clean-ups run (a compile in progress is
+killed and its private folder removed); files are written whole or not at all.
 """
 
 from __future__ import annotations
@@ -9,10 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from typing import Sequence
 
-from symformer.cli.common import progress, report_load_errors, resolve
+from symformer.cli.common import MAX_SEED, jobs_option, progress, report_load_errors, resolve, seconds, whole_number
 from symformer.engine.catalog import Catalog, discover
 from symformer.errors import SymformerError, UsageError
 from symformer.engine.results import VerifyConfig
@@ -28,8 +34,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _config(args) -> VerifyConfig:
-    if args.time_bound <= 0:
-        raise UsageError(f"--time-bound must be positive, got {args.time_bound}")
     return VerifyConfig(time_bound=args.time_bound, seed=args.seed)
 
 
@@ -108,10 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     verifying = commands.add_parser("verify", help="verify derivations: every step symbolically and numerically")
     verifying.add_argument("targets", nargs="*", metavar="TARGET", help="files, folders or built-in names (default: all)")
     verifying.add_argument("--json", action="store_true", help="print one JSON document to stdout")
-    verifying.add_argument("--time-bound", type=float, default=VerifyConfig.time_bound, metavar="SECONDS",
-                           help="time for each symbolic method of each check (default %(default)s)")
-    verifying.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    verifying.add_argument("--jobs", type=int, default=None, help="worker processes (default: up to 2)")
+    verifying.add_argument("--time-bound", type=seconds("--time-bound"), default=VerifyConfig.time_bound,
+                           metavar="SECONDS", help="time for each symbolic method of each check, up to a day "
+                           "(default %(default)s)")
+    verifying.add_argument("--seed", type=whole_number("--seed", 0, MAX_SEED), default=0, metavar="N",
+                           help=f"seed of the random inputs, 0 to {MAX_SEED} (default 0)")
+    jobs_option(verifying)
     verifying.add_argument("--no-cache", action="store_true", help="verify again even if nothing changed")
     verifying.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     verifying.set_defaults(run=_cmd_verify)
@@ -148,17 +154,69 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        return args.run(args)
+        with _signals_stop_cleanly():
+            args = parser.parse_args(argv)
+            return args.run(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SymformerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except BrokenPipeError:
+        raise  # the reader of our output has gone: entrypoint stops quietly
+    except OSError as exc:  # the last resort: whatever was not turned into a message on its way up
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}; check the path and run the command again", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt as exc:
+        number = getattr(exc, "signum", signal.SIGINT)
+        how = "interrupted" if number == signal.SIGINT else f"stopped by {signal.Signals(number).name}"
+        print(f"{how}: no file was left half-written; run the command again to finish", file=sys.stderr)
+        return 128 + number
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C's KeyboardInterrupt so that clean-ups run."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_stop_cleanly():
+    """While the program runs, SIGINT, SIGTERM and SIGHUP raise in the main process.
+
+    Forked workers inherit the handler: there SIGINT is ignored (the program stops its workers
+    itself, so Ctrl-C prints no traceback per worker) and the other signals kill as by default.
+    A signal that was ignored when the program started (nohup, a background job) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def stop(signum, frame):
+        if os.getpid() != owner:
+            if signum != signal.SIGINT:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped(signum)
+
+    previous = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+            previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
 def entrypoint() -> None:

@@ -88,6 +88,7 @@ def build(
 ) -> BuildResult:
     """Verify ``derivations`` and export them to ``folder``; see the module docstring.
 
+    ``title`` is plain text: the PDFs and the site print it as typed, ``$`` and ``&`` included.
     ``wait`` is how many seconds to wait for another build into ``folder`` to finish.
     """
     folder = Path(folder)
@@ -135,10 +136,11 @@ def _build(derivations, folder: Path, *, allow_unverified, compile, style, confi
 
     started = time.perf_counter()
     frames = [to_beamer(e, style) for e in entries]  # the same frames serve the slides and the handout
+    heading = _plain_title(title)
     texts = {
-        "notes.tex": notes_document(entries, title, style),
-        "slides.tex": slides_document(entries, title, handout=False, style=style, frames=frames),
-        "slides-handout.tex": slides_document(entries, title, handout=True, style=style, frames=frames),
+        "notes.tex": notes_document(entries, heading, style),
+        "slides.tex": slides_document(entries, heading, handout=False, style=style, frames=frames),
+        "slides-handout.tex": slides_document(entries, heading, handout=True, style=style, frames=frames),
     }
     for name, text in texts.items():
         if _write_if_changed(folder / name, text):
@@ -169,6 +171,17 @@ def _build(derivations, folder: Path, *, allow_unverified, compile, style, confi
         timings["site"] = time.perf_counter() - started
     result.timings = timings
     return result
+
+
+def _plain_title(text: str) -> str:
+    r"""Plain text as the LaTeX exporters' titles: they read ``$...$`` as mathematics, here ``$`` is a dollar.
+
+    The exporters escape every other special character; each dollar becomes a one-symbol span.
+
+    >>> _plain_title("Prices $5 & $6")
+    'Prices $\\text{\\textdollar}$5 & $\\text{\\textdollar}$6'
+    """
+    return text.replace("$", r"$\text{\textdollar}$")
 
 
 def _compile(folder: Path, texts: dict, manifest: dict, tool: str, locators: dict, log) -> list:
