@@ -2,8 +2,14 @@
 
 Conventions: the last axis is the class axis; leading axes broadcast. A logit of -inf gives an
 exact 0 probability. A row whose logits are all -inf has no distribution: softmax returns NaN for
-it, as the textbook formula does (attention's safe softmax, which returns zeros, lives with
-attention).
+it, as the textbook formula does, without a warning (attention's safe softmax, which returns zeros,
+lives with attention). A +inf or NaN logit makes its row NaN. Logits and targets are real: complex
+or non-numeric input is an error, as is a temperature that is not positive and finite.
+
+Cross-entropy targets may be any finite real numbers, negative ones included: L is linear in y,
+so the formula and its gradient (sum_i y_i) p - y hold for every y (the course derives them so).
+L is a loss, non-negative and smallest at p = y, only for targets that are a distribution; NaN or
+infinite targets are an error.
 """
 
 from __future__ import annotations
@@ -13,8 +19,15 @@ import numpy as np
 from symformer.errors import InputError
 
 
+def _real(x, name: str) -> np.ndarray:
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
+        raise InputError(f"{name} must be an array of real numbers, got dtype {x.dtype}")
+    return x
+
+
 def _logits(z, name: str = "z") -> np.ndarray:
-    z = np.asarray(z)
+    z = _real(z, name)
     if not np.issubdtype(z.dtype, np.floating):
         z = z.astype(np.float64)
     if z.ndim == 0:
@@ -22,6 +35,27 @@ def _logits(z, name: str = "z") -> np.ndarray:
     if z.shape[-1] == 0:
         raise InputError(f"{name} has no classes: its last axis is empty")
     return z
+
+
+def _targets(y) -> np.ndarray:
+    y = _real(y, "y").astype(np.float64)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(f"the targets y must be finite numbers, got {y[where]} at index {where}")
+    return y
+
+
+def _temperature(temperature) -> float:
+    if isinstance(temperature, (bool, np.bool_)) or np.ndim(temperature) != 0 or np.iscomplexobj(temperature):
+        raise InputError(f"the temperature must be one positive number, got {temperature!r}")
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise InputError(f"the temperature must be one positive number, got {temperature!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise InputError(f"the temperature must be positive and finite, got {value}")
+    return value
 
 
 def softmax(z, axis: int = -1) -> np.ndarray:
@@ -60,8 +94,7 @@ def softmax_jacobian(z, temperature: float = 1.0) -> np.ndarray:
     >>> softmax_jacobian([0.0, 0.0]).tolist()
     [[0.25, -0.25], [-0.25, 0.25]]
     """
-    if temperature <= 0:
-        raise InputError(f"the temperature must be positive, got {temperature}")
+    temperature = _temperature(temperature)
     p = softmax(np.asarray(_logits(z)) / temperature)
     outer = p[..., :, None] * p[..., None, :]
     diagonal = np.zeros_like(outer)
@@ -82,7 +115,7 @@ def log_softmax_jacobian(z) -> np.ndarray:
 
 
 def cross_entropy(z, y) -> np.ndarray:
-    """L = -sum_i y_i log softmax(z)_i, for one-hot or probability (or any non-negative) targets.
+    """L = -sum_i y_i log softmax(z)_i, for one-hot, probability or any other finite real targets.
 
     Terms with y_i = 0 contribute 0 even where log p_i = -inf.
 
@@ -90,7 +123,7 @@ def cross_entropy(z, y) -> np.ndarray:
     0.693147
     """
     z = _logits(z)
-    y = np.asarray(y, dtype=np.float64)
+    y = _targets(y)
     if y.shape != z.shape:
         raise InputError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
     log_p = log_softmax(z)
@@ -106,7 +139,7 @@ def cross_entropy_grad(z, y) -> np.ndarray:
     [-0.5, 0.5]
     """
     z = _logits(z)
-    y = np.asarray(y, dtype=np.float64)
+    y = _targets(y)
     if y.shape != z.shape:
         raise InputError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
     return np.sum(y, axis=-1, keepdims=True) * softmax(z) - y
