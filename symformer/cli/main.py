@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -30,6 +31,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so ``main`` owns every exit code."""
 
     def error(self, message):
+        option = re.match(r"argument (?:-\w/)?(--[\w-]+)(?:/-\w)?: expected one argument$", message)
+        if option:  # argparse takes "-inf" or "-x" after an option for another option
+            message += f"; a value that starts with '-' is written {option.group(1)}=VALUE"
         raise UsageError(f"{self.prog}: {message}")
 
 

@@ -329,6 +329,7 @@ def log_excerpt(log: str, name: str = "", context: int = 6) -> tuple:
         match = _FILE_LINE.match(line)
         if line.startswith("!") or (match and (not name or match.group("file").endswith(name))):
             chunk = lines[index:index + context]
+            chunk = chunk[:next((i for i, l in enumerate(chunk) if l.startswith("Here is how much")), len(chunk))]
             number = int(match.group("line")) if match else None
             for follow in lines[index:index + 4 * context]:  # "Enter file name:" can push the line down
                 if number is not None:
