@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import secrets
 import sys
 from dataclasses import asdict
 from functools import lru_cache
@@ -22,6 +20,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from symformer._files import write_atomically
 from symformer.engine.model import Claim, Derivation
 
 
@@ -109,67 +108,3 @@ def _unusable(error: Exception) -> None:
     reason = getattr(error, "strerror", None) or str(error)
     print(f"warning: verdicts are not cached: {where}: {reason}; verification goes on without the cache "
           "(set SYMFORMER_CACHE_DIR to a folder you can write to)", file=sys.stderr, flush=True)
-
-
-def write_atomically(path: Path, text: str | bytes, *, private: bool = False) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half a file.
-
-    The file gets the permissions the user's umask gives any new file (0644 under umask 022), so a
-    build can be copied to a web server; ``private`` files (the cache) are readable by their owner
-    only. A process killed mid-write leaves ``.NAME.XXXXXXXX.tmp``, which
-    :func:`remove_unfinished` clears.
-
-    >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> write_atomically(folder / "notes.tex", "x")
-    >>> (folder / "notes.tex").read_text(), sorted(p.name for p in folder.iterdir())
-    ('x', ['notes.tex'])
-    >>> import shutil; shutil.rmtree(folder)
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode() if isinstance(text, str) else text
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    while True:
-        temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        try:  # the kernel applies the umask (and a folder's default ACL) to the mode asked for
-            handle = os.open(temporary, flags, 0o600 if private else 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-_UNFINISHED = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
-
-
-def remove_unfinished(folder: Path) -> list:
-    """Delete the temporary files that writers killed mid-write left in ``folder``; return their paths.
-
-    Call it only while no other writer is at work in ``folder`` (the build holds its folder's lock).
-
-    >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> _ = (folder / ".notes.tex.0123abcd.tmp").write_text("half")
-    >>> [p.name for p in remove_unfinished(folder)], list(folder.iterdir())
-    (['.notes.tex.0123abcd.tmp'], [])
-    >>> folder.rmdir()
-    """
-    removed = []
-    try:
-        candidates = [p for p in Path(folder).iterdir() if _UNFINISHED.match(p.name)]
-    except OSError:
-        return removed
-    for path in candidates:
-        try:
-            path.unlink()
-            removed.append(path)
-        except OSError:
-            pass
-    return removed

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from symformer._files import remove_unfinished, write_atomically
 from symformer.engine import cache as _cache
 from symformer.errors import OutputError, SymformerError, UsageError
 from symformer.notation.printer import DEFAULT_STYLE, Style
@@ -102,7 +103,7 @@ def build(
         raise OutputError.from_os_error(folder, exc, "create the output folder") from None
     with _folder_lock(folder, wait, log):
         for place in (folder, folder / "figures"):
-            _cache.remove_unfinished(place)
+            remove_unfinished(place)
         remove_leftovers(folder)
         return _build(list(derivations), folder, allow_unverified=allow_unverified, compile=compile, style=style,
                       config=config, jobs=jobs, use_cache=use_cache, site=site, title=title, progress=progress,
@@ -287,7 +288,7 @@ def _write_if_changed(path: Path, text: str) -> bool:
 
 def _write(path: Path, text: str) -> None:
     try:
-        _cache.write_atomically(path, text)
+        write_atomically(path, text)
     except OSError as exc:
         raise OutputError.from_os_error(path, exc) from None
 

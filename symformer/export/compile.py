@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from symformer.engine.cache import write_atomically
+from symformer._files import write_atomically
 from symformer.errors import OutputError, SymformerError
 
 #: What provides a LaTeX toolchain on Debian and Ubuntu (beamer's pgf is in texlive-pictures).

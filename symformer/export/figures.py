@@ -11,7 +11,7 @@ import multiprocessing
 import re
 from pathlib import Path
 
-from symformer.engine.cache import write_atomically
+from symformer._files import write_atomically
 from symformer.errors import OutputError, SymformerError
 
 FORMATS = ("pdf", "png", "svg")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import heapq
 import os
-import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from symformer._files import write_atomically
 from symformer.errors import CorpusError, OutputError, UsageError
 
 from symformer.tokenizer.basic import _BasicTokenizer
@@ -68,21 +68,10 @@ class WordPieceTraining:
         directory = target.parent
         if not directory.is_dir():
             raise UsageError(f"{target}: the directory {directory} does not exist; create it first")
-        temporary = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+            write_atomically(target, "".join(token + "\n" for token in self.vocab))
         except OSError as exc:
             raise OutputError.from_os_error(target, exc) from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write("".join(token + "\n" for token in self.vocab))
-            os.replace(temporary, target)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            raise OutputError.from_os_error(target, exc) from None
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
         return target
 
     def tokenizer(self, **options: object) -> WordPiece:
