@@ -125,6 +125,16 @@ BAD_OPTIONS = [
      "{tmp}/no/v.txt: the directory {tmp}/no does not exist; create it first"),
     (["wordpiece", "train", "{corpus}", "--vocab-size", "20", "-o", "{tmp}/v.txt", "--merges", "{tmp}/no/m.tsv"],
      "{tmp}/no/m.tsv: the directory {tmp}/no does not exist; create it first"),
+    *[(argv, message) for argv, message in [
+        (["build", "{demo}", "-o", ""], "-o needs a path, got ''"),
+        (["export", "double-sum", "--path", "{demo}", "-o", ""], "-o needs a path, got ''"),
+        (["export", "double-sum", "--path", ""], "--path needs a path, got ''"),
+        (["show", "double-sum", "--path", " "], "--path needs a path, got ' '"),
+        (["verify", ""], "an empty TARGET; give a derivation file, a folder or a built-in name"),
+        (["tokenize", "--vocab", "", "x"], "--vocab needs a path, got ''"),
+        (["wordpiece", "train", "", "--vocab-size", "20", "-o", "{tmp}/v.txt"], "CORPUS needs a path, got ''"),
+        (["wordpiece", "train", "{corpus}", "--vocab-size", "20", "-o", ""], "-o needs a path, got ''"),
+    ]],
     (["build", "{demo}", "-o", "-x"], "symformer build: argument -o/--output: expected one argument; a value that "
                                       "starts with '-' is written --output=VALUE"),
     (["tokenize", "--vocab", "{vocab}", "caf\udce9 au lait"],
@@ -169,6 +179,38 @@ def test_an_output_path_through_a_file_is_named_before_any_work(argv, message, f
     assert _one_line_error(err) == f"error: {message.format(**files)}"
     assert "[1/1]" not in err  # refused before the verification
     assert not (files["tmp"] / "v.txt").exists()
+
+
+def test_export_into_a_named_pipe_writes_into_it(files, capsys):
+    import threading
+
+    pipe = files["tmp"] / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    code, out, err = _run(["export", "double-sum", "--path", files["demo"], "--format", "md", "-o", pipe], capsys)
+    reader.join(timeout=60)
+    assert code == 0, err
+    assert received and received[0].startswith("## Twice a sum")
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)  # still the pipe, not a file put in its place
+
+
+def test_export_onto_a_symbolic_link_replaces_the_file_it_points_to(files, capsys):
+    target, link = files["tmp"] / "real.md", files["tmp"] / "link.md"
+    target.write_text("old")
+    link.symlink_to(target.name)
+    assert _run(["export", "double-sum", "--path", files["demo"], "--format", "md", "-o", link], capsys)[0] == 0
+    assert link.is_symlink() and os.readlink(link) == "real.md"
+    assert target.read_text().startswith("## Twice a sum")
+
+
+def test_a_corpus_that_is_a_pipe_is_refused_before_training(files, capsys):
+    pipe = files["tmp"] / "pipe"
+    os.mkfifo(pipe)
+    code, _, err = _run(["wordpiece", "train", pipe, "--vocab-size", "20", "-o", files["tmp"] / "v.txt"], capsys)
+    assert code == 2
+    assert err == f"error: {pipe}: not a regular file (a pipe or a device); give the corpus as text files\n"
 
 
 class _Refusing:

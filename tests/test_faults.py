@@ -337,3 +337,24 @@ def test_a_second_build_refuses_after_its_wait_and_the_first_finishes(tmp_path):
     code, err = first.finish()
     assert code == 0, err
     assert (out / "notes.tex").is_file() and _half_written(out) == []
+
+
+def test_ctrl_c_while_worker_processes_verify_prints_no_traceback(tmp_path):
+    demo = _demo(tmp_path / "course")
+    (demo.parent / "other.py").write_text(demo.read_text().replace('slug="double-sum"', 'slug="double-sum-again"'))
+    hold = demo.parent / "verification.hold"
+    hold.write_text("")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SYMFORMER_CACHE_DIR": str(tmp_path / "cache")}
+    verify = subprocess.Popen([sys.executable, "-m", "symformer", "verify", "--jobs", "2", str(demo.parent)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not (demo.parent / "verification.reached").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(verify.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group gets it
+    _, err = verify.communicate(timeout=60)
+    assert verify.returncode == 130
+    assert err.decode().splitlines() == ["interrupted: no file was left half-written; run the command again to finish"]
+    time.sleep(0.5)
+    alive = subprocess.run(["ps", "-o", "pid=", "-g", str(verify.pid)], capture_output=True, text=True).stdout.split()
+    assert alive == []  # the workers went with it

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from symformer.cli.common import check_writable, jobs_option, progress, resolve, say, seconds
+from symformer.cli.common import check_writable, jobs_option, path_option, progress, resolve, say, seconds
 from symformer.errors import OutputError, UsageError
 from symformer.notation.printer import Style
 from symformer.engine.results import VerifyConfig
@@ -27,7 +27,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "when latexmk or pdflatex is installed.")
     building.add_argument("paths", nargs="*", metavar="TARGET",
                           help="files, folders or built-in names (default: the built-in course)")
-    building.add_argument("-o", "--output", default="symformer-build", metavar="DIR",
+    building.add_argument("-o", "--output", type=path_option("-o"), default="symformer-build", metavar="DIR",
                           help="the output folder (default: %(default)s)")
     building.add_argument("--allow-unverified", action="store_true",
                           help="export derivations that fail verification, marked NOT VERIFIED in the PDFs")
@@ -52,8 +52,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     exporting.add_argument("--format", choices=sorted(EXPORTERS), default="tex",
                            help="; ".join(f"{e.format}: {e.description}" for e in EXPORTERS.values())
                            + " (default: %(default)s)")
-    exporting.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
-    exporting.add_argument("--path", dest="paths", action="append", default=[], metavar="PATH",
+    exporting.add_argument("-o", "--output", type=path_option("-o"), metavar="FILE",
+                           help="write here instead of standard output")
+    exporting.add_argument("--path", dest="paths", type=path_option("--path"), action="append", default=[],
+                           metavar="PATH",
                            help="look in this file or folder instead of the built-in course")
     exporting.add_argument("--allow-unverified", action="store_true", help="export even if verification fails")
     _add_style_options(exporting)
@@ -123,7 +125,7 @@ def run_export(args) -> int:
             return 1
     text = chosen.write(entry, style)
     if target is not None:
-        from symformer.engine.cache import write_atomically
+        from symformer._files import write_atomically
 
         try:
             write_atomically(target, text)

@@ -35,6 +35,8 @@ def resolve(targets: Sequence[str]) -> Discovery:
     """Files, folders, or names of built-in derivations; no target means the whole built-in course."""
     if not targets:
         return discover()
+    if any(not t.strip() for t in targets):
+        raise UsageError("an empty TARGET; give a derivation file, a folder or a built-in name")
     paths = [t for t in targets if Path(t).exists()]
     names = [t for t in targets if not Path(t).exists()]
     found = discover(paths) if paths else Discovery()
@@ -95,6 +97,20 @@ def seconds(option: str, zero: bool = False, high: float = MAX_SECONDS) -> Calla
     return parse
 
 
+def path_option(option: str) -> Callable[[str], str]:
+    """An argparse ``type`` for a path: an empty one is a usage error (it would mean the current folder).
+
+    >>> path_option("-o")("out")
+    'out'
+    """
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise UsageError(f"{option} needs a path, got {text!r}")
+        return text
+
+    return parse
+
+
 def jobs_option(parser) -> None:
     """Add ``--jobs`` (worker processes), checked to lie in 1..MAX_JOBS."""
     parser.add_argument("--jobs", type=whole_number("--jobs", 1, MAX_JOBS), default=None, metavar="N",
@@ -110,6 +126,12 @@ def check_writable(path: Path, make_folder: bool = True) -> None:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a folder; give a file name")
+    if path.exists() and not path.is_file():  # a device or a pipe (/dev/stdout) is written into
+        if not os.access(path, os.W_OK):
+            raise OutputError(f"cannot write {path}: you may not write to it; choose another path")
+        return
+    if path.is_symlink():  # the file the link points to is replaced
+        path = Path(os.path.realpath(path))
     blocker = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
     if blocker is not None:
         raise OutputError(f"cannot write {path}: {blocker} is a file, not a folder; choose another path")

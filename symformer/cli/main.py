@@ -19,7 +19,8 @@ import threading
 from contextlib import contextmanager
 from typing import Sequence
 
-from symformer.cli.common import MAX_SEED, jobs_option, progress, report_load_errors, resolve, seconds, whole_number
+from symformer.cli.common import (MAX_SEED, jobs_option, path_option, progress, report_load_errors, resolve,
+                                  seconds, whole_number)
 from symformer.engine.catalog import Catalog, discover
 from symformer.errors import SymformerError, UsageError
 from symformer.engine.results import VerifyConfig
@@ -129,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     showing = commands.add_parser("show", help="print one derivation")
     showing.add_argument("name", help="the derivation's name (its slug)")
     showing.add_argument("--format", choices=("text", "latex"), default="text")
-    showing.add_argument("--path", dest="paths", action="append", default=[], metavar="PATH",
+    showing.add_argument("--path", dest="paths", type=path_option("--path"), action="append", default=[],
+                         metavar="PATH",
                          help="look in this file or folder instead of the built-in course")
     showing.set_defaults(run=_cmd_show)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from symformer.cli.common import check_writable, whole_number
+from symformer.cli.common import check_writable, path_option, whole_number
 from symformer.errors import CorpusError, OutputError, UsageError
 from symformer.export.tables import trace_to_beamer, trace_to_latex
 from symformer.tokenizer.train import train_wordpiece
@@ -38,7 +38,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="split text into WordPiece tokens with a vocab.txt",
         description="BERT's basic tokenizer, then greedy longest-match-first WordPiece on each word.",
     )
-    tokenize.add_argument("--vocab", required=True, metavar="FILE", help="vocab.txt: one token a line, UTF-8")
+    tokenize.add_argument("--vocab", type=path_option("--vocab"), required=True, metavar="FILE",
+                          help="vocab.txt: one token a line, UTF-8")
     tokenize.add_argument("text", nargs="?", default="-", help="the text; '-' or nothing reads standard input")
     tokenize.add_argument("--ids", action="store_true", help="print token ids instead of tokens")
     tokenize.add_argument("--trace", action="store_true", help="print every look-up of the greedy loop")
@@ -67,13 +68,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Merge the pair with the highest score freq(ab) / (freq(a) freq(b)) until the "
         "vocabulary has N tokens (the Hugging Face course's WordPiece).",
     )
-    train.add_argument("corpus", nargs="+", metavar="CORPUS", help="UTF-8 text files")
+    train.add_argument("corpus", nargs="+", type=path_option("CORPUS"), metavar="CORPUS", help="UTF-8 text files")
     train.add_argument(
         "--vocab-size", type=whole_number("--vocab-size", 1, 10_000_000), required=True, metavar="N",
         help="tokens in the vocabulary",
     )
     train.add_argument(
-        "-o", "--output", required=True, metavar="FILE", help="where to write vocab.txt (a folder: FOLDER/vocab.txt)"
+        "-o", "--output", type=path_option("-o"), required=True, metavar="FILE",
+        help="where to write vocab.txt (a folder: FOLDER/vocab.txt)",
     )
     train.add_argument(
         "--min-frequency", type=whole_number("--min-frequency", 1, 10**9), default=1, metavar="K",
@@ -87,7 +89,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--unk-token", default="[UNK]", help="the unknown token among them (default: [UNK])")
     train.add_argument(
-        "--merges", metavar="FILE", help="also write every merge with its counts and score (TSV; a folder: FOLDER/merges.tsv)"
+        "--merges", type=path_option("--merges"), metavar="FILE",
+        help="also write every merge with its counts and score (TSV; a folder: FOLDER/merges.tsv)",
     )
     _add_normalisation_options(train)
     train.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -176,19 +179,21 @@ def run_train(args: argparse.Namespace) -> int:
     if args.unk_token not in specials:
         raise UsageError(f"--special-tokens {args.special_tokens!r} does not include the unknown token "
                          f"{args.unk_token}, which tokenize needs; add it, or name yours with --unk-token")
-    for path in args.corpus:
-        if os.path.isdir(path):
-            raise CorpusError(f"{path}: is a directory; give the corpus as UTF-8 text files")
-        if not os.path.isfile(path):
-            raise CorpusError(f"{path}: no such file; give the corpus as UTF-8 text files")
+    for corpus in args.corpus:
+        if os.path.isdir(corpus):
+            raise CorpusError(f"{corpus}: is a directory; give the corpus as UTF-8 text files")
+        if os.path.exists(corpus) and not os.path.isfile(corpus):
+            raise CorpusError(f"{corpus}: not a regular file (a pipe or a device); give the corpus as text files")
+        if not os.path.isfile(corpus):
+            raise CorpusError(f"{corpus}: no such file; give the corpus as UTF-8 text files")
     output = _output_file(args.output, "vocab.txt")
     merges_file = _output_file(args.merges, "merges.tsv") if args.merges else None
     if merges_file is not None and merges_file.resolve() == output.resolve():
         raise UsageError(f"-o and --merges both name {output}; give them different files")
-    for path in args.corpus:
-        if Path(path).resolve() in {output.resolve(), merges_file.resolve() if merges_file else None}:
-            raise UsageError(f"{path} is a corpus file and would be overwritten by the output; write elsewhere")
-    total_bytes = sum(os.path.getsize(path) for path in args.corpus)
+    for corpus in args.corpus:
+        if Path(corpus).resolve() in {output.resolve(), merges_file.resolve() if merges_file else None}:
+            raise UsageError(f"{corpus} is a corpus file and would be overwritten by the output; write elsewhere")
+    total_bytes = sum(os.path.getsize(corpus) for corpus in args.corpus)
     show_progress = not args.quiet and total_bytes > PROGRESS_BYTES
     progress = _ProgressPrinter(args.corpus) if show_progress else None
     result = train_wordpiece(
@@ -257,7 +262,7 @@ def _write_merges(merges, path: Path) -> None:
             f"{m.left}\t{m.right}\t{m.token}\t{m.score!r}\t{m.pair_frequency}\t"
             f"{m.left_frequency}\t{m.right_frequency}\t{m.added}"
         )
-    from symformer.engine.cache import write_atomically
+    from symformer._files import write_atomically
 
     try:
         write_atomically(path, "\n".join(lines) + "\n")
