@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from symformer.export.compile import PRIVATE_PREFIX, pdf_pages
+from symformer.export.figures import FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
 PDFS = ("notes.pdf", "slides.pdf", "slides-handout.pdf")
@@ -97,7 +98,8 @@ def _demo(folder: Path, busy: bool = False) -> Path:
 class Build:
     """``python -m symformer build`` in a process group of its own, its output in files."""
 
-    def __init__(self, demo: Path, out: Path, cache: Path, *options: str):
+    def __init__(self, demo: Path, out: Path, cache: Path, *options: str, site: bool = False):
+        options = options if site else (*options, "--no-site")  # the site is not the point here
         self.log = out.parent / f"{out.name}-{time.monotonic_ns()}.err"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "SYMFORMER_CACHE_DIR": str(cache)}
         with open(self.log, "wb") as err:
@@ -255,7 +257,7 @@ def test_killed_while_drawing_figures_no_half_figure_is_trusted(copy_of_good, nu
     assert _digests(out) == before
     err = _run(demo, out, cache)
     assert _half_written(out) == []
-    assert sorted(p.name for p in (out / "figures").iterdir()) == ["double-sum-bars.pdf", "double-sum-bars.png"]
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(f"double-sum-bars.{f}" for f in FORMATS)
     assert (out / "figures" / "double-sum-bars.png").read_bytes().startswith(b"\x89PNG")
     # the redrawn figure has the same bytes, so the PDFs that include it are still up to date
     assert [f"{name}: up to date" in err for name in PDFS] == [True] * 3
@@ -296,7 +298,7 @@ def test_killed_while_tex_writes_the_pdf_the_old_pdf_stays_and_nothing_lies(copy
 @needs_latex
 def test_two_builds_at_once_into_one_folder_take_turns(tmp_path):
     demo, out, cache = _demo(tmp_path / "course"), tmp_path / "out", tmp_path / "cache"
-    first, second = Build(demo, out, cache), Build(demo, out, cache)
+    first, second = Build(demo, out, cache, site=True), Build(demo, out, cache, site=True)
     (code_1, err_1), (code_2, err_2) = first.finish(), second.finish()
     assert (code_1, code_2) == (0, 0), err_1 + err_2
     waited = [err for err in (err_1, err_2) if "waiting for another build into" in err]
@@ -358,3 +360,44 @@ def test_ctrl_c_while_worker_processes_verify_prints_no_traceback(tmp_path):
     time.sleep(0.5)
     alive = subprocess.run(["ps", "-o", "pid=", "-g", str(verify.pid)], capture_output=True, text=True).stdout.split()
     assert alive == []  # the workers went with it
+
+
+def test_a_forked_worker_starts_with_the_default_sigterm_and_ignores_ctrl_c():
+    # A worker that inherited a Python-level SIGTERM handler could lose the SIGTERM of Pool.terminate()
+    # (CPython clears signals pending at fork), and the pool would wait for it forever.
+    from symformer.cli.main import _signals_stop_cleanly
+
+    reader, writer = os.pipe()
+    with _signals_stop_cleanly():
+        child = os.fork()
+        if child == 0:  # the worker: report and leave at once
+            report = [signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
+                      signal.getsignal(signal.SIGHUP) is signal.SIG_DFL,
+                      signal.getsignal(signal.SIGINT) not in (signal.SIG_DFL, signal.default_int_handler)]
+            os.write(writer, json.dumps(report).encode())
+            os._exit(0)
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # the program itself still stops cleanly
+    os.close(writer)
+    os.waitpid(child, 0)
+    assert json.loads(os.read(reader, 100)) == [True, True, True]
+    os.close(reader)
+
+
+POOLS = '''
+import multiprocessing, sys
+sys.path.insert(0, sys.argv[1])
+from symformer.cli.main import _signals_stop_cleanly
+
+with _signals_stop_cleanly():
+    for _ in range(100):  # terminate() right after the fork: the window where a SIGTERM was lost
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            assert list(pool.imap(abs, [-1])) == [1]
+print("done")
+'''
+
+
+def test_pools_made_under_the_programs_signal_handlers_always_terminate(tmp_path):
+    script = tmp_path / "pools.py"
+    script.write_text(POOLS)
+    done = subprocess.run([sys.executable, str(script), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "done\n", "")

@@ -22,7 +22,7 @@ from typing import Sequence
 from symformer.cli.common import (MAX_SEED, jobs_option, path_option, progress, report_load_errors, resolve,
                                   seconds, whole_number)
 from symformer.engine.catalog import Catalog, discover
-from symformer.errors import SymformerError, UsageError
+from symformer.errors import SymformerError, UsageError, advice
 from symformer.engine.results import VerifyConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise  # the reader of our output has gone: entrypoint stops quietly
     except OSError as exc:  # the last resort: whatever was not turned into a message on its way up
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}; check the path and run the command again", file=sys.stderr)
+        print(f"error: {where}{advice(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt as exc:
         number = getattr(exc, "signum", signal.SIGINT)
@@ -194,9 +194,12 @@ class Stopped(KeyboardInterrupt):
 def _signals_stop_cleanly():
     """While the program runs, SIGINT, SIGTERM and SIGHUP raise in the main process.
 
-    Forked workers inherit the handler: there SIGINT is ignored (the program stops its workers
-    itself, so Ctrl-C prints no traceback per worker) and the other signals kill as by default.
-    A signal that was ignored when the program started (nohup, a background job) stays ignored.
+    Forked workers start with SIGTERM and SIGHUP at their default action, set around the fork
+    itself: a handler they inherited would lose a SIGTERM that came before the child's interpreter
+    was ready (CPython clears pending signals after a fork), and the pool that sent it would wait
+    forever. SIGINT reaches them through the inherited handler, which ignores it there (the
+    program stops its workers itself, so Ctrl-C prints no traceback per worker). A signal that
+    was ignored when the program started (nohup, a background job) stays ignored.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -218,11 +221,38 @@ def _signals_stop_cleanly():
         number = getattr(signal, name, None)
         if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
             previous[number] = signal.signal(number, stop)
+    _FORKS.update(handler=stop, fatal=[n for n in previous if n != signal.SIGINT])
     try:
         yield
     finally:
+        _FORKS.update(handler=None, fatal=[])
         for number, handler in previous.items():
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+
+_FORKS: dict = {"handler": None, "fatal": []}
+
+
+def _default_fatal_signals() -> None:
+    if _FORKS["handler"] is not None and threading.current_thread() is threading.main_thread():
+        for number in _FORKS["fatal"]:
+            signal.signal(number, signal.SIG_DFL)
+
+
+def _restore_fatal_signals() -> None:
+    if _FORKS["handler"] is not None and threading.current_thread() is threading.main_thread():
+        for number in _FORKS["fatal"]:
+            signal.signal(number, _FORKS["handler"])
+
+
+def _child_keeps_defaults() -> None:
+    _default_fatal_signals()
+    _FORKS.update(handler=None, fatal=[])
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_default_fatal_signals, after_in_parent=_restore_fatal_signals,
+                        after_in_child=_child_keeps_defaults)
 
 
 def entrypoint() -> None:
