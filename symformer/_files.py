@@ -18,7 +18,7 @@ from pathlib import Path
 def write_atomically(path: Path, text: str | bytes, *, private: bool = False) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: never half a file.
 
-    The file gets the permissions the user's umask gives any new file (0644 under umask 022), so a
+    An OSError names ``path``. The file gets the permissions the user's umask gives any new file (0644 under umask 022), so a
     build can be copied to a web server; ``private`` files (the cache) are readable by their owner
     only. A symbolic link keeps pointing at the new file; a device or pipe (``/dev/stdout``) is
     written into, not replaced. A process killed mid-write leaves ``.NAME.XXXXXXXX.tmp``, which
@@ -33,6 +33,15 @@ def write_atomically(path: Path, text: str | bytes, *, private: bool = False) ->
     """
     path = Path(path)
     data = text.encode() if isinstance(text, str) else text
+    try:
+        _write(path, data, private)
+    except OSError as exc:  # name the file being written, not its temporary
+        if exc.filename == str(path) or exc.errno is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+
+
+def _write(path: Path, data: bytes, private: bool) -> None:
     try:
         existing = os.stat(path)  # follows a symbolic link
     except OSError:

@@ -49,8 +49,18 @@ class OutputError(SymformerError):
         >>> print(OutputError.from_os_error("out/notes.tex", OSError(errno.ENOSPC, "No space left on device")))
         cannot write out/notes.tex: No space left on device; free some space, then run the command again
         """
-        reason = error.strerror or str(error) or type(error).__name__
-        return cls(f"cannot {action} {path}: {reason}; {remedy or _REMEDIES.get(error.errno, _REMEDY)}")
+        return cls(f"cannot {action} {path}: {advice(error, remedy)}")
+
+
+def advice(error: OSError, remedy: str = "") -> str:
+    """What went wrong and what to do, for an OSError: its reason, then the usual remedy for its errno.
+
+    >>> import errno
+    >>> advice(OSError(errno.EROFS, "Read-only file system"))
+    'Read-only file system; the file system is read-only; choose a location you can write to'
+    """
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"{reason}; {remedy or _REMEDIES.get(error.errno, _REMEDY)}"
 
 
 _REMEDY = "check the path and its permissions, then run the command again"

@@ -374,8 +374,8 @@ def test_outputs_get_the_users_umask_and_the_cache_stays_private(files, capsys, 
     out = files["tmp"] / "out"
     assert _run(["build", files["demo"], "-o", out, "--no-pdf"], capsys)[0] == 0
     made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert made == [".symformer-build.json", ".symformer-build.lock", "figures/double-sum-bars.pdf",
-                    "figures/double-sum-bars.png", "notes.tex", "slides-handout.tex", "slides.tex"]
+    assert {".symformer-build.json", ".symformer-build.lock", "figures/double-sum-bars.pdf", "notes.tex",
+            "figures/double-sum-bars.png", "slides-handout.tex", "slides.tex"} <= set(made)  # and site/, with KaTeX
     assert {name: oct(_mode(out / name)) for name in made} == {name: oct(0o640) for name in made}
     assert _run(["export", "double-sum", "--path", files["demo"], "--format", "md", "-o", out], capsys)[0] == 0
     assert _mode(out / "double-sum.md") == 0o640

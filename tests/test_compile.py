@@ -8,6 +8,7 @@ of its inputs, and a PDF is up to date only while both still match.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import shutil
@@ -117,7 +118,7 @@ def good(tmp_path_factory):
     demo = _demo(base)
     os.environ["SYMFORMER_CACHE_DIR"] = str(base / "cache")
     try:
-        build(discover([demo]).derivations, base / "out")
+        build(discover([demo]).derivations, base / "out", site=False)
     finally:
         del os.environ["SYMFORMER_CACHE_DIR"]
     return base
@@ -132,7 +133,7 @@ def built(good, tmp_path, monkeypatch):
 
 def _rebuild(built: Path) -> list:
     messages = []
-    build(discover([built / "double-sum.py"]).derivations, built / "out", log=messages.append)
+    build(discover([built / "double-sum.py"]).derivations, built / "out", site=False, log=messages.append)
     return messages
 
 
@@ -207,7 +208,7 @@ def test_tex_cannot_read_files_outside_the_build(tmp_path):
     demo = _demo(tmp_path, latex=r"\input{/etc/hostname} x", slug="host-name")
     out = tmp_path / "out"
     with pytest.raises(LatexCompileError) as failure:
-        build(discover([demo]).derivations, out)
+        build(discover([demo]).derivations, out, site=False)
     message = str(failure.value)
     assert "in derivation 'host-name', at notes.tex line " in message
     assert "TeX may read and write only the build's own files, not /etc/hostname: take that name out of the " \
@@ -223,11 +224,11 @@ def test_tex_runs_without_shell_escape_and_writes_nowhere_else(tmp_path):
     marker = tmp_path / "shell-escape-ran"
     escape = tmp_path / "escaped.txt"
     demo = _demo(tmp_path, latex=rf"\immediate\write18{{touch {marker}}} x", slug="shell")
-    build(discover([demo]).derivations, tmp_path / "out")  # \write18 is only written to the log
+    build(discover([demo]).derivations, tmp_path / "out", site=False)  # \write18 is only written to the log
     assert not marker.exists()
     demo = _demo(tmp_path, latex=r"\immediate\openout15=../../escaped.txt \immediate\closeout15 x", slug="write")
     with pytest.raises(LatexCompileError, match=r"not \.\./\.\./escaped\.txt"):
-        build(discover([demo]).derivations, tmp_path / "out-write")
+        build(discover([demo]).derivations, tmp_path / "out-write", site=False)
     assert not escape.exists()
 
 
@@ -241,6 +242,8 @@ def test_a_title_given_on_the_command_line_is_text(tmp_path, capsys):
     assert rf"\title{{Prices {dollar}5 \& {dollar}6: 50\% off, \#1 " in (out / "notes.tex").read_text()
     for name in PDFS:
         assert _text(out / name).splitlines()[0].strip() == title
+    if (out / "site" / "index.html").exists():  # the site prints it as typed too
+        assert f"<h1>{html.escape(title)}</h1>" in (out / "site" / "index.html").read_text()
 
 
 @pytest.mark.latex
@@ -249,7 +252,7 @@ def test_pdfs_and_logs_get_the_users_umask(tmp_path):
     previous = os.umask(0o027)
     try:
         out = tmp_path / "out"
-        build(discover([_demo(tmp_path)]).derivations, out)
+        build(discover([_demo(tmp_path)]).derivations, out, site=False)
     finally:
         os.umask(previous)
     for name in (*PDFS, "notes.log", "notes.tex"):
