@@ -88,9 +88,13 @@ def _cmd_show(args) -> int:
 
         print(derivation_to_latex(derivation))
     else:
+        from symformer.engine import cache as _cache
+        from symformer.engine.report import format_levels
         from symformer.notation.text import derivation_to_text
 
         print(derivation_to_text(derivation))
+        cached = _cache.load(_cache.content_hash(derivation, VerifyConfig()))
+        print("\n" + (format_levels(cached) if cached else f"Not verified yet: run symformer verify {args.name}"))
     return EXIT_OK
 
 
