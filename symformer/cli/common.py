@@ -43,7 +43,7 @@ def resolve(targets: Sequence[str], allow_shadowing: bool = False) -> Discovery:
                 f"{builtin[first.slug].name}); give it another slug, or pass --allow-shadowing to use yours in its place"
             )
     if names:
-        mine = Catalog(found.derivations)
+        mine = {d.slug for d in found.derivations}
         catalog = Catalog(discover().derivations)
         for name in names:
             if name.endswith(".py") or "/" in name:
