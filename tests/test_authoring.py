@@ -335,6 +335,22 @@ def test_watch_verifies_only_the_saved_file_again_and_prints_its_new_verdict(tmp
     assert err.count("changed: ") == 1 and f"changed: {edited.resolve()}" in err
 
 
+def test_a_save_that_breaks_the_file_is_reported_and_the_watch_goes_on(tmp_path, capsys, monkeypatch):
+    from symformer.cli import watch as watching
+
+    monkeypatch.setenv("SYMFORMER_CACHE_DIR", str(tmp_path / "cache"))
+    path = _course(tmp_path, GOOD.format(slug="square-broken"), "broken.py")
+    saves = iter([lambda: path.write_text("raise RuntimeError('half-written')\n"),
+                  lambda: path.write_text(GOOD.format(slug="square-broken") + "\n")])
+    real_watch = watching.watch
+    monkeypatch.setattr(watching, "watch",
+                        lambda targets, run: real_watch(targets, run, rounds=2, sleep=lambda seconds: next(saves)()))
+    assert main(["verify", "--watch", "--quiet", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "broken.py, line 1: could not be imported: RuntimeError: half-written" in err
+    assert out.count("1 passed, 0 failed") == 2
+
+
 def test_watch_needs_a_path(capsys):
     assert main(["verify", "--watch"]) == 2
     assert "--watch needs the files or folders to watch" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
 import sympy as sp
@@ -309,9 +310,9 @@ def _check_ranks(expr, where: str) -> None:
             )
 
 
-def _check_declared_indices(d: Derivation, expr, where: str, extra: Mapping = {}) -> None:
+def _check_declared_indices(d: Derivation, expr, where: str, extra: Mapping | None = None) -> None:
     """Every index used freely (inside ``x[i]`` or a KroneckerDelta, not bound by a Sum) is declared."""
-    declared = {**d.indices, **dict(extra)}
+    declared = {**d.indices, **dict(extra or {})}
     free = _free_symbols(expr)
     runs_to: dict = {}  # index -> the size it runs to, read off the shape of the array it indexes
     for indexed in sp.preorder_traversal(expr):
@@ -353,18 +354,19 @@ def evaluable_functions() -> list:
     return sorted(set(by_ufunc) | set(by_rule), key=str.lower)
 
 
-def _evaluable(function) -> bool:
-    from symformer.engine.evaluate import _UFUNC_NAMES, numpy_rule
+@lru_cache(maxsize=None)
+def _evaluable(function_class: type) -> bool:
+    from symformer.engine.evaluate import numpy_rule
 
-    if numpy_rule.dispatch(type(function)) is not numpy_rule.dispatch(object):
+    if numpy_rule.dispatch(function_class) is not numpy_rule.dispatch(object):
         return True
-    return bool(_UFUNC_NAMES.get(type(function).__name__)) and type(function).__name__ in evaluable_functions()
+    return function_class.__name__ in evaluable_functions()
 
 
 def _check_evaluable(expr, where: str) -> None:
     """A function the numeric witness cannot compute would leave every check without its second witness."""
     for node in sp.preorder_traversal(expr):
-        if isinstance(node, sp.Function) and not _evaluable(node):
+        if isinstance(node, sp.Function) and not _evaluable(type(node)):
             name = type(node).__name__
             raise DerivationError(
                 f"{where}: the function {name} cannot be evaluated numerically, so no step using it can be "
