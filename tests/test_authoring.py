@@ -379,3 +379,14 @@ def test_watch_in_a_process_shows_the_verdict_of_a_save(tmp_path):
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def test_the_courses_own_files_given_as_paths_shadow_nothing(tmp_path, capsys, monkeypatch):
+    from symformer.engine.catalog import builtin_folder
+
+    monkeypatch.setenv("SYMFORMER_CACHE_DIR", str(tmp_path / "cache"))
+    copy = tmp_path / "softmax.py"
+    copy.write_bytes((builtin_folder() / "softmax.py").read_bytes())
+    assert main(["list", str(builtin_folder() / "softmax.py"), str(_course(tmp_path, GOOD.format(slug="mine-too")))]) == 0
+    assert main(["list", str(copy)]) == 0
+    assert "softmax-jacobian" in capsys.readouterr().out

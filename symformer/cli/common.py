@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from symformer.engine.catalog import Catalog, Discovery, builtin_folder, builtin_slugs, discover
+from symformer.engine.catalog import Catalog, Discovery, builtin_slugs, discover
 from symformer.engine.report import verdict_word
 from symformer.errors import UsageError
 
@@ -33,9 +33,9 @@ def resolve(targets: Sequence[str], allow_shadowing: bool = False) -> Discovery:
     paths = [t for t in targets if Path(t).exists()]
     names = [t for t in targets if not Path(t).exists()]
     found = discover(paths) if paths else Discovery()
-    if paths and not _is_builtin(paths):
+    if paths:
         builtin = builtin_slugs()
-        shadowing = [d for d in found.derivations if d.slug in builtin]
+        shadowing = [d for d in found.derivations if d.slug in builtin and not _is_course_file(d.source, builtin[d.slug])]
         if shadowing and not allow_shadowing:
             first = shadowing[0]
             raise UsageError(
@@ -54,9 +54,12 @@ def resolve(targets: Sequence[str], allow_shadowing: bool = False) -> Discovery:
     return found
 
 
-def _is_builtin(paths) -> bool:
-    folder = builtin_folder().resolve()
-    return all(Path(p).resolve() == folder or folder in Path(p).resolve().parents for p in paths)
+def _is_course_file(source, builtin_file: Path) -> bool:
+    """The file is the built-in course's own (or a copy of it, as a checkout holds beside an install)."""
+    try:
+        return Path(source).read_bytes() == builtin_file.read_bytes()
+    except (OSError, TypeError):
+        return False
 
 
 def report_load_errors(found: Discovery) -> None:
