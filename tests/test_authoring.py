@@ -390,3 +390,16 @@ def test_the_courses_own_files_given_as_paths_shadow_nothing(tmp_path, capsys, m
     assert main(["list", str(builtin_folder() / "softmax.py"), str(_course(tmp_path, GOOD.format(slug="mine-too")))]) == 0
     assert main(["list", str(copy)]) == 0
     assert "softmax-jacobian" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["Derivation", "Step", "Claim", "Property", "Witness", "Jacobian", "Gradient", "Size", "Figure"])
+def test_the_guide_explains_every_field_of_the_model(name):
+    import dataclasses
+
+    import symformer
+
+    text = GUIDE.read_text()
+    fields = [f.name for f in dataclasses.fields(getattr(symformer, name))]
+    missing = [f for f in fields if f"`{f}`" not in text and f"{f}=" not in text]
+    assert missing == [], f"{name} fields the guide does not explain: {missing}"
+    assert f"`{name}" in text
