@@ -107,7 +107,7 @@ def _cmd_show(args) -> int:
 
         print(derivation_to_text(derivation))
         cached = _cache.load(_cache.content_hash(derivation, VerifyConfig()))
-        print("\n" + (format_levels(cached) if cached else f"Not verified yet: run symformer verify {args.name}"))
+        print("\n" + (format_levels(cached) if cached else f"Not verified yet: run symformer verify {' '.join(args.paths) or args.name}"))
     return EXIT_OK
 
 
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("targets", nargs="*", metavar="PATH", help="files or folders (default: the built-in course)")
     listing.add_argument("--json", action="store_true", help="print one JSON document")
     listing.add_argument("--allow-shadowing", action="store_true",
-                           help="let a derivation of your files take the slug of a built-in one")
+                         help="let a derivation of your files take the slug of a built-in one")
     listing.set_defaults(run=_cmd_list)
 
     verifying = commands.add_parser("verify", help="verify derivations: every step symbolically and numerically")
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     showing.add_argument("--path", dest="paths", action="append", default=[], metavar="PATH",
                          help="look in this file or folder instead of the built-in course")
     showing.add_argument("--allow-shadowing", action="store_true",
-                           help="let a derivation of your files take the slug of a built-in one")
+                         help="let a derivation of your files take the slug of a built-in one")
     showing.set_defaults(run=_cmd_show)
 
     for extension in _extensions():

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
 import sympy as sp
@@ -354,13 +353,13 @@ def evaluable_functions() -> list:
     return sorted(set(by_ufunc) | set(by_rule), key=str.lower)
 
 
-@lru_cache(maxsize=None)
 def _evaluable(function_class: type) -> bool:
-    from symformer.engine.evaluate import numpy_rule
+    from symformer.engine.evaluate import _UFUNC_NAMES, np, numpy_rule
 
     if numpy_rule.dispatch(function_class) is not numpy_rule.dispatch(object):
-        return True
-    return function_class.__name__ in evaluable_functions()
+        return True  # its own rule (singledispatch caches the lookup)
+    ufunc = _UFUNC_NAMES.get(function_class.__name__)
+    return bool(ufunc) and hasattr(np, ufunc)
 
 
 def _check_evaluable(expr, where: str) -> None:
