@@ -55,6 +55,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_style_options(parser) -> None:
+    parser.add_argument("--allow-shadowing", action="store_true",
+                        help="let a derivation of your files take the slug of a built-in one")
     parser.add_argument("--bold-matrices", action="store_true", help="print matrices in bold")
     parser.add_argument("--transpose", choices=("top", "T"), default="top", help="X^\\top or X^T (default: top)")
 
@@ -71,7 +73,7 @@ def run_build(args) -> int:
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise UsageError(f"the output directory {output} is a file; give a folder with -o (it is created if missing)")
-    found = resolve(args.paths)
+    found = resolve(args.paths, allow_shadowing=args.allow_shadowing)
     for error in found.errors:
         say(f"error: {error}")
     if found.errors and not args.allow_unverified:
@@ -98,7 +100,7 @@ def run_export(args) -> int:
     from symformer.engine.catalog import Catalog
     from symformer.export import Entry, exporter
 
-    found = resolve(args.paths)
+    found = resolve(args.paths, allow_shadowing=args.allow_shadowing)
     derivation = Catalog(found.derivations)[args.name]
     style = _style(args)
     entry = Entry(derivation)

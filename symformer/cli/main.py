@@ -40,7 +40,7 @@ def _cmd_list(args) -> int:
     from symformer.engine.report import weakest_level
     from symformer.engine import cache as _cache
 
-    found = resolve(args.targets)
+    found = resolve(args.targets, allow_shadowing=args.allow_shadowing)
     config = VerifyConfig()
     rows = []
     for derivation in found.derivations:
@@ -62,7 +62,20 @@ def _cmd_verify(args) -> int:
     from symformer.engine.report import format_failures, format_table
     from symformer.engine.batch import verify_many
 
-    found = resolve(args.targets)
+    if args.watch:
+        from symformer.cli.watch import verify_files_once, watch
+
+        if not args.targets:
+            raise UsageError("--watch needs the files or folders to watch, like: symformer verify --watch my_file.py")
+        if args.json:
+            raise UsageError("--watch prints a table for each save; it cannot be combined with --json")
+        config = _config(args)
+        try:
+            watch(args.targets, lambda files: verify_files_once(files, args, config))
+        except KeyboardInterrupt:  # the way a watch ends
+            print("stopped watching", file=sys.stderr)
+        return EXIT_OK
+    found = resolve(args.targets, allow_shadowing=args.allow_shadowing)
     if not found.derivations and not found.errors:
         raise UsageError(f"no derivations found in {', '.join(args.targets)}; a derivation is a module-level Derivation object")
     reports = verify_many(found.derivations, _config(args), use_cache=not args.no_cache, jobs=args.jobs,
@@ -81,16 +94,20 @@ def _cmd_verify(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    found = resolve([*args.paths]) if args.paths else discover()
+    found = resolve([*args.paths], allow_shadowing=args.allow_shadowing) if args.paths else discover()
     derivation = Catalog(found.derivations)[args.name]
     if args.format == "latex":
         from symformer.notation.chain import derivation_to_latex
 
         print(derivation_to_latex(derivation))
     else:
+        from symformer.engine import cache as _cache
+        from symformer.engine.report import format_levels
         from symformer.notation.text import derivation_to_text
 
         print(derivation_to_text(derivation))
+        cached = _cache.load(_cache.content_hash(derivation, VerifyConfig()))
+        print("\n" + (format_levels(cached) if cached else f"Not verified yet: run symformer verify {' '.join(args.paths) or args.name}"))
     return EXIT_OK
 
 
@@ -103,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list derivations with their topic and proof level")
     listing.add_argument("targets", nargs="*", metavar="PATH", help="files or folders (default: the built-in course)")
     listing.add_argument("--json", action="store_true", help="print one JSON document")
+    listing.add_argument("--allow-shadowing", action="store_true",
+                         help="let a derivation of your files take the slug of a built-in one")
     listing.set_defaults(run=_cmd_list)
 
     verifying = commands.add_parser("verify", help="verify derivations: every step symbolically and numerically")
@@ -114,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     verifying.add_argument("--jobs", type=int, default=None, help="worker processes (default: up to 2)")
     verifying.add_argument("--no-cache", action="store_true", help="verify again even if nothing changed")
     verifying.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    verifying.add_argument("--watch", action="store_true",
+                           help="stay running and verify each file again when it is saved (Ctrl-C stops)")
+    verifying.add_argument("--allow-shadowing", action="store_true",
+                           help="let a derivation of your files take the slug of a built-in one")
     verifying.set_defaults(run=_cmd_verify)
 
     showing = commands.add_parser("show", help="print one derivation")
@@ -121,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     showing.add_argument("--format", choices=("text", "latex"), default="text")
     showing.add_argument("--path", dest="paths", action="append", default=[], metavar="PATH",
                          help="look in this file or folder instead of the built-in course")
+    showing.add_argument("--allow-shadowing", action="store_true",
+                         help="let a derivation of your files take the slug of a built-in one")
     showing.set_defaults(run=_cmd_show)
 
     for extension in _extensions():
@@ -132,9 +157,10 @@ def _extensions() -> list:
     """Subcommands defined beside the features they drive: each adds its parsers to ``commands``."""
     from symformer.cli.build import add_commands as build_commands
     from symformer.cli.derive import add_commands as derive_commands
+    from symformer.cli.new import add_commands as new_commands
     from symformer.cli.tokenize import add_commands as wordpiece_commands
 
-    extensions = [wordpiece_commands, build_commands, derive_commands]
+    extensions = [wordpiece_commands, build_commands, derive_commands, new_commands]
     return extensions
 
 

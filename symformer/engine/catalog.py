@@ -120,6 +120,10 @@ def discover(paths: Iterable = ()) -> Discovery:
             files.append(path)
         else:
             raise UsageError(f"{path} does not exist; give a derivation file, a folder, or a built-in name")
+    unique = {}
+    for file in files:  # a file named twice, or also found through its folder, is loaded once
+        unique.setdefault(file.resolve(), file)
+    files = list(unique.values())
     seen = {}
     for file in files:
         derivations, error = load_file(file)
@@ -134,6 +138,27 @@ def discover(paths: Iterable = ()) -> Discovery:
             result.derivations.append(derivation)
     result.derivations.sort(key=lambda d: getattr(d, "_order", (float("inf"), "")))
     return result
+
+
+def builtin_slugs() -> dict:
+    """Slug -> file of every built-in derivation, read from the course's source without importing it.
+
+    Importing the course takes seconds; checking a user's slugs against it must not.
+    The course writes every slug as a literal ``slug="..."`` of a ``Derivation(...)`` call.
+
+    >>> builtin_slugs()["softmax-jacobian"].name
+    'softmax.py'
+    """
+    import ast
+
+    slugs = {}
+    for path in _python_files(builtin_folder()):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Derivation":
+                for keyword in node.keywords:
+                    if keyword.arg == "slug" and isinstance(keyword.value, ast.Constant):
+                        slugs[keyword.value.value] = path
+    return slugs
 
 
 class Catalog(Mapping):

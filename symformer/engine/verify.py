@@ -451,6 +451,6 @@ def _plain_inputs(inputs) -> dict:
     out = {}
     for thing, value in inputs.items():
         array = np.asarray(value)
-        out[_name(thing)] = array.astype(float).round(6).tolist() if array.dtype != object else [str(v) for v in array.ravel()] if array.ndim else str(value)
+        out[_name(thing)] = array.astype(float).round(6).tolist() if array.dtype != object else np.vectorize(str, otypes=[object])(array).tolist() if array.ndim else str(value)
     return out
 
