@@ -84,6 +84,7 @@ mlm_fractions_derivation = Derivation(
     ),
     lhs=rho * alpha,
     lhs_latex="P(\\text{input is [MASK]})",
+    notation={r"P(\text{input is [MASK]})": rho * alpha},
     definitions=BERT_RATES,
     steps=[Step(sp.Rational(3, 25), "$0.15 \\times 0.8 = 0.12$: 12% of all positions", cite=BERT)],
     claims=[
@@ -269,6 +270,7 @@ causal_derivation = Derivation(
     ),
     lhs=log(Product(q[t], (t, 1, T))),
     lhs_latex="\\log p(x_1, \\dots, x_T)",
+    notation={r"p(x_1, \dots, x_T)": Product(q[t], (t, 1, T))},
     domains={q: "unit interval"},
     sizes={T: Size(prove=range(1, 7), numeric=16)},
     steps=[Step(Sum(log(q[t]), (t, 1, T)), "the log of a product is the sum of the logs: "

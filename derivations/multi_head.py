@@ -81,6 +81,7 @@ weight_count = Derivation(
            "and $W^O$ holds $h\\, d_v\\, d_{model}$; the biases add $h (2 d_k + d_v) + d_{model}$."),
     lhs=h * (h * d) * (2 * d + d) + h * d * (h * d),
     lhs_latex="h\\, d_{model} (2 d_k + d_v) + h\\, d_v\\, d_{model}",
+    notation={"d_{model}": h * d, "d_k": d, "d_v": d},
     sizes={h: Size(prove=range(1, 5), numeric=12), d: Size(prove=range(1, 5), numeric=64)},
     steps=[Step(4 * (h * d) ** 2, "with $d_{model} = h d$ and $d_k = d_v = d$: $3 h^2 d^2 + h^2 d^2 = 4 d_{model}^2$",
                 latex="4\\, d_{model}^2", cite=VASWANI)],

@@ -74,6 +74,7 @@ frequencies_derivation = Derivation(
     ),
     lhs=2 * pi / omega_i,
     lhs_latex="\\lambda_i = \\frac{2\\pi}{\\omega_i}",
+    notation={r"\lambda_i": 2 * pi / omega_i},
     definitions={omega_i: 10000 ** (-2 * i / d)},
     domains={d: "positive"},
     steps=[
@@ -220,6 +221,7 @@ rotation_every_d_derivation = Derivation(
     lhs=ROTATED_SIN,
     lhs_latex="\\left(T(k)\\, PE(p)\\right)_{2j-1} = \\sum_{l=1}^{h} \\delta_{jl} \\left(\\cos(\\omega_l k) \\sin(\\omega_l p) "
               "+ \\sin(\\omega_l k) \\cos(\\omega_l p)\\right)",
+    notation={r"\left(T(k)\, PE(p)\right)_{2j-1}": ROTATED_SIN},
     sizes=PAIRS,
     domains={w: "positive"},
     indices={j: h},
@@ -261,6 +263,7 @@ dot_product_derivation = Derivation(
     lhs=_dot(p, q),
     lhs_latex="PE(p) \\cdot PE(q) = \\sum_{l=1}^{h} \\left(\\sin(\\omega_l p) \\sin(\\omega_l q) "
               "+ \\cos(\\omega_l p) \\cos(\\omega_l q)\\right)",
+    notation={r"PE(p) \cdot PE(q)": _dot(p, q), r"PE(p + s) \cdot PE(q + s)": _dot(p + s, q + s)},
     sizes=PAIRS,
     domains={w: "positive"},
     steps=[

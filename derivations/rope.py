@@ -41,6 +41,7 @@ relative_score_derivation = Derivation(
     ),
     lhs=sp.MatMul(sp.MatMul(R(m), q).T, sp.MatMul(R(n), k)),
     lhs_latex="\\langle R(m) q, R(n) k \\rangle = (R(m) q)^{\\top} R(n) k",
+    notation={"R": R, "q": q, "k": k},
     steps=[
         Step(sp.MatMul(q.T, R(m).T, R(n), k), "$(R q)^{\\top} = q^{\\top} R^{\\top}$",
              latex="q^{\\top} R(m)^{\\top} R(n)\\, k"),
@@ -161,6 +162,9 @@ every_d_derivation = Derivation(
     ),
     lhs=_score(m, n),
     lhs_latex="\\langle R(m) q, R(n) k \\rangle",
+    notation={r"\langle R(m) q, R(n) k \rangle": _score(m, n), r"\langle R(m + s) q, R(n + s) k \rangle": _score(m + s, n + s),
+              r"(R(n - m) k)_{j1}": _rotated(K, n - m, 1), r"(R(n - m) k)_{j2}": _rotated(K, n - m, 2),
+              r"\langle q, R(n - m) k \rangle": RELATIVE},
     sizes={h: Size(prove=range(1, 4), numeric=64)},
     domains={th: "positive"},
     steps=[

@@ -111,6 +111,7 @@ scaling_derivation = Derivation(
     ),
     lhs=VARIANCE,
     lhs_latex="\\operatorname{Var}[q \\cdot k]",
+    notation={r"\operatorname{Var}[q \cdot k]": VARIANCE},
     definitions=SECOND_MOMENTS,
     sizes=SIZES,
     steps=[

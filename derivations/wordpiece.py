@@ -216,6 +216,7 @@ wordpiece_score_derivation = Derivation(
     ),
     lhs=L_AFTER - L_BEFORE,
     lhs_latex="\\Delta L",
+    notation={r"\Delta L": L_AFTER - L_BEFORE},
     definitions=COUNTS,
     sizes={m: Size(prove=range(1, 4), numeric=50)},
     domains={o: "positive"},

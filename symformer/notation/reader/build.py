@@ -363,14 +363,15 @@ class Builder:
         if phrase is not None:
             return phrase
         pieces = []
-        for item in node.children:
-            if isinstance(item, Token):  # MULOP
+        for item in self._phrases_in(node.children):
+            if not isinstance(item, (Tree, Token)):
+                pieces.append(item)  # a declared phrase, already a value
+            elif isinstance(item, Token):  # MULOP
                 pieces.append(_Op(item.value, item))
             elif item.data == "bigop":
                 pieces.append(self.bigop(item))
             else:
                 pieces.append(self.factor(item))
-        pieces = self._phrases_in(node.children, pieces)
         pieces = self._names(pieces)
         pieces = self._applications(pieces, node)
         return self._multiply(pieces, node)
@@ -380,20 +381,20 @@ class Builder:
             return None
         return self.n.phrases.get(canonical(node))
 
-    def _phrases_in(self, children, pieces):
-        """Replace runs of items whose text is a declared phrase (``P(\\text{...})``) by its value."""
-        if not self.n.phrases or len(children) < 2:
-            return pieces
+    def _phrases_in(self, children):
+        """The items, with each run whose text is a declared phrase (``P(\\text{...})``) replaced by its value."""
+        if not self.n.phrases:
+            return list(children)
         out, i = [], 0
         while i < len(children):
-            for j in range(len(children), i + 1, -1):
+            for j in range(len(children), i, -1):
                 key = " ".join(canonical(c) for c in children[i:j])
                 if key in self.n.phrases:
                     out.append(self.n.phrases[key])
                     i = j
                     break
             else:
-                out.append(pieces[i])
+                out.append(children[i])
                 i += 1
         return out
 
