@@ -42,3 +42,7 @@ class LatexError(UsageError):
     def __init__(self, message: str, line: int | None = None, column: int | None = None):
         super().__init__(message)
         self.line, self.column = line, column
+
+
+class LatexShapeError(LatexError):
+    """Readable LaTeX whose matrix shapes do not fit (an undefined product, a sum of two shapes): a wrong formula."""

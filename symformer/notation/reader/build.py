@@ -21,7 +21,7 @@ from typing import Any, Callable
 import sympy as sp
 from lark import Token, Tree
 
-from symformer.errors import LatexError
+from symformer.errors import LatexError, LatexShapeError
 
 
 # The notation ------------------------------------------------------------------------------------
@@ -187,10 +187,14 @@ def _position(node):
     return None, None
 
 
-def _error(node, message: str) -> LatexError:
+def _error(node, message: str, kind=LatexError) -> LatexError:
     line, column = _position(node)
     where = f"line {line}, column {column}: " if line is not None else ""
-    return LatexError(where + message, line, column)
+    return kind(where + message, line, column)
+
+
+def _shape_error(node, message: str) -> LatexShapeError:
+    return _error(node, message, LatexShapeError)
 
 
 # Values on the way --------------------------------------------------------------------------------------
@@ -333,11 +337,11 @@ class Builder:
                 return b
             if not _is_matrix(b) and b == 0:
                 return a
-            raise _error(node, "a matrix and a scalar are added")
+            raise _shape_error(node, "a matrix and a scalar are added")
         if _is_matrix(a):
             a, b = _unify(a, b)
             if a.shape != b.shape:
-                raise _error(node, f"matrices of shapes {_shape_text(a)} and {_shape_text(b)} are added")
+                raise _shape_error(node, f"matrices of shapes {_shape_text(a)} and {_shape_text(b)} are added")
             return sp.MatAdd(a, b).doit(deep=False) if isinstance(a, sp.ImmutableMatrix) and isinstance(b, sp.ImmutableMatrix) else a + b
         return a + b
 
@@ -351,10 +355,10 @@ class Builder:
         result = factors[0]
         for other in factors[1:]:
             if not (_is_matrix(result) and _is_matrix(other)):
-                raise _error(node, "\\odot multiplies two matrices of one shape")
+                raise _shape_error(node, "\\odot multiplies two matrices of one shape")
             result, other = _unify(result, other)
             if result.shape != other.shape:
-                raise _error(node, f"\\odot of shapes {_shape_text(result)} and {_shape_text(other)}")
+                raise _shape_error(node, f"\\odot of shapes {_shape_text(result)} and {_shape_text(other)}")
             result = sp.HadamardProduct(result, other)
         return result
 
@@ -666,22 +670,35 @@ class Builder:
         top, bottom = node.children[1], node.children[2]
         top_items = _arg_items(top)
         if top_items and _is_partial(top_items[0]):
-            return self._derivative(node, top, bottom)
+            return self._derivative(node, top, bottom, _is_partial)
+        bottom_items = _arg_items(bottom)
+        if top_items and bottom_items and self._is_d(top_items[0]) and self._is_d(bottom_items[0]):
+            return self._derivative(node, top, bottom, self._is_d)
         numerator, denominator = self.script_value(top), self.script_value(bottom)
         if _is_matrix(denominator):
             raise _error(bottom, "a matrix in a denominator; write the inverse, X^{-1}")
         return numerator / denominator if _is_matrix(numerator) else numerator * sp.Pow(denominator, -1)
 
-    def _derivative(self, node, top, bottom):
+    def _is_d(self, item) -> bool:
+        """The d of d/dx: an upright d, or a plain d where d names nothing else."""
+        if not (isinstance(item, Tree) and item.data == "factor" and isinstance(item.children[0], Tree)):
+            return False
+        primary = item.children[0]
+        if primary.data == "font" and _primary_key(primary) == "\\mathrm{d}":
+            return True
+        return primary.data == "letter" and primary.children[0].value == "d" and not self.n.known("d")
+
+    def _derivative(self, node, top, bottom, is_d=None):
+        is_d = is_d or _is_partial
         top_items = _arg_items(top)
         order = self._partial_order(top_items[0])
         variables = []
         items = _arg_items(bottom)
-        if not items or not _is_partial(items[0]):
+        if not items or not is_d(items[0]):
             raise _error(bottom, "the denominator of a partial derivative is \\partial x (one \\partial per variable)")
         groups, current = [], None
         for item in items:
-            if _is_partial(item):
+            if is_d(item):
                 current = []
                 groups.append(current)
             else:
@@ -729,7 +746,7 @@ class Builder:
         if _is_matrix(a) and _is_matrix(b):
             a, b = _unify(a, b)
             if a.shape != b.shape or a.shape[1] != 1:
-                raise _error(node, f"the inner product of shapes {_shape_text(a)} and {_shape_text(b)}; both must "
+                raise _shape_error(node, f"the inner product of shapes {_shape_text(a)} and {_shape_text(b)}; both must "
                                    "be columns of one length")
             return sp.MatMul(_transpose(a), b)
         raise _error(node, "an inner product needs two vectors (declared vectors, or column matrices)")
@@ -926,7 +943,7 @@ class Builder:
             elif _is_free(right.shape[0]):
                 right = right.xreplace({right.shape[0]: left.shape[1]})
             if left.shape[1] != right.shape[0]:
-                raise _error(node, f"the product of shapes {_shape_text(left)} and {_shape_text(right)} is not defined;"
+                raise _shape_error(node, f"the product of shapes {_shape_text(left)} and {_shape_text(right)} is not defined;"
                                    " check the transposes")
             matrices[position], matrices[position + 1] = left, right
         return sp.MatMul(*scalars, *matrices) if len(matrices) > 1 or scalars else matrices[0]
