@@ -171,6 +171,10 @@ def _check_chain(document: Document, number: int, chain, config: VerifyConfig) -
             usable.append((position, part))
     # each usable step is compared with the usable step before it (or the left side)
     if usable:
+        used = _symbols_used([lhs_e, *(expand_definitions(p.value, definitions) for _, p in usable)])
+        indices = {i: b for i, b in declared.indices.items() if i in used}
+        wanted = used | {s for b in indices.values() for s in sp.sympify(b).free_symbols}
+        sizes = {s: spec for s, spec in sizes.items() if s in wanted}
         derivation = Derivation(
             slug=_slug(document.path, number), title=f"{Path(document.path).name}, chain {number}",
             topic="checked file", lhs=lhs,
