@@ -77,7 +77,7 @@ def format_verdict(verdict) -> str:
     if first is None:
         unverified = sum(1 for c in verdict.chains for s in c.steps if s.verdict == "could not be verified")
         lines.append(f"all {steps - unverified} checked steps hold" +
-                     (f"; {unverified} could not be verified within the time bound" if unverified else ""))
+                     (f"; {unverified} could not be verified" if unverified else ""))
     else:
         chain, step = first
         lines.append(f"first wrong step: {verdict.path}:{step.line}:{step.column} (chain {chain.number}, "

@@ -188,9 +188,33 @@ def _check_chain(document: Document, number: int, chain, config: VerifyConfig) -
             step_checks = _one_by_one(derivation, config)
         for (position, part), check in zip(usable, step_checks):
             verdicts[position] = _step_verdict(position, part, check)
+        _recheck_after_failures(derivation, usable, verdicts, lhs_part, config)
     result.steps = [verdicts[p] for p in sorted(verdicts)]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _recheck_after_failures(derivation, usable, verdicts, lhs_part, config) -> None:
+    """A step after a wrong one is compared with the last right expression, so one planted error is one
+    failing line: in a = b = c' = d with c' wrong, d = b still holds and is reported so."""
+    good_expr, good_line, wrong_line = derivation.lhs, lhs_part.line, None
+    for position, part in usable:
+        verdict = verdicts[position]
+        if verdict.verdict == FAIL and wrong_line is not None:
+            single = dataclasses.replace(derivation, slug=f"{derivation.slug}-recheck-{position}", lhs=good_expr,
+                                         steps=[Step(part.value, part.why or "(no justification given)")])
+            try:
+                check = next(c for c in verify(single, config).checks if c.kind == "step")
+            except DerivationError:
+                check = None
+            if check is not None and check.ok:
+                verdicts[position] = _step_verdict(position, part, check)
+                verdicts[position].level += f" (against line {good_line}; line {wrong_line} is the wrong one)"
+                verdict = verdicts[position]
+        if verdict.verdict == FAIL:
+            wrong_line = wrong_line or part.line
+        else:
+            good_expr, good_line, wrong_line = part.value, part.line, None
 
 
 def _symbols_used(expressions) -> set:
@@ -227,7 +251,13 @@ def _step_verdict(position, part, check) -> StepVerdict:
                            f"{failed.method}: {failed.detail}", methods,
                            check.counterexample.to_dict() if check.counterexample else None)
     if PROVED in statuses or HOLDS in statuses:
-        return StepVerdict(position, part.line, part.column, part.latex, part.why, HOLD, check.level, "", methods)
+        level = check.level
+        if PROVED not in statuses:  # right as far as it was checked: say which proof did not finish
+            stopped = [f"{m.method} {'timed out' if m.status == TIMEOUT else 'did not close'}" for m in check.methods
+                       if m.status in (TIMEOUT, INCONCLUSIVE)]
+            if stopped:
+                level += f" (not proved: {', '.join(stopped)})"
+        return StepVerdict(position, part.line, part.column, part.latex, part.why, HOLD, level, "", methods)
     timed_out = [m for m in check.methods if m.status == TIMEOUT]
     how = "; ".join(f"{m.method} timed out ({m.detail})" for m in timed_out) or \
         "; ".join(f"{m.method}: {m.detail}" for m in check.methods) or "no method settled it"

@@ -591,6 +591,14 @@ class Builder:
         primary = node.children[0]
         scripts = [c for c in node.children[1:] if isinstance(c, Tree)]
         primes = sum(1 for c in node.children[1:] if isinstance(c, Token) and c.type == "PRIME")
+        bangs = sum(1 for c in node.children[1:] if isinstance(c, Token) and c.type == "BANG")
+        if bangs:
+            if bangs > 1:
+                raise _error(node, "a double factorial n!! is not read; write it as a product")
+            plain = Tree("factor", [c for c in node.children if not (isinstance(c, Token) and c.type == "BANG")])
+            value = self._value(self.resolve(self.factor(plain)) if isinstance(self.factor(plain), _Atom) else
+                                self.factor(plain))
+            return sp.factorial(value)
         if isinstance(primary, Tree) and primary.data in ("letter", "greek", "font", "symbol"):
             if primary.data == "symbol":
                 value = self._symbol(primary)
@@ -616,6 +624,9 @@ class Builder:
             return self._function_head(primary.children[0], sup, sub)
         if kind in ("paren", "bracket", "brace"):
             return _Group(kind, [c for c in primary.children[1].children if isinstance(c, Tree)], scripts, node)
+        if kind == "binom":
+            top, bottom = (self.script_value(a) for a in primary.children[1:3])
+            return self._apply_scripts(sp.binomial(top, bottom), scripts, node)
         if kind == "frac":
             return self._apply_scripts(self.frac(primary), scripts, node)
         if kind == "sqrt":

@@ -88,9 +88,9 @@ def read_document(text: str, path: str = "<text>", kind: str | None = None) -> D
     """
     kind = kind or ("md" if path.endswith((".md", ".markdown", ".qmd")) else "tex")
     if kind == "md":
-        statements, body, offset = _front_matter(text)
-        displays = _markdown_displays(body, offset)
-        comments = _comments(body, offset)
+        statements, text, offset = _front_matter(text)  # the front matter blanked, lines kept
+        displays = _markdown_displays(text, offset)
+        comments = _comments(text, offset)
     else:
         comments = _comments(text, 0)
         statements = [(line, column, rest) for line, column, key, rest in comments if key == "symformer"]

@@ -27,7 +27,7 @@ FONTS = {"mathbf", "mathrm", "mathit", "mathsf", "mathcal", "mathbb", "boldsymbo
          "vec", "dot", "overline", "widehat", "widetilde", "check"}
 RELATIONS = {"neq": "\\neq", "ne": "\\neq", "le": "\\le", "leq": "\\le", "ge": "\\ge", "geq": "\\ge",
              "approx": "\\approx", "equiv": "\\equiv"}
-KINDS = {"frac": "FRAC", "dfrac": "FRAC", "tfrac": "FRAC", "sqrt": "SQRT", "sum": "BIGOP", "prod": "BIGOP",
+KINDS = {"frac": "FRAC", "dfrac": "FRAC", "tfrac": "FRAC", "binom": "BINOM", "sqrt": "SQRT", "sum": "BIGOP", "prod": "BIGOP",
          "cdot": "MULOP", "times": "MULOP", "div": "MULOP", "odot": "ODOT", "circ": "ODOT", "partial": "PARTIAL",
          "langle": "LANGLE", "rangle": "RANGLE", "lvert": "LVERT", "rvert": "RVERT", "lVert": "LNORM",
          "rVert": "RNORM", "{": "LCURLY", "}": "RCURLY"}
@@ -44,7 +44,7 @@ ADVICE = {"pm": "split the formula into its two cases", "mp": "split the formula
           "mathbb": None}
 
 _OPERAND_END = {"NUMBER", "LETTER", "GREEK", "SYMBOL", "RPAREN", "RBRACK", "RBRACE", "RCURLY", "RANGLE", "RVERT",
-                "RNORM", "END", "DOTS", "TEXT", "PRIME"}
+                "RNORM", "END", "DOTS", "TEXT", "PRIME", "BANG"}
 _OPENERS = {"LPAREN": "RPAREN", "LBRACK": "RBRACK", "LBRACE": "RBRACE", "LCURLY": "RCURLY", "LANGLE": "RANGLE",
             "LVERT": "RVERT", "LNORM": "RNORM", "BEGIN": "END"}
 
