@@ -305,7 +305,7 @@ class Builder:
                 parts.append(child)
         for relation in relations:
             if relation.value != "=":
-                raise _error(relation, f"only '=' chains are checked, not {relation.value!r}; write inequalities "
+                raise _error(relation, f"only '=' chains are checked, not '{relation.value}'; write inequalities "
                                        "as a claim in words")
         return [self.expr(p) for p in parts]
 
@@ -519,6 +519,9 @@ class Builder:
             isinstance(c, Tree) and c.data == "factor" and len(c.children) == 1
             and isinstance(c.children[0], Tree) and c.children[0].data in ("letter", "greek", "number")
             for c in hterm.children)
+        if simple and rank == 1 and len(hterm.children) > 1 and all(
+                c.children[0].data != "number" for c in hterm.children):
+            return [self._index_token(c.children[0].children[0]) for c in hterm.children]  # z_{ij}: two indices
         if simple and rank not in (None, 1) and len(hterm.children) >= 1:
             tokens = [c.children[0].children[0] for c in hterm.children]
             if len(tokens) < rank:  # H_{12}: digits split to reach the rank

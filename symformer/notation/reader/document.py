@@ -313,7 +313,7 @@ def _chains_of(text: str, offset: int, body: str, why_by_line: dict, notation: N
                 relation, relation_before = relation_before, None
                 if relation is not None and relation.value != "=":
                     raise LatexError(f"line {relation.line}, column {relation.column}: only '=' chains are "
-                                     f"checked, not {relation.value!r}", relation.line, relation.column)
+                                     f"checked, not '{relation.value}'", relation.line, relation.column)
                 where = relation if relation is not None else _first_token(child)
                 part = Part(where.line, where.column, _source(padded, child), tree=child)
                 part.start = where.start_pos

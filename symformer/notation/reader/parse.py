@@ -205,6 +205,7 @@ def _ends_early(text: str, start: str, expected) -> LatexError:
     line, column = _end_position(text)
     opened = []
     for token in _parser(start).lex(text):
+        line, column = token.end_line, token.end_column  # just after the last thing written
         if token.type in _OPENERS:
             opened.append(token)
         elif opened and _OPENERS[opened[-1].type] == token.type:
