@@ -82,18 +82,19 @@ def display_forms(derivation: Derivation) -> list:
 
 
 def display_checks(derivation: Derivation, check_identity) -> list:
-    """One check per part of every hand-written form, by ``check_identity(kind, label, lhs, rhs)``.
+    """One check per part of every hand-written form and claim statement, by ``check_identity(kind, label, lhs, rhs)``.
 
     ``check_identity`` is the verifier's ladder for one identity; it returns a ``CheckResult``.
     """
     forms = display_forms(derivation)
-    if not forms:
+    spans = any("$" in claim.statement for claim in derivation.claims)
+    if not forms and not spans:
         return []
     notation = notation_of(derivation)
     checks = []
     for label, latex, shown in forms:
         checks += _check_form(derivation, notation, label, latex, shown, check_identity)
-    return checks
+    return checks + statement_checks(derivation, check_identity, notation)
 
 
 def _check_form(derivation, notation, label, latex, shown, check_identity) -> list:
@@ -116,3 +117,76 @@ def _unreadable(label: str, latex: str, exc) -> CheckResult:
     result = CheckResult("display", label)
     result.methods.append(MethodResult("read back", FAILED, f"{latex!r} cannot be read back: {exc}"))
     return result
+
+
+# Claim statements --------------------------------------------------------------------------------------
+
+
+def statement_spans(statement: str) -> list:
+    """The ``$...$`` mathematics of a statement, in order."""
+    pieces = statement.split("$")
+    if len(pieces) % 2 == 0:
+        raise DerivationError(f"the statement {statement!r} has an unpaired '$'")
+    return [pieces[n] for n in range(1, len(pieces), 2)]
+
+
+def statement_checks(derivation: Derivation, check_identity, notation: Notation | None = None) -> list:
+    """Checks of the claims' statements: every span reads back; an equation in a Claim's statement equals the claim.
+
+    A span that is only a name (``$a$``) may name something the derivation never uses. An equation whose
+    first part is a lone symbol set to something else (``$T = 1$``, ``$N = M$``) is a condition, read but
+    not compared. Parts identical to the claim's verified sides need no further check.
+    """
+    checks = []
+    for claim in derivation.claims:
+        spans = statement_spans(claim.statement)
+        if not spans:
+            continue
+        notation = notation or notation_of(derivation)
+        label = f"statement of claim {claim.statement!r}"
+        for span in spans:
+            checks += _check_span(derivation, notation, claim, label, span, check_identity)
+    return checks
+
+
+def _check_span(derivation, notation, claim, label, span, check_identity) -> list:
+    from symformer.notation.reader import read_relations
+
+    is_claim = isinstance(claim, Claim)
+    shape = tuple(claim.lhs.shape) if is_claim and getattr(claim.lhs, "is_Matrix", False) else None
+    try:
+        parts, relations = read_relations(span, notation, shape)
+    except LatexError as exc:
+        if _is_bare_name(span):
+            return []  # a name mentioned in prose
+        return [_unreadable(label, f"${span}$", exc)]
+    if not is_claim or len(parts) < 2 or any(r != "=" for r in relations):
+        return []
+    if _is_condition(parts, claim):
+        return []
+    checks = []
+    for number, part in enumerate(parts, start=1):
+        if part == claim.lhs or part == claim.rhs:
+            continue  # the very expression the claim's check verified
+        where = f"{label}, ${span}$" + (f" part {number}" if len(parts) > 1 else "")
+        try:
+            checks.append(check_identity("display", where, part, claim.lhs, claim.indices))
+        except TypeError:  # a ladder that takes no claim indices
+            checks.append(check_identity("display", where, part, claim.lhs))
+        except DerivationError as exc:
+            checks.append(_unreadable(where, f"${span}$", exc))
+    return checks
+
+
+def _is_bare_name(span: str) -> bool:
+    try:
+        name_key(span)
+        return True
+    except LatexError:
+        return False
+
+
+def _is_condition(parts, claim) -> bool:
+    first = parts[0]
+    atom = isinstance(first, (sp.Symbol, sp.MatrixSymbol, sp.Indexed, sp.IndexedBase))
+    return atom and first != claim.lhs and first != claim.rhs

@@ -26,7 +26,7 @@ from symformer.notation.reader.parse import parse
 
 Notation.from_expressions = staticmethod(from_expressions)
 
-__all__ = ["Notation", "read_latex", "read_chain", "read_rows", "name_key", "canonical", "parse"]
+__all__ = ["Notation", "read_latex", "read_chain", "read_relations", "read_rows", "name_key", "canonical", "parse"]
 
 
 def read_latex(text: str, notation: Notation, expected_shape=None):
@@ -53,6 +53,21 @@ def read_chain(text: str, notation: Notation, expected_shape=None) -> list:
 
         raise LatexError("line 1, column 1: an empty formula")
     return settle(parts, expected_shape)
+
+
+def read_relations(text: str, notation: Notation, expected_shape=None) -> tuple:
+    r"""The parts of ``a \le b = c`` and the relations between them (``['\\le', '=']``), for statements."""
+    from symformer.notation.reader.context import settle
+
+    relations: list = []
+    parts = Builder(notation).chain(parse(text).children[0], relations)
+    if not parts:
+        from symformer.errors import LatexError
+
+        raise LatexError("line 1, column 1: an empty formula")
+    if all(r == "=" for r in relations):
+        return settle(parts, expected_shape), relations
+    return [settle([p])[0] for p in parts], relations
 
 
 def read_rows(text: str):

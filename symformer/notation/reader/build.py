@@ -295,18 +295,23 @@ class Builder:
         self._fresh = 0
 
     # chains ------------------------------------------------------------------------------------------
-    def chain(self, node) -> list:
-        """The parts of ``a = b = c`` as SymPy, shapes unified; other relations are refused."""
+    def chain(self, node, relations_out=None) -> list:
+        """The parts of ``a = b = c`` as SymPy; other relations are refused unless ``relations_out``
+        (a list) is given to receive them."""
         parts, relations = [], []
         for child in node.children:
             if isinstance(child, Token):
                 relations.append(child)
             else:
                 parts.append(child)
+        if len(relations) >= len(parts) and relations:
+            raise _error(relations[0], f"'{relations[0].value}' needs a formula on each side")
         for relation in relations:
-            if relation.value != "=":
+            if relation.value != "=" and relations_out is None:
                 raise _error(relation, f"only '=' chains are checked, not '{relation.value}'; write inequalities "
                                        "as a claim in words")
+        if relations_out is not None:
+            relations_out.extend(r.value for r in relations)
         return [self.expr(p) for p in parts]
 
     def single(self, node):
@@ -497,6 +502,11 @@ class Builder:
         return base[tuple(indices)] if len(indices) > 1 else base[indices[0]]
 
     def _entry_of_value(self, value, sub, node, name):
+        if isinstance(value, sp.Lambda):  # a named entry: J_{ij} declared as Lambda((i, j), ...)
+            indices = self.indices(sub, len(value.variables))
+            if len(indices) != len(value.variables):
+                raise _error(node, f"{name} takes {len(value.variables)} indices, found {len(indices)}")
+            return value(*indices)
         if isinstance(value, sp.ImmutableMatrix):
             indices = self.indices(sub, 2 if value.cols > 1 and value.rows > 1 else 1)
             return _explicit_entry(value, indices, node)
@@ -594,6 +604,10 @@ class Builder:
         primary = node.children[0]
         scripts = [c for c in node.children[1:] if isinstance(c, Tree)]
         primes = sum(1 for c in node.children[1:] if isinstance(c, Token) and c.type == "PRIME")
+        if any(isinstance(c, Token) and c.type == "PERCENT" for c in node.children[1:]):
+            plain = Tree("factor", [c for c in node.children if not (isinstance(c, Token) and c.type == "PERCENT")])
+            value = self.factor(plain)
+            return self._value(self.resolve(value) if isinstance(value, _Atom) else value) / 100
         bangs = sum(1 for c in node.children[1:] if isinstance(c, Token) and c.type == "BANG")
         if bangs:
             if bangs > 1:
@@ -805,7 +819,10 @@ class Builder:
         if len({len(r) for r in rows}) != 1:
             raise _error(node, "the rows of the matrix have different lengths")
         if any(_is_matrix(cell) for row in rows for cell in row):
-            return sp.BlockMatrix(rows)
+            blocks = sp.BlockMatrix(rows)
+            if all(isinstance(cell, sp.ImmutableMatrix) for row in rows for cell in row):
+                return sp.ImmutableMatrix(blocks.as_explicit())  # columns written out side by side
+            return blocks
         matrix = sp.ImmutableMatrix(rows)
         return sp.Determinant(matrix) if name == "vmatrix" else matrix
 

@@ -44,7 +44,7 @@ ADVICE = {"pm": "split the formula into its two cases", "mp": "split the formula
           "mathbb": None}
 
 _OPERAND_END = {"NUMBER", "LETTER", "GREEK", "SYMBOL", "RPAREN", "RBRACK", "RBRACE", "RCURLY", "RANGLE", "RVERT",
-                "RNORM", "END", "DOTS", "TEXT", "PRIME", "BANG"}
+                "RNORM", "END", "DOTS", "TEXT", "PRIME", "BANG", "PERCENT"}
 _OPENERS = {"LPAREN": "RPAREN", "LBRACK": "RBRACK", "LBRACE": "RBRACE", "LCURLY": "RCURLY", "LANGLE": "RANGLE",
             "LVERT": "RVERT", "LNORM": "RNORM", "BEGIN": "END"}
 
