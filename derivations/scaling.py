@@ -102,7 +102,6 @@ def _variance_monte_carlo(rng, sizes):
 
 scaling_derivation = Derivation(
     slug="dot-product-variance",
-    notation={r"\mathbb{E}[q \cdot k]": Sum(mq * mk, (i, 1, d)), r"\mathbb{E}[q \cdot q]": Sum(Mq[i, i], (i, 1, d))},
     title="Why attention divides by $\\sqrt{d_k}$",
     topic=TOPIC,
     intro=(
@@ -112,7 +111,8 @@ scaling_derivation = Derivation(
     ),
     lhs=VARIANCE,
     lhs_latex="\\operatorname{Var}[q \\cdot k]",
-    notation={r"\operatorname{Var}[q \cdot k]": VARIANCE},
+    notation={r"\operatorname{Var}[q \cdot k]": VARIANCE, r"\mathbb{E}[q \cdot k]": Sum(mq * mk, (i, 1, d)),
+              r"\mathbb{E}[q \cdot q]": Sum(Mq[i, i], (i, 1, d))},
     definitions=SECOND_MOMENTS,
     sizes=SIZES,
     steps=[

@@ -32,7 +32,7 @@ def test_the_course_has_its_nineteen_hand_written_display_forms():
 @pytest.mark.parametrize("slug", WITH_FORMS)
 def test_every_display_form_is_read_back_and_proved_equal(slug):
     report = catalog_report(slug)
-    checks = [c for c in report.checks if c.kind == "display"]
+    checks = [c for c in report.checks if c.kind == "display" and c.label.startswith("display of")]
     labels = {c.label.split(", part ")[0] for c in checks}
     assert labels == {label for s, label in ALL_FORMS if s == slug}
     for check in checks:
@@ -135,3 +135,66 @@ def test_round_trip_reads_back_the_same_objects_not_look_alikes():
     back = read_latex(to_latex(d.steps[-1].expr), notation_of(d))
     assert back == d.steps[-1].expr
     assert {b.shape for b in back.atoms(sp.IndexedBase)} == {b.shape for b in d.steps[-1].expr.atoms(sp.IndexedBase)}
+
+
+# Claim statements ------------------------------------------------------------------------------------
+
+
+def test_no_claim_statement_is_ascii_pseudo_mathematics():
+    # what used to be typed by hand: x^T J x, E[q . k], dS o [B = -inf], sqrt(d_k), 10000^(2/d)
+    for d in COURSE.values():
+        for claim in d.claims:
+            prose = "".join(claim.statement.split("$")[0::2])
+            for ascii_math in ("^T", "^(", " . ", "sqrt(", "sum_", " o [", "-inf", "<=", ">=", "_hat", "x^", "|u|"):
+                assert ascii_math not in prose, f"{d.slug}: {claim.statement!r} writes {ascii_math!r} outside $...$"
+
+
+def test_every_statement_span_of_the_course_reads_back():
+    from symformer.engine.display import statement_checks
+
+    failures = []
+    for d in COURSE.values():
+        checks = statement_checks(d, lambda kind, label, lhs, rhs, *extra: _ok(label))
+        failures += [c.label for c in checks if not c.ok]
+    assert not failures
+
+
+def _ok(label):
+    from symformer.engine.results import PROVED, CheckResult, MethodResult
+
+    check = CheckResult("display", label)
+    check.methods.append(MethodResult("test", PROVED, "stub"))
+    return check
+
+
+def _with_statement(slug, position, statement):
+    d = COURSE[slug]
+    claims = list(d.claims)
+    claims[position] = dataclasses.replace(claims[position], statement=statement)
+    return dataclasses.replace(d, claims=claims, source=None)
+
+
+def test_a_statement_that_says_other_than_its_claim_fails():
+    # the claim proves sum_j J_ij = 0; the statement would say the rows sum to one
+    d = _with_statement("softmax-jacobian", 1, r"each row sums to one: $\sum_j J_{ij} = 1$")
+    failures = verify(d).failures()
+    statement = r"each row sums to one: $\sum_j J_{ij} = 1$"
+    assert [f.label for f in failures] == [f"statement of claim {statement!r}, " + r"$\sum_j J_{ij} = 1$ part 2"]
+    assert failures[0].counterexample is not None
+
+
+def test_a_statement_whose_mathematics_cannot_be_read_fails():
+    d = _with_statement("softmax-jacobian", 1, r"each row sums to zero: $\sum_j J_{ij} = $")
+    (failed,) = verify(d).failures()
+    assert failed.methods[0].method == "read back" and "needs a formula on each side" in failed.methods[0].detail
+
+
+def test_a_condition_in_a_statement_is_read_not_compared():
+    d = _with_statement("softmax-temperature", 0, r"at $T = 1$ it is the softmax Jacobian")
+    assert verify(d).ok
+
+
+def test_a_statement_naming_an_undeclared_symbol_in_a_formula_fails():
+    d = _with_statement("softmax-jacobian", 1, r"each row sums to zero: $\sum_j K_{ij} = 0$")
+    (failed,) = verify(d).failures()
+    assert "unknown symbol K_{ij}" in failed.methods[0].detail

@@ -96,7 +96,8 @@ def check_file(path: str | Path, config: VerifyConfig = VerifyConfig()) -> FileV
     >>> import tempfile, os
     >>> folder = tempfile.mkdtemp()
     >>> name = os.path.join(folder, "square.tex")
-    >>> _ = open(name, "w").write("% symformer: x scalar\\n\\\\begin{align*}\\n(x+1)^2 &= x^2 + 2x + 1\\n\\\\end{align*}\\n")
+    >>> with open(name, "w") as file:
+    ...     _ = file.write("% symformer: x scalar\\n\\\\begin{align*}\\n(x+1)^2 &= x^2 + 2x + 1\\n\\\\end{align*}\\n")
     >>> verdict = check_file(name)
     >>> verdict.ok, verdict.chains[0].steps[0].line, verdict.chains[0].steps[0].level
     (True, 3, 'proved')

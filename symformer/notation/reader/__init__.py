@@ -10,8 +10,8 @@ back as the very objects they were printed from.
 >>> i, j, k = sp.symbols("i j k", integer=True)
 >>> p = sp.IndexedBase("p", shape=(n,))
 >>> notation = Notation.from_expressions([p[i] * p[j], sp.KroneckerDelta(i, j), sp.Sum(p[k], (k, 1, n))])
->>> read_latex(r"p_i (\delta_{ij} - p_j)", notation)
-(-p[j] + KroneckerDelta(i, j))*p[i]
+>>> read_latex(r"p_i (\delta_{ij} - p_j)", notation) == p[i] * (sp.KroneckerDelta(i, j) - p[j])
+True
 >>> read_latex(r"p_i (\delta_{ij} - p_j", notation)
 Traceback (most recent call last):
 ...
