@@ -15,7 +15,7 @@ True
 >>> read_latex(r"p_i (\delta_{ij} - p_j", notation)
 Traceback (most recent call last):
 ...
-symformer.errors.LatexError: line 1, column 24: the formula ends early; expected ')' to close the '(' of line 1, column 5
+symformer.errors.LatexError: line 1, column 23: the formula ends early; expected ')' to close the '(' of line 1, column 5
 """
 
 from __future__ import annotations
