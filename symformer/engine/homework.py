@@ -136,7 +136,7 @@ def _check_chain(document: Document, number: int, chain, config: VerifyConfig) -
     declared = document.declarations
     lhs_part, step_parts = chain.parts[0], chain.parts[1:]
     result = ChainVerdict(number, lhs_part.line, lhs_part.latex)
-    if not step_parts:
+    if not step_parts and not chain.unchecked:
         return result
     if lhs_part.problem:
         result.steps = [StepVerdict(0, lhs_part.line, lhs_part.column, lhs_part.latex, "", FAIL, "FAILED (shape)",
@@ -191,6 +191,10 @@ def _check_chain(document: Document, number: int, chain, config: VerifyConfig) -
             verdicts[position] = _step_verdict(position, part, check)
         _recheck_after_failures(derivation, usable, verdicts, lhs_part, config)
     result.steps = [verdicts[p] for p in sorted(verdicts)]
+    for line, column, latex, relation in chain.unchecked:
+        result.steps.append(StepVerdict(len(result.steps) + 1, line, column, latex, "", UNVERIFIED, UNVERIFIED,
+                                        f"only '=' steps are checked; this one is '{relation}'"))
+    result.steps.sort(key=lambda s: (s.line, s.column))
     result.seconds = time.perf_counter() - started
     return result
 

@@ -56,6 +56,7 @@ class Part:
 class Chain:
     line: int
     parts: list = field(default_factory=list)  # the first is the left side, each later one a step
+    unchecked: list = field(default_factory=list)  # (line, column, LaTeX, relation) of steps by other relations
 
 
 @dataclass
@@ -311,12 +312,14 @@ def _chains_of(text: str, offset: int, body: str, why_by_line: dict, notation: N
                     relation_before = child
                     continue
                 relation, relation_before = relation_before, None
-                if relation is not None and relation.value != "=":
-                    raise LatexError(f"line {relation.line}, column {relation.column}: only '=' chains are "
-                                     f"checked, not '{relation.value}'", relation.line, relation.column)
                 where = relation if relation is not None else _first_token(child)
                 part = Part(where.line, where.column, _source(padded, child), tree=child)
                 part.start = where.start_pos
+                if relation is not None and relation.value != "=":
+                    # an inequality is not checked: it is noted, and the chain goes on from its right side
+                    if current is not None:
+                        current.unchecked.append((where.line, where.column, part.latex, relation.value))
+                    relation = None
                 if relation is None:
                     current = Chain(part.line)
                     chains.append(current)
