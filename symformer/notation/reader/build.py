@@ -595,6 +595,9 @@ class Builder:
                 if isinstance(value, sp.ImmutableMatrix):
                     rank = 2 if value.rows > 1 and value.cols > 1 else 1
                     value = _explicit_entry(value, self.indices(script.children[1], rank), script)
+                elif isinstance(value, sp.Lambda):  # entries of a function's value: softmax(z)_i
+                    indices = self.indices(script.children[1], len(value.variables))
+                    value = value(*indices)
                 else:
                     raise _error(script, "a subscript on a bracket needs an explicit matrix before it")
         return value

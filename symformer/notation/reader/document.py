@@ -80,12 +80,14 @@ class Document:
 # Reading a file -------------------------------------------------------------------------------------------
 
 
-def read_document(text: str, path: str = "<text>", kind: str | None = None) -> Document:
+def read_document(text: str, path: str = "<text>", kind: str | None = None, functions=None) -> Document:
     r"""The declarations and chains of a ``.tex`` or ``.md`` text; :class:`LatexError` names line and column.
 
     >>> doc = read_document("% symformer: x scalar\n\\begin{align*} (x+1)^2 &= x^2 + 2x + 1 && \\text{expand} \\end{align*}")
     >>> [(p.line, p.latex, p.why) for p in doc.chains[0].parts]
     [(2, '(x+1)^2', ''), (2, 'x^2 + 2x + 1', 'expand')]
+
+    ``functions`` (name -> callable) are known before the declarations, as ``softmax`` is to ``symformer check``.
     """
     kind = kind or ("md" if path.endswith((".md", ".markdown", ".qmd")) else "tex")
     if kind == "md":
@@ -96,7 +98,7 @@ def read_document(text: str, path: str = "<text>", kind: str | None = None) -> D
         comments = _comments(text, 0)
         statements = [(line, column, rest) for line, column, key, rest in comments if key == "symformer"]
         displays = _tex_displays(_blank_comments(text))
-    declarations = declare_all(statements)
+    declarations = declare_all(statements, functions)
     why_by_line = {line: rest for line, _, key, rest in comments if key == "why"}
     chains = []
     for start, body in displays:
@@ -478,9 +480,10 @@ def _source(padded: str, tree) -> str:
 # Declarations ------------------------------------------------------------------------------------------------
 
 
-def declare_all(statements) -> Declarations:
+def declare_all(statements, functions=None) -> Declarations:
     """Apply each (line, column, text) of declarations in order; the text may hold several, split by ';'."""
     declarations = Declarations()
+    declarations.notation.functions.update(functions or {})
     for line, column, text in statements:
         for statement in _split(text):
             if statement.strip():
@@ -637,7 +640,7 @@ def _define(declarations: Declarations, name: str, formula: str) -> None:
     sub, sup = _scripts(factor)
     if sup is not None:
         base_key = name_key(name.split("_")[0]) if sub is not None else name_key(name)
-    value = Builder(notation).single(parse(formula).children[0])
+    value = _fresh_bound(Builder(notation).single(parse(formula).children[0]), declarations)
     if sub is None:
         python = _python_name(name)
         if getattr(value, "is_Matrix", False):
@@ -654,6 +657,21 @@ def _define(declarations: Declarations, name: str, formula: str) -> None:
     base = sp.IndexedBase(_python_name(base_key), shape=shape, real=True)
     notation.bases[base_key if sup is None else name_key(name.split("_")[0])] = base
     declarations.definitions[base] = sp.Lambda(tuple(indices), value)
+
+
+def _fresh_bound(value, declarations: Declarations):
+    """The definition with its summation indices renamed, so that using it beside a free index of the same
+    letter (d mu / d x_r with mu a sum over r) cannot capture that index."""
+    sums = [node for node in sp.preorder_traversal(value) if isinstance(node, (sp.Sum, sp.Product))]
+    if not sums:
+        return value
+    renaming = {}
+    for node in sums:
+        for index, *_ in node.limits:
+            if index not in renaming:
+                renaming[index] = sp.Symbol(f"{index}_{len(renaming) + 1}", integer=True)
+    return value.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)),
+                         lambda e: e.func(e.function.xreplace(renaming), *[(renaming.get(v, v), lo, hi) for v, lo, hi in e.limits]))
 
 
 def _define_function(declarations: Declarations, items, name: str, formula: str) -> None:
