@@ -150,6 +150,19 @@ def test_an_inequality_is_noted_not_checked_and_the_chain_goes_on(tmp_path, caps
     assert "chain 2 (line 4): 2x + 1" in out and "line 5  holds" in out
 
 
+def test_displays_as_notes_write_them(tmp_path):
+    source = tmp_path / "notes.tex"
+    source.write_text("% symformer: x scalar positive; n size 1..4; i, j index n; z vector n; y vector n simplex\n"
+                      "% symformer: \\sigma(t) := \\frac{1}{1 + e^{-t}}\n"
+                      "\\[\n\\begin{aligned}\n\\sigma'(x) &= \\frac{e^{-x}}{(1 + e^{-x})^2} \\\\\n"
+                      "&= \\underbrace{\\sigma(x)}_{\\text{logistic}} (1 - \\sigma(x)) \\tag*{(1)}\n\\end{aligned}\n\\]\n"
+                      "$$ \\sum_j \\operatorname{softmax}(z)_j = 1 $$\n"
+                      "\\begin{eqnarray}\n\\log(x^2) &=& 2 \\log x\n\\end{eqnarray}\n")
+    verdict = check_file(source)
+    assert [(c.line, len(c.steps)) for c in verdict.chains] == [(5, 2), (9, 1), (11, 1)]
+    assert verdict.ok and all(s.verdict == "holds" for c in verdict.chains for s in c.steps)
+
+
 def test_a_missing_file_exits_2(capsys, tmp_path):
     code, _, err = _run(capsys, tmp_path / "absent.tex")
     assert code == 2 and "cannot read" in err

@@ -112,6 +112,26 @@ def test_a_formula_reads_as_its_sympy(latex, expected, notation):
     assert read_latex(latex, notation) == expected
 
 
+def test_notes_decorations_read_as_their_formula(notation):
+    assert read_latex(r"\underbrace{x + y}_{\text{the sum}} + \boxed{x}", notation) == 2 * x + y
+    assert read_latex(r"\mathrm{exp}(x) + \mathrm{tr}(P^\top S)", notation) == sp.exp(x) + sp.Trace(sp.MatMul(P.T, S))
+
+
+def test_a_prime_on_a_declared_function_is_its_derivative():
+    t = sp.Symbol("t", real=True)
+    notation = Notation()
+    notation.add_symbol("x", x)
+    notation.add_function(r"\sigma", sp.Lambda(t, 1 / (1 + sp.exp(-t))))
+    value = read_latex(r"\sigma'(x)", notation)
+    assert sp.simplify(value - sp.exp(-x) / (1 + sp.exp(-x)) ** 2) == 0
+    with pytest.raises(LatexError, match="primes .* are read only on functions"):
+        read_latex("x'", notation)
+
+
+def test_diag_of_an_indexed_vector_has_entries(notation):
+    assert read_latex(r"\operatorname{diag}(p)_{ij}", notation) == p[i] * sp.KroneckerDelta(i, j)
+
+
 def test_inner_products_and_norms_of_indexed_vectors(notation):
     dot = read_latex(r"z \cdot p", notation)
     (index,) = dot.variables
@@ -171,7 +191,7 @@ BAD = [
     (r"\text{so} x", r"prose \text{so} inside a formula"),
     (r"\dots + x", r"\dots has no value"),
     (r"x^23", "write x^{23} with braces"),
-    (r"x'", "primes (x') are not read"),
+    (r"x'", "primes (x') are read only on functions"),
     (r"\sum z_k", r"\sum needs its index below it"),
     (r"\mathbb{E}[x]", r"\mathbb{E}[...] has no meaning of its own here; declare what it stands for"),
     (r"\operatorname{foo}(x)", r"unknown function \operatorname{foo}; declare it"),

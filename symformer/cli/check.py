@@ -44,6 +44,9 @@ def run_check(args) -> int:
             verdicts.append(check_file(name, config))
         except UsageError as exc:
             unreadable.append((name, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a defect of symformer: say so in one line, never a traceback
+            unreadable.append((name, f"{name}: symformer could not check this file ({type(exc).__name__}: {exc}); "
+                                     "please report it with the file"))
     if args.format == "json":
         document = {"ok": not unreadable and all(v.ok for v in verdicts), "files": [v.to_dict() for v in verdicts],
                     "errors": [{"file": name, "error": message} for name, message in unreadable]}

@@ -442,7 +442,11 @@ class Builder:
     def resolve(self, atom: _Atom):
         """The value of a name with its scripts (see the module docstring for the order of the look-ups)."""
         if atom.primes:
-            raise _error(atom.node, "primes (x') are not read; give the quantity its own name")
+            plain = self.resolve(_Atom(atom.bases, atom.sub, atom.sup, atom.node))
+            if not isinstance(plain, _Head):
+                raise _error(atom.node, "primes (x') are read only on functions (f'(x)); give the quantity its own name")
+            return _Head("function", _derivative_of(plain.apply, atom.primes), plain.name + "'" * atom.primes, plain.sup,
+                         plain.sub, atom.node)
         base = " ".join(atom.bases)
         sub, sup = atom.sub, atom.sup
         n = self.n
@@ -619,6 +623,18 @@ class Builder:
             value = self._value(self.resolve(self.factor(plain)) if isinstance(self.factor(plain), _Atom) else
                                 self.factor(plain))
             return sp.factorial(value)
+        if isinstance(primary, Tree) and primary.data == "font" and primary.children[0].value in _WRAPPERS:
+            # \underbrace{x}_{\text{why}}: the formula counts, the brace and its note do not
+            chains = [c for c in primary.children[2].children if isinstance(c, Tree)]
+            if len(chains) != 1:
+                raise _error(primary, f"{primary.children[0].value} takes one formula")
+            return self.single(chains[0])
+        if isinstance(primary, Tree) and primary.data == "font" and primary.children[0].value in ("\\mathrm", "\\text") \
+                and self._named_function(canonical(primary.children[2]).replace(" ", "")) is not None:
+            name = canonical(primary.children[2]).replace(" ", "")  # \mathrm{softmax}(z) as \operatorname{softmax}(z)
+            sub, sup = _scripts(node)
+            head = _Head("function", self._named_function(name), name, sup, None, primary)
+            return head
         if isinstance(primary, Tree) and primary.data in ("letter", "greek", "font", "symbol"):
             if primary.data == "symbol":
                 value = self._symbol(primary)
@@ -670,6 +686,11 @@ class Builder:
         if kind == "partial":
             raise _error(primary, "\\partial outside \\frac{\\partial f}{\\partial x}")
         raise _error(primary, f"cannot read {canonical(primary)!r} here")
+
+    def _named_function(self, name):
+        if name in self.n.functions:
+            return self.n.functions[name]
+        return _BUILTIN_FUNCTIONS.get(name) if len(name) > 1 else None
 
     def _symbol(self, primary):
         name = primary.children[0].value
@@ -983,6 +1004,22 @@ class Builder:
         return sp.MatMul(*scalars, *matrices) if len(matrices) > 1 or scalars else matrices[0]
 
 
+def _derivative_of(function, order: int):
+    """f' for a function of one argument: the derivative of f, evaluated where it is applied."""
+    variable = sp.Dummy("x", real=True)
+    derivative = sp.diff(function(variable), variable, order)
+
+    def apply(*arguments):
+        if len(arguments) != 1:
+            raise LatexError("a derivative f'(x) takes one argument")
+        return derivative.xreplace({variable: arguments[0]})
+
+    return apply
+
+
+_WRAPPERS = ("\\underbrace", "\\overbrace", "\\boxed")
+
+
 def _explicit_entry(matrix, indices, node):
     try:
         position = [int(i) - 1 for i in indices]
@@ -1036,6 +1073,9 @@ def _trace(x):
 
 
 def _diag(x):
+    if isinstance(x, sp.IndexedBase) and x.shape is not None and len(x.shape) == 1:
+        a, b = sp.Dummy("a", integer=True), sp.Dummy("b", integer=True)
+        return sp.Lambda((a, b), x[a] * sp.KroneckerDelta(a, b))  # diag(p)_{ij} = p_i delta_ij
     if not (_is_matrix(x) and x.shape[1] == 1):
         raise LatexError("diag takes a column vector")
     return sp.DiagMatrix(x)

@@ -28,12 +28,12 @@ import sympy as sp
 from lark import Token, Tree
 
 from symformer.errors import LatexError, LatexShapeError
-from symformer.notation.reader.build import Builder, Notation, _chain_expr, name_key
+from symformer.notation.reader.build import Builder, Notation, _chain_expr, _primary_key, _scripts, name_key
 from symformer.notation.reader.context import settle
 from symformer.notation.reader.parse import parse
 
 CHAIN_ENVIRONMENTS = ("align", "align*", "aligned", "equation", "equation*", "gather", "gather*", "multline",
-                      "multline*")
+                      "multline*", "eqnarray", "eqnarray*", "flalign", "flalign*", "alignat", "alignat*")
 DOMAINS = ("real", "positive", "unit interval", "simplex", "one-hot")
 KINDS = ("size", "index", "vector", "array", "matrix", "scalar")
 
@@ -97,7 +97,12 @@ def read_document(text: str, path: str = "<text>", kind: str | None = None, func
     else:
         comments = _comments(text, 0)
         statements = [(line, column, rest) for line, column, key, rest in comments if key == "symformer"]
-        displays = _tex_displays(_blank_comments(text))
+        blanked = _blank_comments(text)
+        displays = _tex_displays(blanked)
+        if "$$" in blanked:  # plain TeX displays in a LaTeX file
+            taken = [(start, start + len(body)) for start, body in displays]
+            displays += [d for d in _markdown_displays(blanked, 0) if not any(a <= d[0] < b for a, b in taken)]
+            displays.sort()
     declarations = declare_all(statements, functions)
     why_by_line = {line: rest for line, _, key, rest in comments if key == "why"}
     chains = []
@@ -163,7 +168,7 @@ def _tex_displays(text: str) -> list:
             if end < 0:
                 line, column = _position_of(text, start)
                 raise LatexError(f"line {line}, column {column}: \\[ is never closed by \\]", line, column)
-            out.append((body_start, text[body_start:end]))
+            out.append(_unwrap_inner(text, body_start, text[body_start:end]))
             position = end + 2
             continue
         end = _matching_end(text, name, body_start)
@@ -171,14 +176,20 @@ def _tex_displays(text: str) -> list:
             line, column = _position_of(text, start)
             raise LatexError(f"line {line}, column {column}: \\begin{{{name}}} is never closed by \\end{{{name}}}",
                              line, column)
-        body = text[body_start:end]
-        inner = _next_begin(body, 0)
-        if inner is not None and inner[1] in ("aligned", "split", "gathered") and not body[:inner[0]].strip():
-            inner_end = _matching_end(body, inner[1], inner[2])
-            out.append((body_start + inner[2], body[inner[2]:inner_end]))
-        else:
-            out.append((body_start, body))
+        out.append(_unwrap_inner(text, body_start, text[body_start:end]))
         position = end
+
+
+def _unwrap_inner(text: str, body_start: int, body: str) -> tuple:
+    """An equation or display whose whole body is an aligned/split/gathered: the chain is that inner body."""
+    inner = _next_begin(body, 0)
+    if inner is not None and inner[1] in ("aligned", "split", "gathered", "alignedat") and not body[:inner[0]].strip():
+        inner_end = _matching_end(body, inner[1], inner[2])
+        if inner_end is None:
+            line, column = _position_of(text, body_start + inner[0])
+            raise LatexError(f"line {line}, column {column}: \\begin{{{inner[1]}}} is never closed", line, column)
+        return body_start + inner[2], body[inner[2]:inner_end]
+    return body_start, body
 
 
 def _next_begin(text: str, position: int):
@@ -634,8 +645,6 @@ def _define(declarations: Declarations, name: str, formula: str) -> None:
         notation.add_phrase(name, Builder(notation).single(parse(formula).children[0]))
         return
     factor = items[0]
-    from symformer.notation.reader.build import _primary_key, _scripts
-
     base_key = _primary_key(factor.children[0])
     sub, sup = _scripts(factor)
     if sup is not None:

@@ -24,7 +24,7 @@ DOTS = {"dots", "cdots", "ldots", "vdots", "ddots"}
 FUNCTIONS = {"sin", "cos", "tan", "cot", "sec", "csc", "sinh", "cosh", "tanh", "coth", "arcsin", "arccos",
              "arctan", "exp", "log", "ln", "det", "max", "min", "Pr"}
 FONTS = {"mathbf", "mathrm", "mathit", "mathsf", "mathcal", "mathbb", "boldsymbol", "bm", "hat", "bar", "tilde",
-         "vec", "dot", "overline", "widehat", "widetilde", "check"}
+         "vec", "dot", "overline", "widehat", "widetilde", "check", "underbrace", "overbrace", "boxed"}
 RELATIONS = {"neq": "\\neq", "ne": "\\neq", "le": "\\le", "leq": "\\le", "ge": "\\ge", "geq": "\\ge",
              "approx": "\\approx", "equiv": "\\equiv"}
 KINDS = {"frac": "FRAC", "dfrac": "FRAC", "tfrac": "FRAC", "binom": "BINOM", "sqrt": "SQRT", "sum": "BIGOP", "prod": "BIGOP",
