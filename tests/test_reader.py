@@ -223,3 +223,13 @@ def test_shapes_that_do_not_fit_are_a_shape_error(latex, message, notation):
     with pytest.raises(LatexShapeError) as caught:
         read_latex(latex, notation)
     assert message in str(caught.value)
+
+
+def test_a_sum_with_both_limits_binds_its_own_index():
+    notation = Notation()
+    notation.add_symbol("n", n)
+    total = read_latex(r"\sum_{m=1}^{n} m^2", notation)
+    (m,) = total.variables
+    assert total == sp.Sum(m**2, (m, 1, n)) and m.is_integer
+    with pytest.raises(LatexError, match="unknown symbol m"):
+        read_latex("m + 1", notation)  # the index is bound only inside its sum

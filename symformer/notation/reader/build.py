@@ -855,17 +855,42 @@ class Builder:
         operator = node.children[0]
         scripts = [c for c in node.children[1:] if isinstance(c, Tree) and c.data == "script"]
         sign = next((c for c in node.children[1:] if isinstance(c, Token) and c.type == "SIGN"), None)
-        body = self.hterm(node.children[-1])
-        if sign is not None and sign.value == "-":
-            body = -body
         sub = next((s.children[1] for s in scripts if s.children[0].value == "_"), None)
         sup = next((s.children[1] for s in scripts if s.children[0].value == "^"), None)
         if sub is None:
             raise _error(operator, f"{operator.value} needs its index below it ({operator.value}_{{k=1}}^{{n}} or "
                                    f"{operator.value}_k with k declared)")
-        limits = self._limits(sub, sup, operator)
+        bound = self._bind_new_indices(sub) if sup is not None else []  # \sum_{i=1}^{n} i needs no declaration
+        try:
+            limits = self._limits(sub, sup, operator)
+            body = self.hterm(node.children[-1])
+        finally:
+            for key in bound:
+                del self.n.symbols[key]
+        if sign is not None and sign.value == "-":
+            body = -body
         cls = sp.Sum if operator.value == "\\sum" else sp.Product
         return cls(body, *limits)
+
+    def _bind_new_indices(self, sub) -> list:
+        """Declare, for the sum's own body, an index letter written with both limits but declared nowhere."""
+        if sub.data != "braced":
+            return []
+        added = []
+        for chain in (c for c in sub.children[1].children if isinstance(c, Tree)):
+            parts = [c for c in chain.children if isinstance(c, Tree)]
+            hterm = _single_hterm(Tree("start", [Tree("chain", [parts[0]])])) if len(parts) == 2 else None
+            if hterm is None or len(hterm.children) != 1:
+                continue
+            factor = hterm.children[0]
+            if not (isinstance(factor, Tree) and factor.data == "factor" and len(factor.children) == 1
+                    and isinstance(factor.children[0], Tree) and factor.children[0].data in ("letter", "greek")):
+                continue
+            key = factor.children[0].children[0].value
+            if not self.n.known(key):
+                self.n.symbols[key] = sp.Symbol(key.lstrip("\\"), integer=True)
+                added.append(key)
+        return added
 
     def _limits(self, sub, sup, operator):
         if sub.data == "braced":
