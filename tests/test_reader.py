@@ -233,3 +233,12 @@ def test_a_sum_with_both_limits_binds_its_own_index():
     assert total == sp.Sum(m**2, (m, 1, n)) and m.is_integer
     with pytest.raises(LatexError, match="unknown symbol m"):
         read_latex("m + 1", notation)  # the index is bound only inside its sum
+
+
+def test_a_scalar_times_a_matrix_gradient_keeps_the_gradients_shape(notation):
+    # tau d/dS tr(P^T S) is d/dS (tau tr(P^T S)), of the shape of S
+    trace = sp.Trace(sp.MatMul(P.T, S))
+    assert read_latex(r"T \frac{\partial}{\partial S} \operatorname{tr}(P^\top S)", notation) == sp.Derivative(T * trace, S)
+    assert read_latex(r"- \frac{\partial}{\partial S} \operatorname{tr}(P^\top S) + \frac{\partial}{\partial S} "
+                      r"\operatorname{tr}(dP^\top S)", notation) == \
+        sp.Derivative(-trace + sp.Trace(sp.MatMul(dP.T, S)), S)

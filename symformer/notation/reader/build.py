@@ -331,12 +331,15 @@ class Builder:
                 sign = -1 if child.value == "-" else 1
                 continue
             value = self.term(child)
-            value = -value if sign < 0 else value
+            if sign < 0:
+                value = sp.Derivative(-value.expr, *value.variables) if _is_gradient(value) else -value
             total = value if total is None else self._add(total, value, child)
             sign = 1
         return total
 
     def _add(self, a, b, node):
+        if _is_gradient(a) and _is_gradient(b) and a.variables == b.variables:
+            return sp.Derivative(a.expr + b.expr, *a.variables)  # d/dX f + d/dX g, one gradient of one shape
         if _is_matrix(a) != _is_matrix(b):
             if not _is_matrix(a) and a == 0:
                 return b
@@ -1013,7 +1016,8 @@ class Builder:
                 raise _error(node, f"{value} is written in index notation; write its entries {value}_{{i}}, or "
                                    f"an inner product {value} \\cdot y")
         if not any(_is_matrix(v) for v in values):
-            return sp.Mul(*values)
+            gradient = _matrix_gradient(values)
+            return gradient if gradient is not None else sp.Mul(*values)
         matrices = [v for v in values if _is_matrix(v)]
         scalars = [v for v in values if not _is_matrix(v)]
         for position in range(len(matrices) - 1):
@@ -1027,6 +1031,25 @@ class Builder:
                                    " check the transposes")
             matrices[position], matrices[position + 1] = left, right
         return sp.MatMul(*scalars, *matrices) if len(matrices) > 1 or scalars else matrices[0]
+
+
+def _is_gradient(value) -> bool:
+    return isinstance(value, sp.Derivative) and len(value.variables) == 1 and getattr(value.variables[0], "is_Matrix", False)
+
+
+def _matrix_gradient(values):
+    """tau d/dQ f is d/dQ (tau f): a scalar factor moves inside a gradient with respect to a whole matrix, so the
+    product keeps the gradient's shape (SymPy would call tau times a Derivative a scalar)."""
+    gradients = [v for v in values if isinstance(v, sp.Derivative) and len(v.variables) == 1
+                 and getattr(v.variables[0], "is_Matrix", False)]
+    if len(gradients) != 1:
+        return None
+    gradient = gradients[0]
+    others = [v for v in values if v is not gradient]
+    variable = gradient.variables[0]
+    if any(v.has(variable) for v in others):
+        return None
+    return sp.Derivative(sp.Mul(*others) * gradient.expr, variable)
 
 
 def _derivative_of(function, order: int):
