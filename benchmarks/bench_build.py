@@ -1,6 +1,6 @@
 """Time `symformer build` of the built-in course: cold without LaTeX, cold with it, warm rebuild.
 
-Targets (issue 6, on a 2-core machine): cold without compiling < 30 s, cold with compiling < 90 s,
+Targets (on a 2-core machine): cold without compiling < 30 s, cold with compiling < 90 s,
 warm rebuild with nothing changed < 5 s. Each run is the real command line in a fresh process, with
 its own verdict cache, so "cold" means nothing cached and "warm" means the previous run's cache and
 output folder are reused.

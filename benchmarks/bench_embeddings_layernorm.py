@@ -1,4 +1,4 @@
-"""The issue-5 NumPy references beside the alternatives they are checked against, timed in one run.
+"""The embedding and LayerNorm NumPy references beside the alternatives they are checked against, timed in one run.
 
 Run ``python benchmarks/bench_embeddings_layernorm.py [--repeats 5]``. Rows:
 

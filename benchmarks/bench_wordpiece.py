@@ -4,7 +4,7 @@ Run ``python benchmarks/bench_wordpiece.py [--megabytes 1.0] [--vocab-size 8000]
 see the same generated corpus (Zipf-distributed words, capitals, punctuation, accents, a little CJK)
 and tokenize with the same vocabulary, trained here by symformer. ``tokenizers`` trains with its
 own WordPieceTrainer, which runs BPE: the training row compares times, not algorithms.
-Targets from issue 7: tokenizing at least 1 MB/s, training on 1 MB in under 60 s.
+Targets: tokenizing at least 1 MB/s, training on 1 MB in under 60 s.
 """
 
 from __future__ import annotations

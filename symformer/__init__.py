@@ -16,6 +16,7 @@ as ``symformer.softmax`` and so on, for convenience), matrix building blocks and
 """
 
 from symformer.engine.catalog import Catalog, catalog, discover
+from symformer.engine.derive import derive
 from symformer.engine.domains import Domain
 from symformer.engine.model import Claim, Derivation, Figure, Gradient, Jacobian, Property, Size, Step, Witness
 from symformer.engine.results import Report, VerifyConfig
@@ -27,7 +28,7 @@ from symformer.notation.printer import Style
 __all__ = [
     "Catalog", "Claim", "Derivation", "DerivationError", "Domain", "Figure", "Gradient", "InputError", "Jacobian",
     "LoadError", "Property", "Report", "Size", "Step", "Style", "SymformerError", "UnknownDerivation", "UsageError",
-    "VerifyConfig", "Witness", "catalog", "discover", "verify",
+    "VerifyConfig", "Witness", "catalog", "derive", "discover", "verify",
 ]
 
 

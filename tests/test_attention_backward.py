@@ -9,7 +9,7 @@ from sympy.matrices.expressions.hadamard import HadamardProduct
 from symformer import catalog, Derivation, Size, Step, verify
 from symformer.notation import derivation_to_latex
 from symformer.reference import attention, attention_backward, causal_mask, central_difference, padding_mask
-from symformer.blocks.attention import RowSoftmax
+from symformer.blocks import RowSoftmax
 
 from _reports import catalog_report
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from symformer import discover
-from symformer.cli.main import main
+from symformer.cli import main
 from symformer.export import LatexCompileError, build
 from symformer.export import builder as build_module
-from symformer.export.compile import pdf_pages
+from symformer.export.compile import pdf_pages  # pages counted as the builder counts them
 
 ROOT = Path(__file__).resolve().parent.parent
 SOFTMAX_FILE = ROOT / "derivations" / "softmax.py"

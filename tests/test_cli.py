@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from symformer.cli.main import main
+from symformer.cli import main
 
 GOOD = textwrap.dedent(
     """

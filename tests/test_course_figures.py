@@ -1,4 +1,4 @@
-"""The figures of issue 5: softmax saturation against d_k, and encoder, decoder and padding patterns."""
+"""The course figures: softmax saturation against d_k, and encoder, decoder and padding patterns."""
 
 import io
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from symformer import discover
-from symformer.cli.main import main
+from symformer.cli import main
 from symformer.export import Entry, to_beamer, to_markdown, to_notebook
-from symformer.export.beamer import step_groups
+from symformer.export.beamer import step_groups  # how rows group into frames is the exporter's own rule
 from symformer.export.notebook import verification_code
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 
 from symformer import DerivationError, discover, Style
 from symformer.notation import derivation_to_latex, escape_text, to_latex
-from symformer.notation.escape import escape_plain, prose_in_math
+from symformer.notation import escape_plain, prose_in_math
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

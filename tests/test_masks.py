@@ -10,7 +10,7 @@ from symformer import Derivation, Size, Step, verify
 from symformer.blocks import CausalMask, MaskedEntries, PaddingMask
 from symformer.notation import to_latex
 from symformer.reference import additive_mask, attention, attention_backward, causal_mask, padding_mask
-from symformer.blocks.attention import RowSoftmax
+from symformer.blocks import RowSoftmax
 
 from _reports import catalog_report
 

@@ -1,4 +1,4 @@
-"""Vectors and dot products: the NumPy reference and the derivations of issue 5, part 1."""
+"""Vectors and dot products: the NumPy reference and the derivations of the vectors topic."""
 
 import numpy as np
 import pytest

@@ -17,9 +17,8 @@ from hypothesis import strategies as st
 import symformer.tokenizer.wordpiece as wordpiece_module
 from symformer.errors import SymformerError, UsageError
 from symformer.errors import CorpusError, VocabularyError
-from symformer.export.tables import merges_to_beamer, merges_to_latex, trace_to_beamer, trace_to_latex
-from symformer.tokenizer.train import MergeRecord, train_wordpiece
-from symformer.tokenizer.wordpiece import tokenize_with_trace, WordPiece
+from symformer.export import merges_to_beamer, merges_to_latex, trace_to_beamer, trace_to_latex
+from symformer.tokenizer import MergeRecord, WordPiece, tokenize_with_trace, train_wordpiece
 
 BERT_EXAMPLE_VOCAB = ["[UNK]", "[CLS]", "[SEP]", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ","]
 

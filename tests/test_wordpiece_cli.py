@@ -13,8 +13,8 @@ import pytest
 
 from symformer.errors import UsageError
 from symformer.errors import CorpusError, VocabularyError
-from symformer.tokenizer.wordpiece import WordPiece
-from symformer.cli.tokenize import PROGRESS_BYTES, add_commands
+from symformer.cli.tokenize import PROGRESS_BYTES, add_commands  # the progress threshold and parser are the CLI's own
+from symformer.tokenizer import WordPiece
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "the", ",", "a", "##b"]
 

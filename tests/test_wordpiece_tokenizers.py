@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symformer.tokenizer.train import train_wordpiece
-from symformer.tokenizer.wordpiece import WordPiece
+from symformer.tokenizer import WordPiece, train_wordpiece
 
 tokenizers = pytest.importorskip(
     "tokenizers", reason="the cross-check needs Hugging Face tokenizers (pip install tokenizers; in the test extras)"

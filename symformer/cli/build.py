@@ -22,8 +22,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``build`` and ``export`` to an argparse subparsers object."""
     building = subparsers.add_parser(
         "build", help="verify the course and write notes, slides, a handout and figures (and their PDFs)",
-        description="Verify every derivation, then write notes.tex, slides.tex, slides-handout.tex and figures/ "
-                    "into DIR, and compile the PDFs when latexmk or pdflatex is installed.")
+        description="Verify every derivation, then write notes.tex, slides.tex, slides-handout.tex, figures/ and "
+                    "site/ (static HTML, typeset with KaTeX when Node.js has it) into DIR, and compile the PDFs "
+                    "when latexmk or pdflatex is installed.")
     building.add_argument("paths", nargs="*", metavar="TARGET",
                           help="files, folders or built-in names (default: the built-in course)")
     building.add_argument("-o", "--output", default="symformer-build", metavar="DIR",
@@ -31,6 +32,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     building.add_argument("--allow-unverified", action="store_true",
                           help="export derivations that fail verification, marked NOT VERIFIED in the PDFs")
     building.add_argument("--no-pdf", action="store_true", help="write the .tex files only, do not compile")
+    building.add_argument("--no-site", action="store_true", help="do not write site/, the course as static HTML")
     building.add_argument("--title", default="The mathematics of transformers", help="the title of notes and slides")
     building.add_argument("--jobs", type=int, default=None, help="worker processes for verification (default: up to 2)")
     building.add_argument("--no-cache", action="store_true", help="verify again even if nothing changed")
@@ -80,7 +82,7 @@ def run_build(args) -> int:
         raise UsageError(f"no derivations found in {where}; a derivation is a module-level Derivation object")
     started = time.perf_counter()
     result = build(found.derivations, output, allow_unverified=args.allow_unverified, compile=not args.no_pdf,
-                   style=_style(args), jobs=args.jobs, use_cache=not args.no_cache, title=args.title,
+                   style=_style(args), jobs=args.jobs, use_cache=not args.no_cache, site=not args.no_site, title=args.title,
                    progress=progress, log=say)
     seconds = time.perf_counter() - started
     for slug in result.unverified:

@@ -18,6 +18,7 @@ one with ``@numpy_rule.register(TheirClass)``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from functools import singledispatch
 from typing import Mapping
@@ -119,6 +120,12 @@ _UFUNC_NAMES = {
     "Abs": "abs", "sign": "sign", "atan": "arctan", "asin": "arcsin", "acos": "arccos",
     "sinh": "sinh", "cosh": "cosh", "erf": "", "floor": "floor", "ceiling": "ceil",
 }
+
+
+@numpy_rule.register(sp.erf)
+def _(expr, env):
+    # NumPy has no erf ufunc; math.erf is exact to float64 rounding, applied entry by entry
+    return np.vectorize(math.erf, otypes=[float])(numpy_rule(expr.args[0], env))
 
 
 @numpy_rule.register(sp.Number)

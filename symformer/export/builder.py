@@ -1,4 +1,4 @@
-"""``symformer build``: verify a course, then write notes.tex, slides.tex, the handout and the figures.
+"""``symformer build``: verify a course, then write notes.tex, slides.tex, the handout, the figures and site/.
 
 Verification goes through ``verify_many``, which caches verdicts by content hash, so a rebuild
 re-verifies only what changed; figures are redrawn only when their derivation's hash changed;
@@ -46,6 +46,7 @@ class BuildResult:
     toolchain: str | None = None
     unverified: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    site: Path | None = None  # the site's folder, None when it was not written
 
 
 def build(
@@ -58,6 +59,7 @@ def build(
     config: VerifyConfig = VerifyConfig(),
     jobs: int | None = None,
     use_cache: bool = True,
+    site: bool = True,
     title: str = "The mathematics of transformers",
     progress: Callable | None = None,
     log: Callable[[str], None] = lambda message: None,
@@ -125,6 +127,15 @@ def build(
                 for future in [pool.submit(compile_tex, tex, result.toolchain) for tex in stale]:
                     future.result()
     timings["compile"] = time.perf_counter() - started
+    if site:
+        from symformer.export.site import write_site
+
+        started = time.perf_counter()
+        changed = write_site(entries, folder / "site", title, style, figures=figures, log=log)
+        if changed is not None:
+            result.site = folder / "site"
+            result.written += changed
+        timings["site"] = time.perf_counter() - started
     result.timings = timings
     return result
 

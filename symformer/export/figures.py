@@ -1,4 +1,4 @@
-"""Draw each derivation's figures once, to PDF (for LaTeX) and PNG (for Markdown and the web).
+"""Draw each derivation's figures once, to PDF (for LaTeX), PNG (for Markdown) and SVG (for the site).
 
 matplotlib is imported here only, and only when a derivation has figures. Figures are drawn with
 the Agg canvas attached to each Figure object, so no pyplot state or global backend is touched.
@@ -14,7 +14,7 @@ from pathlib import Path
 from symformer.engine.cache import write_atomically
 from symformer.errors import SymformerError
 
-FORMATS = ("pdf", "png")
+FORMATS = ("pdf", "png", "svg")
 PNG_DPI = 150
 
 
@@ -70,7 +70,11 @@ def _draw_safely(index: int) -> str | None:
     return None
 
 
+_SAVE_OPTIONS = {"png": {"dpi": PNG_DPI}, "pdf": {"metadata": {"CreationDate": None}}, "svg": {"metadata": {"Date": None}}}
+
+
 def _draw(slug: str, figure, stem: Path) -> None:
+    from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     try:
@@ -85,8 +89,9 @@ def _draw(slug: str, figure, stem: Path) -> None:
     try:
         for fmt in FORMATS:
             buffer = io.BytesIO()
-            options = {"dpi": PNG_DPI} if fmt == "png" else {"metadata": {"CreationDate": None}}
-            drawing.savefig(buffer, format=fmt, bbox_inches="tight", **options)
+            options = _SAVE_OPTIONS[fmt]
+            with rc_context({"svg.hashsalt": stem.name}):  # SVG ids from the name, not a random salt
+                drawing.savefig(buffer, format=fmt, bbox_inches="tight", **options)
             write_atomically(stem.with_suffix(f".{fmt}"), buffer.getvalue())
     finally:
         _close(drawing)
