@@ -128,6 +128,16 @@ def test_a_prime_on_a_declared_function_is_its_derivative():
         read_latex("x'", notation)
 
 
+def test_notation_from_attention_notes(notation):
+    # q^T k of indexed vectors is their inner product; \text{exp} and \mathrm{e} are what they say
+    dot = read_latex(r"z^\top p / \sqrt{n}", notation)
+    (index,) = dot.args[0].variables if isinstance(dot.args[0], sp.Sum) else dot.args[1].variables
+    assert dot == sp.Sum(z[index] * p[index], (index, 1, n)) / sp.sqrt(n)
+    assert read_latex(r"\text{exp}(x) + \mathrm{e}^{y}", notation) == sp.exp(x) + sp.exp(y)
+    assert read_latex(r"\|z\|_2^2", notation).function.args[0] == z[read_latex(r"\|z\|_2^2", notation).variables[0]]
+    assert read_latex(r"I_n", notation) == sp.Identity(n)
+
+
 def test_diag_of_an_indexed_vector_has_entries(notation):
     assert read_latex(r"\operatorname{diag}(p)_{ij}", notation) == p[i] * sp.KroneckerDelta(i, j)
 
@@ -193,9 +203,11 @@ BAD = [
     (r"x^23", "write x^{23} with braces"),
     (r"x'", "primes (x') are read only on functions"),
     (r"\sum z_k", r"\sum needs its index below it"),
+    (r"\sum_{k \neq 1} z_k", r"\sum over k \neq 1 is not read; write the sum over all values"),
+    (r"z^\top", r"z^\top of an indexed vector must be followed by a vector"),
     (r"\mathbb{E}[x]", r"\mathbb{E}[...] has no meaning of its own here; declare what it stands for"),
     (r"\operatorname{foo}(x)", r"unknown function \operatorname{foo}; declare it"),
-    (r"z^{\top}", "z is written in index notation"),
+    (r"z^{2}", "z is written in index notation"),
     (r"\begin{cases} x \end{cases}", "the environment cases is not read inside a formula"),
 ]
 

@@ -234,6 +234,13 @@ class _Group:
 
 
 @dataclass
+class _Row:
+    """The transpose of an indexed vector, waiting for the vector of its inner product."""
+
+    vector: Any
+
+
+@dataclass
 class _Op:
     symbol: str
     node: Any
@@ -471,7 +478,7 @@ class Builder:
                 if entry is None:
                     value = n.bases[key]  # a whole indexed vector: only inner products, norms and arguments take it
                     if sup is not None:
-                        raise _error(atom.node, f"{base} is written in index notation; write its entries {base}_{{i}}")
+                        return self._superscript(value, sup, atom.node)
                     return value
                 value = self._entry(n.bases[key], entry, atom.node)
                 return self._superscript(value, sup, atom.node) if sup is not None else value
@@ -488,8 +495,13 @@ class Builder:
                 raise _error(node, "\\delta takes two indices, \\delta_{ij}")
             value = sp.KroneckerDelta(*indices)
             return self._superscript(value, sup, node) if sup is not None else value
-        if base == "e" and sub is None:
+        if base in ("e", "\\mathrm{e}") and sub is None:
             return sp.exp(self.script_value(sup)) if sup is not None else sp.E
+        if base == "I" and sub is not None:  # I_n
+            value = sp.Identity(self.script_value(sub))
+            return self._superscript(value, sup, node) if sup is not None else value
+        if base in ("\\mathbf{0}", "\\boldsymbol{0}") and sub is None and sup is None:
+            return sp.S.Zero  # beside a matrix, the chain makes it the zero matrix of that shape
         if base == "\\pi" and sub is None:
             return self._superscript(sp.pi, sup, node) if sup is not None else sp.pi
         if base == "I" and sub is None:
@@ -578,6 +590,8 @@ class Builder:
                 raise _error(sup, "^{\\circ k} needs a matrix before it")
             return sp.HadamardPower(value, self.expr(sup.children[2]))
         text = canonical(sup)
+        if isinstance(value, sp.IndexedBase) and text in ("\\top", "\\intercal", "T"):
+            return self._row(value, sup, node)
         if text in ("\\top", "\\intercal") or (text == "T" and _is_matrix(value) and not self.n.known("T")) or \
                 (text == "T" and _is_matrix(value)):
             if not _is_matrix(value):
@@ -593,6 +607,12 @@ class Builder:
         if isinstance(value, sp.IndexedBase):
             raise _error(node, f"{value} is written in index notation; write its entries {value}_{{i}}")
         return sp.Pow(value, exponent)
+
+    def _row(self, value, sup, node):
+        """q^\top of an indexed vector: only an inner product q^\top k can follow it."""
+        if value.shape is None or len(value.shape) != 1:
+            raise _error(node, f"{value} is written in index notation; write its entries {value}_{{i}}")
+        return _Row(value)
 
     def _apply_scripts(self, value, scripts, node):
         for script in scripts:
@@ -676,12 +696,20 @@ class Builder:
         if kind == "angle":
             return self._apply_scripts(self.inner(primary), scripts, node)
         if kind in ("abs", "norm"):
+            if kind == "norm":  # \|x\|_2 is the Euclidean norm, the only one read
+                two = [s for s in scripts if s.children[0].value == "_" and canonical(s.children[1]) == "2"]
+                scripts = [s for s in scripts if s not in two]
             return self._apply_scripts(self.bars(primary, kind), scripts, node)
         if kind == "curly":
             raise _error(primary, "\\{ ... \\} is a set; only formulas are read")
         if kind == "environment":
             return self._apply_scripts(self.environment(primary), scripts, node)
         if kind == "text":
+            words = primary.children[0].value
+            name = words[words.index("{") + 1:-1].strip()
+            if self._named_function(name) is not None:  # \text{softmax}(z): an operator name written as text
+                sub, sup = _scripts(node)
+                return _Head("function", self._named_function(name), name, sup, None, primary)
             raise _error(primary, f"prose {primary.children[0].value} inside a formula; put a justification after "
                                   "'&&' or in a '% why:' comment")
         if kind == "dots":
@@ -904,6 +932,10 @@ class Builder:
         limits = []
         for chain in chains:
             parts = [c for c in chain.children if isinstance(c, Tree)]
+            relation = next((c for c in chain.children if isinstance(c, Token)), None)
+            if relation is not None and relation.value != "=":
+                raise _error(relation, f"{operator.value} over {canonical(chain)} is not read; write the sum over all "
+                                       "values with its limits, minus the terms to leave out")
             index_tree = parts[0]
             index = self.expr(index_tree)
             if not isinstance(index, sp.Symbol):
@@ -998,6 +1030,18 @@ class Builder:
                 groups[-1].append(value)
         return self._product([g for group in groups for g in group], node)
 
+    def _inner_products(self, values, node):
+        out = []
+        for value in values:
+            if out and isinstance(out[-1], _Row):
+                out[-1] = self._dot(out[-1].vector, value, node)
+            else:
+                out.append(value)
+        if out and isinstance(out[-1], _Row):
+            raise _error(node, f"{out[-1].vector}^\\top of an indexed vector must be followed by a vector: "
+                               f"{out[-1].vector}^\\top y")
+        return out
+
     def _value(self, piece):
         if isinstance(piece, _Group):
             if len(piece.items) != 1:
@@ -1009,6 +1053,7 @@ class Builder:
         return piece
 
     def _product(self, values, node):
+        values = self._inner_products(values, node)
         if len(values) == 1:
             return values[0]
         for value in values:
