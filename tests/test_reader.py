@@ -254,3 +254,12 @@ def test_a_scalar_times_a_matrix_gradient_keeps_the_gradients_shape(notation):
     assert read_latex(r"- \frac{\partial}{\partial S} \operatorname{tr}(P^\top S) + \frac{\partial}{\partial S} "
                       r"\operatorname{tr}(dP^\top S)", notation) == \
         sp.Derivative(-trace + sp.Trace(sp.MatMul(dP.T, S)), S)
+
+
+def test_scalar_functions_of_matrices_are_refused_unless_entrywise(notation):
+    with pytest.raises(LatexError, match="e to a matrix is not read"):
+        read_latex("e^{S}", notation)
+    with pytest.raises(LatexError, match="exp of a matrix is not read"):
+        read_latex(r"\exp(S)", notation)
+    entrywise = read_latex(r"\exp_{\circ}\left(S\right)", notation)
+    assert isinstance(entrywise, sp.matrices.expressions.applyfunc.ElementwiseApplyFunction) and entrywise.expr == S

@@ -136,6 +136,8 @@ def canonical(node) -> str:
         return node.value
     if node.data == "braced":
         return canonical(node.children[1])
+    if node.data == "circ_mark":
+        return "\\circ"
     if node.data == "arg":
         return canonical(node.children[0])
     if node.data == "script":
@@ -496,7 +498,12 @@ class Builder:
             value = sp.KroneckerDelta(*indices)
             return self._superscript(value, sup, node) if sup is not None else value
         if base in ("e", "\\mathrm{e}") and sub is None:
-            return sp.exp(self.script_value(sup)) if sup is not None else sp.E
+            if sup is None:
+                return sp.E
+            exponent = self.script_value(sup)
+            if _is_matrix(exponent):
+                raise _error(node, "e to a matrix is not read; exponentiate entries in index notation, e^{S_{ij}}")
+            return sp.exp(exponent)
         if base == "I" and sub is not None:  # I_n
             value = sp.Identity(self.script_value(sub))
             return self._superscript(value, sup, node) if sup is not None else value
@@ -742,6 +749,15 @@ class Builder:
             builtin = sp.Function(plain)
         if builtin is None:
             raise _error(token, f"unknown function {name}; declare it (% symformer: {plain}(x) := ...)")
+        if sub is not None and sub.data == "circ_mark" and plain in _ELEMENTWISE:  # \exp_{\circ}(S), entry by entry
+            scalar = builtin
+
+            def elementwise(matrix):
+                if not _is_matrix(matrix):
+                    raise LatexError(f"{name}_{{\\circ}} applies a function entry by entry to a matrix")
+                return matrix.applyfunc(scalar)
+
+            return _Head("function", elementwise, plain, sup, None, token)
         if plain in ("log", "ln") and sub is not None:
             base = self.script_value(sub)
             return _Head("function", lambda x: sp.log(x, base), plain, sup, None, token)
@@ -988,6 +1004,8 @@ class Builder:
         return out
 
     def _apply(self, head: _Head, arguments):
+        if head.apply in _SCALAR_FUNCTIONS and any(_is_matrix(a) for a in arguments):
+            raise _error(head.node, f"{head.name} of a matrix is not read; apply it to entries in index notation")
         try:
             value = head.apply(*arguments)
         except LatexError:
@@ -1173,6 +1191,11 @@ def _diag(x):
         raise LatexError("diag takes a column vector")
     return sp.DiagMatrix(x)
 
+
+_SCALAR_FUNCTIONS = {sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc, sp.sinh, sp.cosh, sp.tanh, sp.coth, sp.asin,
+                     sp.acos, sp.atan, sp.exp, sp.log, sp.erf}
+
+_ELEMENTWISE = {"exp", "log", "tanh", "sin", "cos", "erf"}
 
 _BUILTIN_FUNCTIONS = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "cot": sp.cot, "sec": sp.sec, "csc": sp.csc, "sinh": sp.sinh,
