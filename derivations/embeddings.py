@@ -103,7 +103,7 @@ gradient_derivation = Derivation(
              "holding token $v$ (a scatter-add; repeated tokens accumulate, absent tokens get 0)"),
     ],
     claims=[
-        Property("repeated tokens accumulate: row v of dE is the sum of G over the positions holding v",
+        Property(r"repeated tokens accumulate: row $v$ of $dE$ is the sum of the rows of $G$ at the positions holding $v$",
                  exact=_accumulate_exact, numeric=_accumulate_numeric,
                  why="$(X^{\\top} G)_{v} = \\sum_s X_{sv} G_s$ and $X_{sv} = 1$ exactly where token $v$ sits"),
     ],

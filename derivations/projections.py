@@ -29,6 +29,7 @@ def _loss(X, W_Q, W_K, W_V, dQ, dK, dV):
 
 projection_weight_gradient = Derivation(
     slug="projection-weight-gradient",
+    notation={"dW_K": Derivative(LOSS, W_K), "dW_V": Derivative(LOSS, W_V)},
     title="The gradient of a projection\'s weights: $dW_Q = X^{\\top} dQ$",
     topic=TOPIC,
     intro=("Queries, keys and values are linear maps of the tokens: $Q = X W_Q$ ($N \\times d_k$), "
@@ -42,8 +43,8 @@ projection_weight_gradient = Derivation(
         Step(X.T * dQ, "$\\partial \\operatorname{tr}(A^{\\top} W) / \\partial W = A$: $dW_Q = X^{\\top} dQ$, of shape $d_{model} \\times d_k$"),
     ],
     claims=[
-        Claim("dW_K = X^T dK", Derivative(LOSS, W_K), X.T * dK, why="the same argument for the keys"),
-        Claim("dW_V = X^T dV", Derivative(LOSS, W_V), X.T * dV, why="the same argument for the values ($d_v$ columns)"),
+        Claim(r"$dW_K = X^{\top} dK$", Derivative(LOSS, W_K), X.T * dK, why="the same argument for the keys"),
+        Claim(r"$dW_V = X^{\top} dV$", Derivative(LOSS, W_V), X.T * dV, why="the same argument for the values ($d_v$ columns)"),
     ],
     result=Gradient(forward=_loss, reference=lambda X, dQ: X.T @ dQ, wrt="W_Q"),
     cite=(VASWANI,),

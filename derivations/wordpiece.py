@@ -216,6 +216,7 @@ wordpiece_score_derivation = Derivation(
     ),
     lhs=L_AFTER - L_BEFORE,
     lhs_latex="\\Delta L",
+    notation={r"\Delta L": L_AFTER - L_BEFORE},
     definitions=COUNTS,
     sizes={m: Size(prove=range(1, 4), numeric=50)},
     domains={o: "positive"},
@@ -245,8 +246,8 @@ wordpiece_score_derivation = Derivation(
     ],
     claims=[
         Claim(
-            "with the probabilities held fixed, each merged occurrence changes L by log S + log N, "
-            "the pointwise mutual information of a and b",
+            r"with the probabilities held fixed, each merged occurrence changes $L$ by $\log S + \log N$, "
+            r"the pointwise mutual information of $a$ and $b$",
             log(k / N) - log(c_a / N) - log(c_b / N),
             log(S) + log(N),
             why="an occurrence stops contributing $\\log p_a + \\log p_b$ and contributes $\\log p_{ab}$; "
@@ -255,28 +256,28 @@ wordpiece_score_derivation = Derivation(
             cite=SCHUSTER,
         ),
         Claim(
-            "the renormalisation term splits into one function of k/c per count",
+            r"the renormalisation term splits into one function of $k / c_a$, $k / c_b$ and $k / N$ per count",
             E / k + 1,
             F.subs(x, k / c_a) + F.subs(x, k / c_b) - F.subs(x, k / N),
             why="$E/k = (c/k - 1)\\log(1 - k/c)$ summed with signs, and $+1 = 1 + 1 - 1$",
         ),
         Property(
-            "-k/N <= E/k + 1 <= k/c_a + k/c_b, so Delta L / k = log S + log N - 1 for a pair rare against "
-            "its units and the corpus",
+            r"$-k/N \le E/k + 1 \le k/c_a + k/c_b$, so $\Delta L / k \approx \log S + \log N - 1$ for a pair "
+            r"rare against its units and the corpus",
             exact=_f_series_exact,
             numeric=_f_bound_numeric,
             why="$F(x) = (1/x - 1)\\log(1 - x) + 1 = \\sum_{n \\ge 1} x^n / (n(n+1))$ has positive "
             "coefficients adding up to 1, so $0 \\le F(x) \\le x$ on $[0, 1]$",
         ),
         Property(
-            "on the built-in corpus, ranking the first step's pairs by S agrees with ranking them by the "
-            "exact gain per occurrence Delta L / k (Spearman >= 0.99)",
+            r"on the built-in corpus, ranking the first step's pairs by $S$ agrees with ranking them by the "
+            r"exact gain per occurrence $\Delta L / k$ (a Spearman correlation of at least 0.99)",
             exact=lambda sizes: None,
             numeric=_per_occurrence_numeric,
             why="by the claims above the two differ by the constant $\\log N - 1$ plus $O(k/c)$",
         ),
         Property(
-            "but not with the total exact gain Delta L: at most 6 of the top 10 agree, and the pair the "
+            r"but not with the total exact gain $\Delta L$: at most 6 of the top 10 agree, and the pair the "
             "score picks gains less than a quarter of the best",
             exact=lambda sizes: None,
             numeric=_total_numeric,

@@ -34,3 +34,15 @@ class VocabularyError(UsageError):
 
 class CorpusError(UsageError):
     """A training corpus that cannot be used: empty, unreadable, not text."""
+
+
+class LatexError(UsageError):
+    """LaTeX that cannot be read: the message names the line and column and what was expected there."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
+class LatexShapeError(LatexError):
+    """Readable LaTeX whose matrix shapes do not fit (an undefined product, a sum of two shapes): a wrong formula."""

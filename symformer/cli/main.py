@@ -1,4 +1,4 @@
-"""The command line: ``symformer list | verify | show | build | export | derive | tokenize | wordpiece``.
+"""The command line: ``symformer list | verify | show | build | export | derive | check | tokenize | wordpiece``.
 
 The library raises typed errors; only this module turns them into messages and exit codes:
 0 when everything holds, 1 when a derivation fails or a file does not load, 2 for usage errors.
@@ -156,11 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list:
     """Subcommands defined beside the features they drive: each adds its parsers to ``commands``."""
     from symformer.cli.build import add_commands as build_commands
+    from symformer.cli.check import add_commands as check_commands
     from symformer.cli.derive import add_commands as derive_commands
     from symformer.cli.new import add_commands as new_commands
     from symformer.cli.tokenize import add_commands as wordpiece_commands
 
-    extensions = [wordpiece_commands, build_commands, derive_commands, new_commands]
+    extensions = [wordpiece_commands, build_commands, derive_commands, new_commands, check_commands]
     return extensions
 
 

@@ -155,6 +155,8 @@ class Derivation:
     figures: Sequence[Figure] = ()
     lhs_latex: str | None = None
     source: str | None = None  # the file it was found in, filled in by discovery
+    # what the names of the hand-written display forms mean: LaTeX -> expression, or -> a function
+    notation: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         self.steps = tuple(self.steps)
@@ -165,6 +167,7 @@ class Derivation:
         self.indices = dict(self.indices)
         self.definitions = dict(self.definitions)
         self.domains = dict(self.domains)
+        self.notation = dict(self.notation)
         self.lhs = sp.sympify(self.lhs)
         self.steps = tuple(
             s if isinstance(s.expr, sp.Basic) else Step(sp.sympify(s.expr), s.why, s.cite, s.latex) for s in self.steps

@@ -29,6 +29,7 @@ from typing import Callable, Mapping
 import numpy as np
 import sympy as sp
 
+from symformer.engine.display import display_checks
 from symformer.engine.domains import POSITIVE, REAL, domain_of
 from symformer.engine.evaluate import evaluate
 from symformer.engine.index import equal_in_general
@@ -67,6 +68,7 @@ def verify(derivation: Derivation, config: VerifyConfig = VerifyConfig()) -> Rep
             report.checks.append(context.check_identity("claim", label, claim.lhs, claim.rhs, claim.indices))
         else:
             report.checks.append(context.check_property(label, claim))
+    report.checks += display_checks(derivation, context.check_identity)  # the page shows what was verified
     if derivation.result is not None:
         report.checks.append(context.check_result(derivation.result, previous))
     report.seconds = time.perf_counter() - started
