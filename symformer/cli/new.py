@@ -64,7 +64,7 @@ sigma = IndexedBase("sigma", shape=(n,))
     ],
     claims=[
         # A further identity, checked like a step: lhs == rhs for every value of the free index i.
-        Claim(r"the sigmoid's derivative is $\\sigma (1 - \\sigma)$", Derivative(sigma[i], x[i]), sigma[i] * (1 - sigma[i]),
+        Claim(r"the sigmoid's derivative is $\\sigma_i (1 - \\sigma_i)$", Derivative(sigma[i], x[i]), sigma[i] * (1 - sigma[i]),
               why=r"differentiate $1 / (1 + e^{{-x_i}})$"),
     ],
     # The final step is the gradient of forward with respect to x: symformer compares it with the
