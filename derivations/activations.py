@@ -131,7 +131,7 @@ gelu_tanh_derivative = Derivation(
     topic=TOPIC,
     intro=(r"GPT-2 and BERT's original code replace $\Phi(x)$ by $\frac{1}{2}(1 + \tanh u)$ with "
            r"$u = \sqrt{2/\pi}\,(x + 0.044715\, x^3)$, which was cheaper than erf on their hardware; PyTorch offers it as "
-           r"\texttt{F.gelu(approximate=\"tanh\")}. The derivative follows by the chain rule; the claim below bounds how far "
+           r"F.gelu with approximate='tanh'. The derivative follows by the chain rule; the claim below bounds how far "
            r"the two forms can be apart."),
     lhs=Derivative(TANH_FORM, x),
     definitions={u: sqrt(2 / pi) * (x + CUBIC * x**3)},
