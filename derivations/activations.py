@@ -134,12 +134,15 @@ gelu_tanh_derivative = Derivation(
            r"F.gelu with approximate='tanh'. The derivative follows by the chain rule; the claim below bounds how far "
            r"the two forms can be apart."),
     lhs=Derivative(TANH_FORM, x),
+    lhs_latex=r"\frac{d}{dx} \left[\frac{x}{2} \left(1 + \tanh u\right)\right]",
     definitions={u: sqrt(2 / pi) * (x + CUBIC * x**3)},
     steps=[
         Step((1 + tanh(u)) / 2 + x / 2 * (1 - tanh(u) ** 2) * Derivative(u, x),
-             r"product rule, and $\tanh'(u) = 1 - \tanh^2 u$"),
+             r"product rule, and $\tanh'(u) = 1 - \tanh^2 u$",
+             latex=r"\frac{1 + \tanh u}{2} + \frac{x}{2} \left(1 - \tanh^2 u\right) \frac{du}{dx}"),
         Step((1 + tanh(u)) / 2 + x / 2 * (1 - tanh(u) ** 2) * sqrt(2 / pi) * (1 + 3 * CUBIC * x**2),
-             r"$u'(x) = \sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\, x^2)$"),
+             r"$u'(x) = \sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\, x^2)$",
+             latex=r"\frac{1 + \tanh u}{2} + \frac{x}{2} \left(1 - \tanh^2 u\right) \sqrt{2/\pi}\, \left(1 + 0.134145\, x^2\right)"),
     ],
     claims=[
         _identity("(1 + tanh t)/2 = sigmoid(2t): the tanh form is x sigmoid(1.5958 x + 0.0714 x^3)",
@@ -186,8 +189,9 @@ silu_derivative = Derivation(
 d_model, d_ff = sp.symbols("d_model d_ff", integer=True, positive=True)
 m, q, p, c_, e = sp.symbols("m q p c e", integer=True)
 xs = IndexedBase("x", shape=(d_model,), real=True)
-W_gate = IndexedBase("W_gate", shape=(d_model, d_ff), real=True)
-W_up = IndexedBase("W_up", shape=(d_model, d_ff), real=True)
+# Shazeer's letters: W is the gate's weight (W_gate), V the up projection's (W_up); indexed, W_gate would print W_{gate}_{pc}
+W_gate = IndexedBase("W", shape=(d_model, d_ff), real=True)
+W_up = IndexedBase("V", shape=(d_model, d_ff), real=True)
 dy = IndexedBase("dy", shape=(d_ff,), real=True)
 a_in, b_in = IndexedBase("a", shape=(d_ff,), real=True), IndexedBase("b", shape=(d_ff,), real=True)
 da, db = IndexedBase("da", shape=(d_ff,), real=True), IndexedBase("db", shape=(d_ff,), real=True)
@@ -231,31 +235,32 @@ SWIGLU_SIZES = {d_model: Size(prove=(1, 2), numeric=8), d_ff: Size(prove=(1, 2, 
 
 swiglu_backward_derivation = Derivation(
     slug="swiglu-backward",
-    title=r"SwiGLU backward: the gradients of $W_{gate}$, $W_{up}$ and $x$",
+    title=r"SwiGLU backward: the gradients of $W$ (the gate), $V$ (up) and $x$",
     topic=TOPIC,
     intro=(r"For one token $x \in \mathbb{R}^{d_{model}}$, end to end: $L = \sum_q dy_q\, \operatorname{silu}(a_q)\, b_q$ with "
-           r"$a = x W_{gate}$ and $b = x W_{up}$. Over a batch the weight gradients add up token by token."),
+           r"$a = x W$ and $b = x V$, Shazeer's letters for $W_{gate}$ and $W_{up}$. Over a batch the weight gradients add up "
+           r"token by token."),
     lhs=Derivative(GATE_LOSS, W_gate[p, c_]),
     definitions=SWIGLU,
     sizes=SWIGLU_SIZES,
     indices={p: d_model, c_: d_ff},
     steps=[
         Step(dy[c_] * b_in[c_] * Derivative(a_in[c_] * sg[c_], W_gate[p, c_]),
-             r"only hidden unit $c$ depends on column $c$ of $W_{gate}$, and $b$ does not depend on it at all"),
+             r"only hidden unit $c$ depends on column $c$ of $W$, and $b$ does not depend on it at all"),
         Step(dy[c_] * b_in[c_] * xs[p] * GATE_SILU_PRIME,
-             r"chain rule: $\partial a_c / \partial W_{gate,pc} = x_p$, then $\operatorname{silu}'(a_c)$ "
-             r"(derivation swiglu-gate-backward); as matrices $dW_{gate} = x^{\top} da$", cite=SHAZEER),
+             r"chain rule: $\partial a_c / \partial W_{pc} = x_p$, then $\operatorname{silu}'(a_c)$ "
+             r"(derivation swiglu-gate-backward); as matrices $dW = x^{\top} da$", cite=SHAZEER),
     ],
     claims=[
-        Claim("dW_up = x^T db, with db = dy o silu(a)", Derivative(GATE_LOSS, W_up[p, c_]), xs[p] * dy[c_] * a_in[c_] * sg[c_],
-              why=r"$h$ is linear in $b$, and $\partial b_c / \partial W_{up,pc} = x_p$"),
-        Claim("dx = da W_gate^T + db W_up^T: the token gets gradient through both branches",
+        Claim("dV = x^T db, with db = dy o silu(a)", Derivative(GATE_LOSS, W_up[p, c_]), xs[p] * dy[c_] * a_in[c_] * sg[c_],
+              why=r"$h$ is linear in $b$, and $\partial b_c / \partial V_{pc} = x_p$"),
+        Claim("dx = da W^T + db V^T: the token gets gradient through both branches",
               Derivative(LINEAR_LOSS, xs[p]), Sum(da[c_] * W_gate[p, c_] + db[c_] * W_up[p, c_], (c_, 1, d_ff)),
               indices={p: d_model},
-              why=r"$x$ enters both $a = x W_{gate}$ and $b = x W_{up}$; with $da$ and $db$ the gradients that reach them, "
+              why=r"$x$ enters both $a = x W$ and $b = x V$; with $da$ and $db$ the gradients that reach them, "
                   r"the two paths add"),
     ],
-    result=Gradient(forward=lambda x, W_gate, W_up, dy: float(np.sum(dy * swiglu(x, W_gate, W_up))),
-                    reference=lambda x, W_gate, W_up, dy: swiglu_backward(x, W_gate, W_up, dy)[1], wrt="W_gate", indices=(p, c_)),
+    result=Gradient(forward=lambda x, W, V, dy: float(np.sum(dy * swiglu(x, W, V))),
+                    reference=lambda x, W, V, dy: swiglu_backward(x, W, V, dy)[1], wrt="W", indices=(p, c_)),
     cite=(SHAZEER,),
 )

@@ -24,8 +24,9 @@ M, d, d_k, d_v, N = sp.symbols("M d d_k d_v N", integer=True, positive=True)
 a, b, c, e, r, t, f = sp.symbols("a b c e r t f", integer=True)  # f: the dummy of the projections
 Z = IndexedBase("Z", shape=(M, d), real=True)
 X = IndexedBase("X", shape=(N, d), real=True)
-W_q, W_k = IndexedBase("W_q", shape=(d, d_k), real=True), IndexedBase("W_k", shape=(d, d_k), real=True)
-W_v = IndexedBase("W_v", shape=(d, d_v), real=True)
+# indexed, a subscripted name would print W_{q}_{bc}: the projections' names carry their letter up
+W_q, W_k = IndexedBase("W^q", shape=(d, d_k), real=True), IndexedBase("W^k", shape=(d, d_k), real=True)
+W_v = IndexedBase("W^v", shape=(d, d_v), real=True)
 dQ, dK = IndexedBase("dQ", shape=(N, d_k), real=True), IndexedBase("dK", shape=(M, d_k), real=True)
 dV = IndexedBase("dV", shape=(M, d_v), real=True)
 K, V, Q = IndexedBase("K", shape=(M, d_k)), IndexedBase("V", shape=(M, d_v)), IndexedBase("Q", shape=(N, d_k))
@@ -50,7 +51,7 @@ cross_attention_memory_gradient = Derivation(
     indices={a: M, b: d},
     steps=[
         Step(Sum(dK[a, c] * W_k[b, c], (c, 1, d_k)) + Sum(dV[a, e] * W_v[b, e], (e, 1, d_v)),
-             r"memory row $a$ is key $a$ and value $a$: $\partial K_{rc} / \partial Z_{ab} = \delta_{ra} W_{k,bc}$, likewise for $V$, "
+             r"memory row $a$ is key $a$ and value $a$: $\partial K_{rc} / \partial Z_{ab} = \delta_{ra} W^k_{bc}$, likewise for $V$, "
              r"and the two paths add", cite=VASWANI),
     ],
     claims=[

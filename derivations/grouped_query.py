@@ -131,7 +131,7 @@ GQA_WEIGHTS = d * h_q * d_h + 2 * d * h_kv * d_h + h_q * d_h * d  # W_q, then W_
 
 grouped_query_counts = Derivation(
     slug="grouped-query-counts",
-    title=r"What grouped-query attention saves: weights $2\, d_{model} d_{head} (h_q + h_{kv})$, cache $2\, h_{kv} d_{head}$ per token",
+    title=r"What grouped-query attention saves in weights and in the cache",
     topic=TOPIC,
     intro=(r"$W_q$ and $W_o$ keep one block of $d_{head}$ columns (rows) per query head; $W_k$ and $W_v$ only one per "
            r"key/value head. The key/value cache of a decoder stores, per token and layer, a key and a value for each "
