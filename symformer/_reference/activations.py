@@ -11,8 +11,10 @@ Conventions (PyTorch's, so a float64 cross-check is exact up to rounding):
   Llama's feed-forward block, which then multiplies by ``w_down``; no biases. ``x`` is
   ``(..., d_model)``, both weights ``(d_model, d_ff)``; leading axes of ``x`` are tokens.
 
-NumPy has no erf and SciPy is no dependency, so erf is ``math.erf`` element by element (float64
-accurate, not fast). float32 inputs give float32 results; other inputs are computed in float64.
+NumPy has no erf and SciPy is no dependency, so Phi(x) is ``math.erfc(-x / sqrt 2) / 2`` element by
+element (float64 accurate, not fast): erfc keeps its relative precision in the left tail, where
+1 + erf(x / sqrt 2) would cancel. float32 inputs give float32 results; other inputs are computed in
+float64.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from .._errors import UsageError
 APPROXIMATIONS = ("none", "tanh")
 TANH_CUBIC = 0.044715
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_ERF = np.vectorize(math.erf, otypes=[np.float64])
+_ERFC = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def _normal_cdf(x) -> np.ndarray:
+    return 0.5 * _ERFC(-x / math.sqrt(2.0))
 
 
 class ActivationError(UsageError, ValueError):
@@ -69,8 +75,7 @@ def gelu(x, approximate: str = "none") -> np.ndarray:
     x = _array(x, "x")
     if approximate == "tanh":
         return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + TANH_CUBIC * x**3)))
-    cdf = 0.5 * (1.0 + _ERF(x / math.sqrt(2.0)))
-    return (x * cdf).astype(x.dtype, copy=False)
+    return (x * _normal_cdf(x)).astype(x.dtype, copy=False)
 
 
 def gelu_grad(x, approximate: str = "none") -> np.ndarray:
@@ -85,9 +90,8 @@ def gelu_grad(x, approximate: str = "none") -> np.ndarray:
         t = np.tanh(_SQRT_2_OVER_PI * (x + TANH_CUBIC * x**3))
         inner = _SQRT_2_OVER_PI * (1.0 + 3.0 * TANH_CUBIC * x**2)
         return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner
-    cdf = 0.5 * (1.0 + _ERF(x / math.sqrt(2.0)))
     density = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-    return (cdf + x * density).astype(x.dtype, copy=False)
+    return (_normal_cdf(x) + x * density).astype(x.dtype, copy=False)
 
 
 def silu(x) -> np.ndarray:
