@@ -10,7 +10,8 @@ import numpy as np
 import sympy as sp
 from sympy import IndexedBase, Sum, exp
 
-from symformer import Claim, Derivation, Property, Size, Step, Witness
+from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
+from symformer._figures_modern import alibi_figure
 from symformer._reference.alibi import alibi_bias, alibi_slopes
 from symformer._reference.attention import additive_mask, attention, causal_mask
 
@@ -145,6 +146,8 @@ alibi_slopes_derivation = Derivation(
     steps=[Step(2 ** (-sp.Integer(8) / h), r"$2^{-8(k+1)/h} / 2^{-8k/h}$: the ratio does not depend on $k$", cite=PRESS)],
     claims=[Claim("the last slope is 1/256 for every power of two h", slope(h), sp.Rational(1, 256), why="$2^{-8h/h} = 2^{-8}$")],
     cite=(PRESS,),
+    figures=[Figure("biases", alibi_figure,
+                    "ALiBi's causal biases for heads 1, 4 and 8 of 8: the same linear penalty on distance, at slopes 1/2 to 1/256")],
 )
 
 
