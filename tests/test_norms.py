@@ -98,6 +98,15 @@ def test_a_constant_row_in_a_later_block_still_raises_with_eps_zero(rng):
         rms_norm_backward(x, np.ones_like(x), eps=0.0)
 
 
+def test_the_ufunc_buffer_size_is_restored_after_a_backward_pass_even_one_that_raises(rng):
+    before = np.getbufsize()
+    layer_norm_backward(rng.standard_normal((3, 768)), rng.standard_normal((3, 768)))
+    assert np.getbufsize() == before
+    with pytest.raises(RMSNormError):
+        rms_norm_backward(np.zeros((2, 768)), np.ones((2, 768)), eps=0.0)
+    assert np.getbufsize() == before
+
+
 def test_an_empty_batch_gives_empty_gradients():
     dx, dgamma, dbeta = layer_norm_backward(np.ones((0, 5)), np.ones((0, 5)))
     assert dx.shape == (0, 5) and dgamma.tolist() == [0.0] * 5 and dbeta.tolist() == [0.0] * 5

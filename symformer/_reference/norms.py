@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._errors import UsageError
-from .layernorm import row_blocks
+from .layernorm import row_blocks, row_sized_buffers
 
 
 class RMSNormError(UsageError, ValueError):
@@ -95,19 +95,20 @@ def rms_norm_backward(x, dy, weight=None, eps: float = 1e-6) -> tuple[np.ndarray
     x2, dy2 = x.reshape(-1, n), dy.reshape(-1, n)
     dx = np.empty_like(x2)
     dweight = np.zeros(n) if weight is not None else None
-    for rows, scratch in row_blocks(x2.shape[0], n):
-        xb, dyb, dxb = x2[rows], dy2[rows], dx[rows]
-        inverse = _inverse_rms(xb, eps)[:, 0]
-        np.multiply(dyb, xb, out=scratch)  # dy * x: both sums below are matrix-vector products with it
-        if weight is not None:
-            dweight += inverse @ scratch
-            np.multiply(dyb, weight, out=dxb)  # g
-            g_dot_x = scratch @ weight
-        else:
-            np.copyto(dxb, dyb)
-            g_dot_x = scratch.sum(axis=-1)
-        # dx = g / r - x * sum(g * x) / (n r^3)
-        dxb *= inverse[:, None]
-        np.multiply(xb, (g_dot_x * inverse**3 / n)[:, None], out=scratch)
-        dxb -= scratch
+    with row_sized_buffers(n):
+        for rows, scratch in row_blocks(x2.shape[0], n):
+            xb, dyb, dxb = x2[rows], dy2[rows], dx[rows]
+            inverse = _inverse_rms(xb, eps)[:, 0]
+            np.multiply(dyb, xb, out=scratch)  # dy * x: both sums below are matrix-vector products with it
+            if weight is not None:
+                dweight += inverse @ scratch
+                np.multiply(dyb, weight, out=dxb)  # g
+                g_dot_x = scratch @ weight
+            else:
+                np.copyto(dxb, dyb)
+                g_dot_x = scratch.sum(axis=-1)
+            # dx = g / r - x * sum(g * x) / (n r^3)
+            dxb *= inverse[:, None]
+            np.multiply(xb, (g_dot_x * inverse**3 / n)[:, None], out=scratch)
+            dxb -= scratch
     return dx.reshape(x.shape), dweight
