@@ -6,7 +6,6 @@ it vanishes: at finite logits, z = log q, where plain cross-entropy with a one-h
 push the other logits towards -inf forever.
 """
 
-import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, Lambda, Sum, exp, log
 
