@@ -151,7 +151,7 @@ prenorm_block_backward = Derivation(
     claims=[
         Property("the composition is what the references compute for a real block (causal attention, SwiGLU, RMSNorm)",
                  exact=lambda sizes: None, numeric=_real_block_numeric,
-                 why="each reference backward pass supplies one $J^{\\top} v$ product; central differences of the whole block agree"),
+                 why=r"each reference backward pass supplies one $J^{\top} v$ product; central differences of the whole block agree"),
     ],
     cite=(HE, GPT2),
 )
