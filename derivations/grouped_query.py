@@ -37,7 +37,7 @@ W = IndexedBase("P", shape=(g, N, M), real=True)  # each head's attention weight
 P, O, S = IndexedBase("P", shape=(g, N, M)), IndexedBase("O", shape=(g, N, d_v)), IndexedBase("S", shape=(g, N, M))
 
 SCORES = {S: Lambda((u, r, s), tau * Sum(Q[u, r, c] * K[s, c], (c, 1, d_k)))}
-STAGE_SIZES = {g: Size(prove=(1, 2), numeric=4), N: Size(prove=(1, 2), numeric=6), M: Size(prove=(1, 2), numeric=8),
+STAGE_SIZES = {g: Size(prove=(2,), numeric=4), N: Size(prove=(1, 2), numeric=6), M: Size(prove=(1, 2), numeric=8),
                d_k: Size(prove=(1,), numeric=4), d_v: Size(prove=(1,), numeric=3)}
 
 
