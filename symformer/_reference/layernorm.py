@@ -90,8 +90,8 @@ def layer_norm_backward(x, dy, gamma=None, eps: float = 1e-5) -> tuple[np.ndarra
     H = x.shape[-1]
     x2, dy2 = x.reshape(-1, H), dy.reshape(-1, H)
     dx = np.empty_like(x2)
-    dgamma = np.zeros(H)
-    mean_weights = np.full(H, 1.0 / H)  # row means as matrix-vector products: one fast pass each
+    dgamma, dbeta = np.zeros(H), np.zeros(H)
+    mean_weights, gamma_over_H = np.full(H, 1.0 / H), gamma / H  # row means as matrix-vector products
     with row_sized_buffers(H):
         for rows, centred in row_blocks(x2.shape[0], H):
             xb, dyb, dxb = x2[rows], dy2[rows], dx[rows]
@@ -100,15 +100,16 @@ def layer_norm_backward(x, dy, gamma=None, eps: float = 1e-5) -> tuple[np.ndarra
             if not sigma.all():
                 raise LayerNormError("a row of x is constant and eps = 0: sigma = 0, so LayerNorm is undefined; pass eps > 0")
             inverse = 1.0 / sigma
+            dbeta += np.ones(len(inverse)) @ dyb
             np.multiply(dyb, centred, out=dxb)  # dy * (x - mu), in dx until g takes its place
             dgamma += inverse @ dxb
-            mean_g_x_hat = inverse * (dxb @ gamma) / H
+            mean_g_x_hat = inverse * (dxb @ gamma_over_H)
             np.multiply(dyb, gamma, out=dxb)  # g
-            dxb -= (dyb @ gamma)[:, None] / H
+            dxb -= (dyb @ gamma_over_H)[:, None]  # mean(g)
             centred *= (inverse * mean_g_x_hat)[:, None]  # x_hat * mean(g * x_hat)
             dxb -= centred
             dxb *= inverse[:, None]
-    return dx.reshape(x.shape), dgamma, np.ones(x2.shape[0]) @ dy2
+    return dx.reshape(x.shape), dgamma, dbeta
 
 
 #: Elements of one block of rows in the backward passes: x, dy, dx and a scratch array of this
