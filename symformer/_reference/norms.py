@@ -98,15 +98,18 @@ def rms_norm_backward(x, dy, weight=None, eps: float = 1e-6) -> tuple[np.ndarray
     with row_sized_buffers(n):
         for rows, scratch in row_blocks(x2.shape[0], n):
             xb, dyb, dxb = x2[rows], dy2[rows], dx[rows]
-            inverse = _inverse_rms(xb, eps)[:, 0]
+            rms = np.sqrt(np.einsum("ij,ij->i", xb, xb) / n + eps)
+            if not rms.all():
+                raise RMSNormError("a row of x is zero and eps = 0: r = 0, so RMSNorm is undefined; pass eps > 0")
+            inverse = 1.0 / rms
             np.multiply(dyb, xb, out=scratch)  # dy * x: both sums below are matrix-vector products with it
             if weight is not None:
                 dweight += inverse @ scratch
-                np.multiply(dyb, weight, out=dxb)  # g
                 g_dot_x = scratch @ weight
+                np.multiply(dyb, weight, out=dxb)  # g
             else:
+                g_dot_x = scratch @ np.ones(n)
                 np.copyto(dxb, dyb)
-                g_dot_x = scratch.sum(axis=-1)
             # dx = g / r - x * sum(g * x) / (n r^3)
             dxb *= inverse[:, None]
             np.multiply(xb, (g_dot_x * inverse**3 / n)[:, None], out=scratch)
