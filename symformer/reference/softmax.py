@@ -4,6 +4,9 @@ Conventions: the last axis is the class axis; leading axes broadcast. A logit of
 exact 0 probability. A row whose logits are all -inf has no distribution: softmax returns NaN for
 it, as the textbook formula does (attention's safe softmax, which returns zeros, lives with
 attention).
+
+Label smoothing (Szegedy et al. 2016) follows PyTorch's ``F.cross_entropy(..., label_smoothing=e)``:
+the targets become (1 - e) y + e / n over n classes.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from symformer.errors import InputError
+
 
 
 def _logits(z, name: str = "z") -> np.ndarray:
@@ -81,32 +85,44 @@ def log_softmax_jacobian(z) -> np.ndarray:
     return np.eye(n) - p[..., None, :]
 
 
-def cross_entropy(z, y) -> np.ndarray:
-    """L = -sum_i y_i log softmax(z)_i, for one-hot or probability (or any non-negative) targets.
-
-    Terms with y_i = 0 contribute 0 even where log p_i = -inf.
-
-    >>> round(float(cross_entropy([0.0, 0.0], [1.0, 0.0])), 6)
-    0.693147
-    """
-    z = _logits(z)
+def _targets(z, y, label_smoothing) -> np.ndarray:
+    """(1 - e) y + e / n, the targets the loss actually uses."""
     y = np.asarray(y, dtype=np.float64)
     if y.shape != z.shape:
         raise InputError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
+    e = float(label_smoothing)
+    if not 0.0 <= e <= 1.0:  # also rejects NaN
+        raise InputError(f"label_smoothing must lie in [0, 1], got {e}")
+    return y if e == 0.0 else (1.0 - e) * y + e / z.shape[-1]
+
+
+def cross_entropy(z, y, label_smoothing: float = 0.0) -> np.ndarray:
+    """L = -sum_i q_i log softmax(z)_i with q = (1 - e) y + e / n, for one-hot or probability (or any non-negative) targets y.
+
+    Terms with q_i = 0 contribute 0 even where log p_i = -inf; with e > 0 no target is 0, so a
+    class with p_i = 0 makes the loss infinite.
+
+    >>> round(float(cross_entropy([0.0, 0.0], [1.0, 0.0])), 6)
+    0.693147
+    >>> round(float(cross_entropy([0.0, np.log(3.0)], [0.0, 1.0], label_smoothing=0.5)), 6)  # q = (1/4, 3/4): the minimum
+    0.562335
+    """
+    z = _logits(z)
+    y = _targets(z, y, label_smoothing)
     log_p = log_softmax(z)
     with np.errstate(invalid="ignore"):
         terms = np.where(y == 0, 0.0, y * log_p)
     return -np.sum(terms, axis=-1)
 
 
-def cross_entropy_grad(z, y) -> np.ndarray:
-    """dL/dz = (sum_i y_i) p - y; this is p - y exactly when the targets sum to 1.
+def cross_entropy_grad(z, y, label_smoothing: float = 0.0) -> np.ndarray:
+    """dL/dz = (sum_i q_i) p - q with q = (1 - e) y + e / n; this is p - q exactly when the targets sum to 1.
 
     >>> cross_entropy_grad([0.0, 0.0], [1.0, 0.0]).tolist()
     [-0.5, 0.5]
+    >>> cross_entropy_grad([0.0, 0.0], [1.0, 0.0], label_smoothing=0.5).tolist()  # q = (3/4, 1/4)
+    [-0.25, 0.25]
     """
     z = _logits(z)
-    y = np.asarray(y, dtype=np.float64)
-    if y.shape != z.shape:
-        raise InputError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
+    y = _targets(z, y, label_smoothing)
     return np.sum(y, axis=-1, keepdims=True) * softmax(z) - y
