@@ -22,7 +22,7 @@ VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.3 (the de
 POPE = "Pope et al. 2023, Efficiently Scaling Transformer Inference, section 2"
 
 t, u, d_k, d_v = sp.symbols("t u d_k d_v", integer=True, nonnegative=True)
-j, k, c, e, a = sp.symbols("j k c e a", integer=True)
+j, k, c, l, a = sp.symbols("j k c l a", integer=True)  # l: a column of V (e would read as Euler's number)
 tau = sp.Symbol("tau", positive=True)
 Q = IndexedBase("Q", shape=(t + u, d_k), real=True)
 K = IndexedBase("K", shape=(t + u, d_k), real=True)
@@ -32,8 +32,8 @@ DEFINITIONS = {
     S: Lambda(a, tau * Sum(Q[t, c] * K[a, c], (c, 1, d_k))),  # query t's scores against every key
     B: Lambda(a, Piecewise((0, a <= t), (-oo, True))),  # the causal mask of row t
 }
-FULL_ROW = Sum(exp(S[j] + B[j]) * V[j, e], (j, 1, t + u)) / Sum(exp(S[k] + B[k]), (k, 1, t + u))
-CACHED = Sum(exp(S[j]) * V[j, e], (j, 1, t)) / Sum(exp(S[k]), (k, 1, t))
+FULL_ROW = Sum(exp(S[j] + B[j]) * V[j, l], (j, 1, t + u)) / Sum(exp(S[k] + B[k]), (k, 1, t + u))
+CACHED = Sum(exp(S[j]) * V[j, l], (j, 1, t)) / Sum(exp(S[k]), (k, 1, t))
 
 
 def _decode_numeric(rng, sizes):
@@ -60,9 +60,9 @@ kv_cache_decoding = Derivation(
     definitions=DEFINITIONS,
     sizes={t: Size(prove=(1, 2, 3), numeric=12), u: Size(prove=(0, 2), numeric=5),
            d_k: Size(prove=(1,), numeric=8), d_v: Size(prove=(1,), numeric=4)},
-    indices={e: d_v},
+    indices={l: d_v},
     steps=[
-        Step((Sum(exp(S[j]) * V[j, e], (j, 1, t)) + Sum(0 * V[j, e], (j, t + 1, t + u)))
+        Step((Sum(exp(S[j]) * V[j, l], (j, 1, t)) + Sum(0 * V[j, l], (j, t + 1, t + u)))
              / (Sum(exp(S[k]), (k, 1, t)) + Sum(0 * S[k], (k, t + 1, t + u))),
              r"split each sum at the cache boundary: $B_j = 0$ up to $t$, and $e^{S_j - \infty} = 0$ after it", cite=VASWANI),
         Step(CACHED, r"drop the zeros: only $k_1..k_t$ and $v_1..v_t$ remain, exactly what the cache holds after step $t$ "

@@ -171,7 +171,7 @@ rmsnorm_backward_derivation = Derivation(
         Step(BACKWARD, r"the delta picks $i = j$: $dx = \left(g - \hat x \operatorname{mean}(g \odot \hat x)\right) / r$"),
     ],
     claims=[
-        Claim("d w_i: the gradient of the weight is dy_i x_hat_i", Derivative(Sum(dy[k] * w[k] * xh[k], (k, 1, n)), w[j]),
+        Claim(r"$dw_j$: the gradient of the weight is $dy_j \hat{x}_j$", Derivative(Sum(dy[k] * w[k] * xh[k], (k, 1, n)), w[j]),
               dy[j] * xh[j], why="$y_k$ depends on $w_j$ only for $k = j$"),
         Claim("x . dx = eps (g . x) / r^3: with eps = 0, dx is orthogonal to x",
               Sum(x[j] * BACKWARD, (j, 1, n)), eps * Sum(g[s] * x[s], (s, 1, n)) / r**3,

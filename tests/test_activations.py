@@ -12,7 +12,6 @@ from symformer import catalog, InputError, Step, SymformerError, verify
 from symformer.reference import central_difference
 from symformer.engine.evaluate import evaluate
 from symformer.reference.activations import (
-    InputError,
     gelu,
     gelu_grad,
     sigmoid,

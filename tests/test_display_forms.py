@@ -25,8 +25,9 @@ WITH_FORMS = [d.slug for d in COURSE.values() if display_forms(d)]
 ALL_FORMS = [(d.slug, label) for d in COURSE.values() for label, _, _ in display_forms(d)]
 
 
-def test_the_course_has_its_nineteen_hand_written_display_forms():
-    assert len(ALL_FORMS) == 19
+def test_the_course_has_at_least_its_nineteen_hand_written_display_forms():
+    # each one is read back and proved equal by the test below
+    assert len(ALL_FORMS) >= 19
 
 
 @pytest.mark.parametrize("slug", WITH_FORMS)

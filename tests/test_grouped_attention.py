@@ -11,7 +11,6 @@ from symformer import catalog, InputError, Step, SymformerError, verify
 from symformer.reference import central_difference
 from symformer.reference.attention import attention, attention_backward, causal_mask, padding_mask
 from symformer.reference.grouped_attention import (
-    InputError,
     grouped_query_attention,
     grouped_query_attention_backward,
     grouped_query_parameter_count,
