@@ -47,9 +47,9 @@ gelu_derivative = Derivation(
              cite=HENDRYCKS),
     ],
     claims=[
-        Claim("Phi' = phi: the CDF's derivative is the density", Derivative(Phi, x), phi,
+        Claim("the normal CDF's derivative is the normal density", Derivative(Phi, x), phi,
               why=r"$\operatorname{erf}'(z) = 2 e^{-z^2} / \sqrt{\pi}$, and the chain rule gives the factor $1/\sqrt{2}$"),
-        Claim("GELU(x) - GELU(-x) = x: its odd part is the identity",
+        Claim("GELU of x minus GELU of minus x is x: its odd part is the identity",
               x * Phi - (-x) * (1 + erf(-x / sqrt(2))) / 2, x,
               why=r"$\Phi(-x) = 1 - \Phi(x)$, because erf is odd"),
     ],
@@ -146,10 +146,10 @@ gelu_tanh_derivative = Derivation(
              latex=r"\frac{1 + \tanh u}{2} + \frac{x}{2} \left(1 - \tanh^2 u\right) \sqrt{2/\pi}\, \left(1 + 0.134145\, x^2\right)"),
     ],
     claims=[
-        _identity("(1 + tanh t)/2 = sigmoid(2t): the tanh form is x sigmoid(1.5958 x + 0.0714 x^3)",
+        _identity("one plus tanh, halved, is the sigmoid at twice the argument: the tanh form of GELU is x times a sigmoid of a cubic",
                   (1 + tanh(t)) / 2, 1 / (1 + exp(-2 * t)), lambda v: (1 + np.tanh(v)) / 2, lambda v: sigmoid(2 * v),
                   latex=r"\frac{1}{2}(1 + \tanh t) = \sigma(2t)", why=r"$\tanh t = (1 - e^{-2t}) / (1 + e^{-2t})$"),
-        Property("|gelu_tanh(x) - gelu(x)| < 5e-4 for every real x (the largest gap, 4.73e-4, is at |x| = 2.70)",
+        Property(r"the tanh form stays within $5 \cdot 10^{-4}$ of the exact GELU for every real $x$ (the largest gap, $4.73 \cdot 10^{-4}$, is at $|x| = 2.70$)",
                  exact=_tanh_gap_exact, numeric=_tanh_gap_numeric,
                  why=r"the gap is even in $x$; on $[0, 7]$ monotone brackets bound it, beyond 7 both forms are within "
                      r"$x e^{-2\sqrt{2/\pi}\,x} \le 10^{-4}$ of $x$"),
@@ -177,9 +177,9 @@ silu_derivative = Derivation(
         Step(sigma * (1 + x * (1 - sigma)), r"factor out $\sigma$"),
     ],
     claims=[
-        Claim("sigma' = sigma (1 - sigma)", Derivative(sigma, x), sigma * (1 - sigma),
+        Claim("the sigmoid's derivative is the sigmoid times one minus the sigmoid", Derivative(sigma, x), sigma * (1 - sigma),
               why=r"$\frac{d}{dx}(1 + e^{-x})^{-1} = e^{-x} / (1 + e^{-x})^2$ and $1 - \sigma = e^{-x} / (1 + e^{-x})$"),
-        _identity("silu(x) = (x/2)(1 + tanh(x/2)): SiLU is the tanh form of GELU with u = x/2",
+        _identity("SiLU is half of x times one plus tanh of half of x: the tanh form of GELU at half the argument",
                   x / (1 + exp(-x)), x / 2 * (1 + tanh(x / 2)), silu, lambda v: v / 2 * (1 + np.tanh(v / 2)),
                   latex=r"x\,\sigma(x) = \frac{x}{2}\left(1 + \tanh \frac{x}{2}\right)",
                   why=r"$\sigma(x) = \frac{1}{2}(1 + \tanh(x/2))$"),
@@ -219,7 +219,7 @@ swiglu_gate_backward = Derivation(
         Step(dy[c_] * b_in[c_] * GATE_SILU_PRIME, r"the SiLU derivative (derivation silu-derivative)", cite=SHAZEER),
     ],
     claims=[
-        Claim("db = dy o silu(a): the up branch sees the gate's value", Derivative(GATE_LOSS, b_in[c_]), dy[c_] * a_in[c_] * sg[c_],
+        Claim("the up branch's gradient is the output gradient times the gate's value, entry by entry", Derivative(GATE_LOSS, b_in[c_]), dy[c_] * a_in[c_] * sg[c_],
               why=r"$h$ is linear in $b$"),
     ],
     result=Gradient(forward=lambda a, b, dy: float(np.sum(dy * silu(a) * b)),
@@ -255,9 +255,9 @@ swiglu_backward_derivation = Derivation(
              r"(derivation swiglu-gate-backward); as matrices $dW = x^{\top} da$", cite=SHAZEER),
     ],
     claims=[
-        Claim("dV = x^T db, with db = dy o silu(a)", Derivative(GATE_LOSS, W_up[p, c_]), xs[p] * dy[c_] * a_in[c_] * sg[c_],
+        Claim("the up projection's gradient is the outer product of the input with the up branch's gradient", Derivative(GATE_LOSS, W_up[p, c_]), xs[p] * dy[c_] * a_in[c_] * sg[c_],
               why=r"$h$ is linear in $b$, and $\partial b_c / \partial V_{pc} = x_p$"),
-        Claim("dx = da W^T + db V^T: the token gets gradient through both branches",
+        Claim("the token's gradient is the sum of what flows back through the gate and through the up branch",
               Derivative(LINEAR_LOSS, xs[p]), Sum(da[c_] * W_gate[p, c_] + db[c_] * W_up[p, c_], (c_, 1, d_ff)),
               indices={p: d_model},
               why=r"$x$ enters both $a = x W$ and $b = x V$; with $da$ and $db$ the gradients that reach them, "

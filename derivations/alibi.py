@@ -148,7 +148,7 @@ alibi_slopes_derivation = Derivation(
     sizes={h: Size(prove=range(1, 9), numeric=16)},
     indices={k: h},
     steps=[Step(2 ** (-sp.Integer(8) / h), r"$2^{-8(k+1)/h} / 2^{-8k/h}$: the ratio does not depend on $k$", cite=PRESS)],
-    claims=[Claim("the last slope is 1/256 for every power of two h", slope(h), sp.Rational(1, 256), why="$2^{-8h/h} = 2^{-8}$")],
+    claims=[Claim(r"the last slope is $1/256$ for every power of two $h$", slope(h), sp.Rational(1, 256), why="$2^{-8h/h} = 2^{-8}$")],
     cite=(PRESS,),
     figures=[Figure("biases", alibi_figure,
                     "ALiBi's causal biases for heads 1, 4 and 8 of 8: the same linear penalty on distance, at slopes 1/2 to 1/256")],
@@ -168,7 +168,7 @@ alibi_slope_rule = Derivation(
     lhs=sp.ImmutableMatrix([[2 ** sp.Rational(-8 * q, 4) for q in range(1, 5)] + [2 ** sp.Rational(-8 * q, 8) for q in (1, 3)]]),
     steps=[Step(SIX_HEADS, r"the six slopes of a six-head model, largest last but one", cite=PRESS)],
     claims=[
-        Property("alibi_slopes follows the rule for h = 1..32 and 40 to 100 heads, with distinct slopes in (0, 1)",
+        Property("the reference follows the rule for 1 to 32 heads and for 40 to 100 heads, with distinct slopes between 0 and 1",
                  exact=_rule_exact, numeric=_bloom_slopes_numeric, cite=PRESS,
                  why="the paper's reference code; BLOOM's formula, a second implementation, gives the same numbers"),
         Property("the bias depends on i - j only: ALiBi is relative by construction", exact=_relative_exact,

@@ -56,7 +56,7 @@ cross_attention_memory_gradient = Derivation(
              r"and the two paths add", cite=VASWANI),
     ],
     claims=[
-        Claim("dX = dQ W_q^T: the decoder states get gradient only through the queries",
+        Claim("the decoder states get gradient only through the queries",
               Derivative(Sum(Sum(dQ[r, c] * Q[r, c], (c, 1, d_k)), (r, 1, N)), X[a, b]), Sum(dQ[a, c] * W_q[b, c], (c, 1, d_k)),
               indices={a: N, b: d}, why=r"$X$ enters only $Q = X W_q$"),
     ],
@@ -121,9 +121,9 @@ cross_attention_backward = Derivation(
     claims=[
         Claim("each query's weights sum to one over the M memory positions", RowSoftmax(S) * OneMatrix(Mm, 1), OneMatrix(Nm, 1),
               why="each row of $P$ is a softmax over the $M$ columns"),
-        Claim("dX = tau dS K W_q^T", Derivative(Trace(dO.T * O), Xm), tau * dS * Km * Wq.T,
+        Claim("the decoder states' gradient, end to end from the output", Derivative(Trace(dO.T * O), Xm), tau * dS * Km * Wq.T,
               why=r"$X$ enters only the queries: $dQ = \tau\, dS\, K$ (derivation attention-backward-qk), then $dX = dQ\, W_q^{\top}$"),
-        Property("the multi-head reference with one head and X_q != X_kv gives the same memory gradient",
+        Property("the multi-head reference with one head and different query and memory sequences gives the same memory gradient",
                  exact=lambda sizes: None, numeric=_multi_head_numeric,
                  why=r"with $h = 1$, $dX_{kv} = dK\, W_k^{\top} + dV\, W_v^{\top}$ is this derivation's result"),
     ],

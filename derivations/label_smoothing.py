@@ -54,7 +54,7 @@ label_smoothing_gradient = Derivation(
         Claim("the loss is (1 - e) CE(y) + e times the mean of -log p: PyTorch's form",
               LOSS, (1 - eps) * -Sum(y[k] * log(p[k]), (k, 1, n)) + eps * -Sum(log(p[k]), (k, 1, n)) / n,
               why="the cross-entropy is linear in its targets"),
-        Claim("the gradient vanishes at finite logits z_k = log q_k: smoothing stops the logits from running away",
+        Claim(r"the gradient vanishes at finite logits $z_k = \log q_k$: smoothing stops the logits from running away",
               exp(log(q[j])) / Sum(exp(log(q[k])), (k, 1, n)) - q[j], 0,
               why=(r"softmax$(\log q) = q / \sum_k q_k = q$; every $q_k \ge \epsilon / n > 0$, whereas with $\epsilon = 0$ a one-hot "
                    r"$y$ is reached only as the other logits go to $-\infty$")),

@@ -213,8 +213,8 @@ residual_keeps_gradients = Derivation(
     sizes={n: Size(prove=range(1, 5), numeric=32)},
     steps=[Step(g_y + J_a.T * g_y, r"one factor: the gradient is $dy$ plus what the sublayer adds")],
     claims=[
-        Property("(1 - e)^L |dy| <= |dx| <= (1 + e)^L |dy| through L residual blocks with |J_l| <= e; "
-                 "|dx| <= e^L |dy| without the identity paths",
+        Property("through L residual blocks whose sublayer Jacobians have norm at most e, the gradient's norm stays between (1 - e) and (1 + e) to the power L times its norm at the top; "
+                 "without the identity paths it shrinks like e to the power L",
                  exact=_depth_exact, numeric=_depth_numeric, cite=GPT2,
                  why=r"$\|(I + J)^{\top} v\| \ge \|v\| - \|J^{\top} v\| \ge (1 - \epsilon) \|v\|$ and "
                      r"$\|(I + J)^{\top} v\| \le (1 + \epsilon)\|v\|$; $\|J^{\top} v\| \le \epsilon \|v\|$"),
