@@ -17,6 +17,7 @@ New building blocks add a rule with ``@numpy_rule.register(TheirClass)``.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from functools import singledispatch
 from typing import Mapping
@@ -225,17 +226,40 @@ def _(expr, env):
     array = np.asarray(env.values[base])
     if len(expr.indices) != array.ndim:
         raise DerivationError(f"{expr} uses {len(expr.indices)} indices but {base} has {array.ndim}")
-    positions = [np.asarray(numpy_rule(index, env)).astype(int) - 1 for index in expr.indices]
+    positions = [_positions(expr, index, env, array.shape[axis], first=1) for axis, index in enumerate(expr.indices)]
     return array[tuple(positions)]
+
+
+def _positions(entry, index, env, extent: int, first: int) -> np.ndarray:
+    """The 0-based array positions an index names, checked against the declared range.
+
+    Index notation counts from 1, matrix entries from 0 (``first``). NumPy would read x[0] of a
+    1-based x as x[n] and a real-valued index as its integer part; both are errors here.
+    """
+    value = np.asarray(numpy_rule(index, env))
+    if value.dtype.kind not in "iub":
+        if value.dtype.kind != "f" or not np.all(value == np.round(value)):
+            raise DerivationError(f"{entry}: the index {index} takes values that are not integers; "
+                                  f"declare {index} as an index with its range (indices={{{index}: ...}})")
+    value = value.astype(int)
+    outside = (value < first) | (value >= extent + first)
+    if outside.any():
+        bad = int(value[outside].ravel()[0])
+        raise DerivationError(f"{entry} reads entry {bad}, outside the declared range {first}..{extent + first - 1}; "
+                              f"check the sum limits and index shifts")
+    return value - first
 
 
 def _reduce(expr, env, reduction):
     body, limits = expr.function, list(expr.limits)
     symbol, low, high = limits[-1]
+    outer = sorted((sp.sympify(low).free_symbols | sp.sympify(high).free_symbols) & set(env.axis), key=str)
+    if outer:
+        return _reduce_per_outer_value(expr, env, outer)
     inner = expr.func(body, *limits[:-1]) if len(limits) > 1 else body
     low_value = _concrete_int(low, env, "the lower limit")
     high_value = _concrete_int(high, env, "the upper limit")
-    if high_value < low_value:
+    if high_value < low_value:  # an empty range: the empty sum is 0, the empty product 1
         return 0.0 if reduction is np.sum else 1.0
     inner_env = env.bind(symbol, low_value, high_value)
     values = np.asarray(numpy_rule(inner, inner_env), dtype=float)
@@ -243,6 +267,34 @@ def _reduce(expr, env, reduction):
     shape[0] = high_value - low_value + 1
     values = np.broadcast_to(values, np.broadcast_shapes(values.shape, tuple(shape)))
     return reduction(values, axis=0)
+
+
+def _reduce_per_outer_value(expr, env, outer):
+    """A sum whose limits depend on outer indices (sum_{k=i+1}^{n}), one value of those indices at a time.
+
+    Each value gives the sum concrete limits, so it reads only the entries that value of the outer
+    indices reaches; the pieces are laid back on the outer indices' axes.
+    """
+    positions = [env.depth - 1 - env.axis[symbol] for symbol in outer]
+    spans = [env.ranges[symbol] for symbol in outer]
+    pieces, shape = [], (1,) * env.depth
+    for values in itertools.product(*(range(low, high + 1) for low, high in spans)):
+        piece = np.asarray(numpy_rule(expr.xreplace(dict(zip(outer, map(sp.Integer, values)))), env), dtype=float)
+        if piece.ndim > env.depth:
+            raise DerivationError(f"{expr}: a matrix-valued sum with limits that depend on an outer index is not supported")
+        piece = piece.reshape((1,) * (env.depth - piece.ndim) + piece.shape)
+        pieces.append((values, piece))
+        shape = np.broadcast_shapes(shape, piece.shape)
+    shape = list(shape)
+    for position, (low, high) in zip(positions, spans):
+        shape[position] = high - low + 1
+    out = np.empty(shape)
+    for values, piece in pieces:
+        where = [slice(None)] * env.depth
+        for position, value, (low, _) in zip(positions, values, spans):
+            where[position] = slice(value - low, value - low + 1)
+        out[tuple(where)] = piece
+    return out
 
 
 @numpy_rule.register(sp.Sum)
@@ -289,11 +341,11 @@ def _central_difference(function, variable, env):
     if isinstance(variable, sp.Indexed):
         base = variable.base
         array = np.asarray(env.values[base], dtype=float)
-        positions = [np.asarray(numpy_rule(index, env)).astype(int) - 1 for index in variable.indices]
+        positions = [_positions(variable, index, env, array.shape[axis], first=1) for axis, index in enumerate(variable.indices)]
     elif isinstance(variable, MatrixElement):
         base = variable.parent
         array = np.asarray(env.values[base], dtype=float)
-        positions = [np.asarray(numpy_rule(index, env)).astype(int) for index in variable.indices]
+        positions = [_positions(variable, index, env, array.shape[axis], first=0) for axis, index in enumerate(variable.indices)]
     else:
         raise DerivationError(
             f"symformer differentiates numerically only with respect to a symbol or one element such as z[j]; got {variable}"
@@ -422,8 +474,8 @@ def _(expr, env):
 @numpy_rule.register(MatrixElement)
 def _(expr, env):
     parent = np.asarray(numpy_rule(expr.parent, env))
-    rows = np.asarray(numpy_rule(expr.i, env)).astype(int)
-    cols = np.asarray(numpy_rule(expr.j, env)).astype(int)
+    rows = _positions(expr, expr.i, env, parent.shape[-2], first=0)
+    cols = _positions(expr, expr.j, env, parent.shape[-1], first=0)
     return parent[..., rows, cols] if parent.ndim == 2 else parent[rows, cols]
 
 

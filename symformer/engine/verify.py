@@ -28,6 +28,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symformer.engine.domains import POSITIVE, REAL, domain_of
 from symformer.engine.evaluate import evaluate
@@ -101,6 +102,12 @@ class _Context:
                     f"derivation {derivation.slug!r}: IndexedBase {base} has no shape; "
                     f"declare it as IndexedBase({str(base)!r}, shape=(n,))"
                 )
+        declared = set(derivation.sizes) | set(derivation.indices)
+        for claim in derivation.claims:
+            if isinstance(claim, Claim) and claim.indices:
+                declared |= set(claim.indices)
+        for expr in expanded:
+            _check_indices_declared(derivation.slug, expr, declared)
         self.size_symbols = list(derivation.sizes)
         self.small = self._size_combinations()
         self.numeric = {s: spec.numeric for s, spec in derivation.sizes.items()}
@@ -428,6 +435,31 @@ class _Context:
             result.counterexample = Counterexample(dict(sizes), {}, _plain_inputs(inputs), "derived", "finite differences")
         return result
 
+
+
+def _check_indices_declared(slug: str, expr, declared: set, bound: frozenset = frozenset()) -> None:
+    """Every symbol in an index position is a declared index, a size or a summation dummy.
+
+    An undeclared one would be sampled as a real number, so x[j] would read an arbitrary entry.
+    """
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        for _, *limits in expr.limits:
+            for limit in limits:
+                _check_indices_declared(slug, limit, declared, bound)
+        _check_indices_declared(slug, expr.function, declared, bound | {symbol for symbol, *_ in expr.limits})
+        return
+    if isinstance(expr, (sp.Indexed, MatrixElement)):
+        base = expr.base if isinstance(expr, sp.Indexed) else expr.parent
+        shape = getattr(base, "shape", None) or ()
+        for axis, index in enumerate(expr.indices):
+            for symbol in sorted(sp.sympify(index).free_symbols - declared - bound, key=str):
+                extent = shape[axis] if isinstance(expr, sp.Indexed) and axis < len(shape) else "..."
+                raise DerivationError(
+                    f"derivation {slug!r}: {expr} uses the index {symbol}, which has no declared range; "
+                    f"add it to the derivation's indices (indices={{{symbol}: {extent}}}) or sum over it")
+    if isinstance(expr, sp.Basic):
+        for arg in expr.args:
+            _check_indices_declared(slug, arg, declared, bound)
 
 
 def _call(function: Callable, named: Mapping):
