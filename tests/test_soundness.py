@@ -68,3 +68,41 @@ def test_a_matrix_entry_outside_the_matrix_is_an_error():
     A = sp.MatrixSymbol("A", N, N)
     with pytest.raises(DerivationError, match=r"A\[i, 0\].*outside.*0\.\.1"):
         evaluate(A[i, 0], {A: np.eye(2), N: 2}, {i: (1, 2)})
+
+
+# An empty sum is 0, in every method ------------------------------------------------------------
+
+
+def test_the_index_prover_counts_terms_only_where_the_range_is_never_negative():
+    from symformer.engine.index import equal_in_general
+
+    # sum_{k=1}^{n} 1 = n for every n >= 1; sum_{k=1}^{n-2} 1 = n - 2 fails at n = 1, where the sum is empty
+    assert equal_in_general(Sum(1, (k, 1, n)), n, {})
+    assert not equal_in_general(Sum(1, (k, 1, n - 2)), n - 2, {})
+    # sum_{k=i+1}^{n} 1 = n - i is never negative for i in 1..n
+    assert equal_in_general(Sum(1, (k, i + 1, n)), n - i, {i: (1, n)})
+    assert not equal_in_general(Sum(1, (k, i + 2, n)), n - i - 1, {i: (1, n)})
+
+
+@pytest.mark.parametrize("lhs, rhs", [
+    (Sum(1, (k, 4, n)), n - 3),  # a window starting at 4: empty, so 0, for n < 4
+    (Sum(1, (k, 1, n - 2)), n - 2),  # false at n = 1
+    (Sum(Sum(1, (k, 1, i - 2)), (i, 1, n)), (n - 2) * (n - 1) / 2 - 1),  # Karr's convention would give -1 at i = 1
+    # Karr's convention joins the ranges 1..n-1 and n..1 into 1..1; with empty sums 0 they give x_1 + ... + x_{n-1}
+    (Sum(x[k], (k, 1, n - 1)) + Sum(x[k], (k, n, 1)), x[1]),
+], ids=["window", "short-range", "karr-inner", "karr-join"])
+def test_a_count_over_a_range_that_can_be_empty_is_never_proved_when_false(lhs, rhs):
+    report = verify(one_step("empty-range", lhs, rhs))
+    assert not report.ok
+    assert proved_labels(report) == []
+
+
+@pytest.mark.parametrize("lhs, rhs, level", [
+    (Sum(Sum(1, (k, i + 1, n)), (i, 1, n)), n * (n - 1) / 2, "proved for all n"),  # pairs i < k
+    (Sum(Sum(1, (k, i + 2, n)), (i, 1, n)), (n - 1) * (n - 2) / 2, "proved for n = 1..4"),  # pairs k >= i + 2
+    (Sum(1, (k, 4, n)), sp.Max(0, n - 3), "proved for n = 1..4"),
+], ids=["triangle", "dilated", "window"])
+def test_a_correct_count_with_empty_inner_ranges_is_accepted(lhs, rhs, level):
+    report = verify(one_step("count", lhs, rhs))
+    assert report.ok, report.describe_failures()
+    assert report.checks[0].level == level

@@ -39,10 +39,58 @@ def _realise_uncached(ctx, expr, sizes) -> sp.Basic:
         replacements[concrete] = sp.ImmutableMatrix(*shape, lambda r, c: entry_symbol(matrix, r, c))
     if replacements:
         expr = expr.xreplace(replacements)
-    expr = _explicit_bottom_up(expr).doit()
+    expr = write_out_sums(_explicit_bottom_up(expr)).doit()
     if getattr(expr, "is_Matrix", False):
         expr = sp.ImmutableMatrix(expr.as_explicit())
     return expr
+
+
+def write_out_sums(expr):
+    """Every sum and product with concrete limits written out term by term; an empty one is 0 (or 1).
+
+    Not SymPy's ``doit``: it follows Karr's convention, in which sum_{k=4}^{1} 1 = -2. Limits that
+    depend on an outer dummy become concrete as the outer sum is written out, outermost first.
+    Bound dummies are renamed apart first, so substituting one never reaches a nested sum that
+    binds a symbol of the same name.
+
+    >>> k = sp.Symbol("k", integer=True)
+    >>> write_out_sums(sp.Sum(1, (k, 4, 1))), write_out_sums(sp.Sum(k, (k, 1, 3)))
+    (0, 6)
+    """
+    if not expr.has(sp.Sum, sp.Product):
+        return expr
+    return _write_out(_rename_dummies_apart(expr))
+
+
+def _rename_dummies_apart(expr):
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(_rename_dummies_apart)
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        fresh = {symbol: sp.Dummy(str(symbol), integer=True) for symbol, *_ in expr.limits}
+        body = _rename_dummies_apart(expr.function).xreplace(fresh)
+        # an inner limit may use an outer dummy (SymPy flattens Sum(Sum(f, inner), outer) into one Sum)
+        limits = [(fresh[symbol], _rename_dummies_apart(low).xreplace(fresh), _rename_dummies_apart(high).xreplace(fresh))
+                  for symbol, low, high in expr.limits]
+        return expr.func(body, *limits)
+    if not expr.args or not expr.has(sp.Sum, sp.Product):
+        return expr
+    return expr.func(*(_rename_dummies_apart(arg) for arg in expr.args))
+
+
+def _write_out(expr):
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(_write_out)
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        *inner, (symbol, low, high) = expr.limits  # SymPy lists limits from the inside out
+        body = expr.func(expr.function, *inner) if inner else expr.function
+        low, high = sp.sympify(_write_out(low)), sp.sympify(_write_out(high))
+        if not (low.is_Integer and high.is_Integer):
+            raise DerivationError(f"the limits of {expr} are not fixed by the sizes and indices ({low}..{high})")
+        terms = [_write_out(body.xreplace({symbol: sp.Integer(v)})) for v in range(int(low), int(high) + 1)]
+        return sp.Add(*terms) if isinstance(expr, sp.Sum) else sp.Mul(*terms)
+    if not expr.args or not expr.has(sp.Sum, sp.Product):
+        return expr
+    return expr.func(*(_write_out(arg) for arg in expr.args))
 
 
 def entry_symbol(matrix: sp.MatrixSymbol, row: int, column: int) -> sp.Symbol:
