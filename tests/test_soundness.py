@@ -106,3 +106,42 @@ def test_a_correct_count_with_empty_inner_ranges_is_accepted(lhs, rhs, level):
     report = verify(one_step("count", lhs, rhs))
     assert report.ok, report.describe_failures()
     assert report.checks[0].level == level
+
+
+# Stand-ins for entries never collide with other inputs -------------------------------------------
+
+
+def _two_sizes(slug, lhs, rhs):
+    N, M = sp.symbols("N M", integer=True, positive=True)
+    return Derivation(slug=slug, title=slug, topic="Soundness", lhs=lhs, steps=[Step(rhs, "the step under test")],
+                      sizes={N: Size(prove=range(2, 4), numeric=8), M: Size(prove=range(2, 4), numeric=8)})
+
+
+N_, M_ = sp.symbols("N M", integer=True, positive=True)
+
+
+@pytest.mark.parametrize("lhs, rhs", [
+    # the entry x_1 of the vector x and a scalar named x_1 are two inputs
+    (x[1], sp.Symbol("x_1", real=True)),
+    # row 1 of the matrix W and a separate vector named W_1
+    (sp.MatrixSymbol("W", N_, M_)[1, 1], IndexedBase("W_1", shape=(M_,), real=True)[1]),
+    # an IndexedBase and a MatrixSymbol of one name: Q[1, 1] (1-based) and Q_{1,1} (0-based) are other entries
+    (sp.MatrixSymbol("Q", N_, M_)[1, 1], IndexedBase("Q", shape=(N_, M_), real=True)[1, 1]),
+    # two IndexedBases of one name but other assumptions are two inputs
+    (IndexedBase("y", shape=(N_,), real=True)[1], IndexedBase("y", shape=(N_,), positive=True)[1]),
+], ids=["entry-and-scalar", "row-and-vector", "indexed-and-matrix", "same-label"])
+def test_an_entry_and_another_input_with_the_same_printed_name_are_not_confused(lhs, rhs):
+    derivation = _two_sizes("name-collision", lhs, rhs) if lhs.free_symbols & {N_, M_} or rhs.free_symbols & {N_, M_} \
+        else one_step("name-collision", lhs, rhs)
+    report = verify(derivation)
+    assert not report.ok
+    assert proved_labels(report) == []
+
+
+def test_an_exponential_is_not_confused_with_a_symbol_named_like_its_stand_in():
+    # exp(a) is not the independent positive input E0
+    a = sp.Symbol("a", real=True)
+    derivation = Derivation(slug="exp-stand-in", title="t", topic="Soundness", lhs=sp.exp(a),
+                            steps=[Step(sp.Symbol("E0", positive=True), "the step under test")])
+    report = verify(derivation)
+    assert not report.ok and proved_labels(report) == []

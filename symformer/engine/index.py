@@ -291,12 +291,21 @@ def _canonical_dummies(expr):
     if isinstance(expr, sp.Sum):
         body = _canonical_dummies(expr.function)
         (symbol, low, high), = expr.limits
-        height = _sum_height(body)
-        fresh = sp.Symbol(f"_s{height}", integer=True)
+        fresh = _canonical_dummy(_sum_height(body))
         return sp.Sum(body.xreplace({symbol: fresh}), (fresh, low, high))
     if not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number)):
         return expr
     return expr.func(*(_canonical_dummies(arg) for arg in expr.args))
+
+
+_CANONICAL: list = []
+
+
+def _canonical_dummy(height: int) -> sp.Dummy:
+    """The one dummy of a nesting height: the same object in every proof, and never a user's symbol."""
+    while len(_CANONICAL) <= height:
+        _CANONICAL.append(sp.Dummy(f"s{len(_CANONICAL)}", integer=True))
+    return _CANONICAL[height]
 
 
 def _sum_height(expr) -> int:

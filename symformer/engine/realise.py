@@ -36,7 +36,7 @@ def _realise_uncached(ctx, expr, sizes) -> sp.Basic:
     for matrix in ctx.matrices:
         shape = ctx._shape_at(matrix.shape, sizes)
         concrete = matrix.xreplace(sizes) if sizes else matrix
-        replacements[concrete] = sp.ImmutableMatrix(*shape, lambda r, c: entry_symbol(matrix, r, c))
+        replacements[concrete] = sp.ImmutableMatrix(*shape, lambda r, c: entry_symbol(ctx, matrix, r, c))
     if replacements:
         expr = expr.xreplace(replacements)
     expr = write_out_sums(_explicit_bottom_up(expr)).doit()
@@ -93,9 +93,21 @@ def _write_out(expr):
     return expr.func(*(_write_out(arg) for arg in expr.args))
 
 
-def entry_symbol(matrix: sp.MatrixSymbol, row: int, column: int) -> sp.Symbol:
-    """The real symbol standing for one entry of a matrix made explicit (Q_1_12 and Q_11_2 differ)."""
-    return sp.Symbol(f"{matrix.name}_{row}_{column}", real=True)
+def entry_symbol(ctx, matrix: sp.MatrixSymbol, row: int, column: int) -> sp.Dummy:
+    """The real symbol standing for one entry of a matrix made explicit.
+
+    A Dummy, one per (matrix, row, column) of the context: a name such as ``W_1_2`` could also be
+    a scalar input, an entry of a vector ``W_1`` or of an IndexedBase ``W``, and equal names would
+    make different inputs one symbol.
+    """
+    return _stand_in(ctx, ("matrix", matrix, row, column), f"{matrix.name}_{row}_{column}", real=True)
+
+
+def _stand_in(ctx, key, name: str, **assumptions) -> sp.Dummy:
+    table = ctx.stand_ins
+    if key not in table:
+        table[key] = sp.Dummy(name, **assumptions)
+    return table[key]
 
 
 def _explicit_bottom_up(expr):
@@ -142,13 +154,17 @@ def _explicit_node(node) -> sp.ImmutableMatrix:
 
 
 def real_symbols(ctx, expr):
-    """Indexed inputs at concrete indices become real symbols, so log(exp(x)) = x holds."""
+    """Indexed inputs at concrete indices become real symbols, so log(exp(x)) = x holds.
+
+    One Dummy per (base, position), never a name that another input could also have.
+    """
     table = {}
     for atom in expr.atoms(sp.Indexed):
         if all(i.is_Integer for i in atom.indices):
-            name = f"{atom.base.label}_{'_'.join(map(str, atom.indices))}"
             positive = ctx._domain(atom.base).name in ("positive", "simplex", "unit interval")
-            table[atom] = sp.Symbol(name, positive=True) if positive else sp.Symbol(name, real=True)
+            key = ("indexed", atom.base.label, tuple(int(i) for i in atom.indices))
+            name = f"{atom.base.label}[{', '.join(map(str, atom.indices))}]"
+            table[atom] = _stand_in(ctx, key, name, positive=True) if positive else _stand_in(ctx, key, name, real=True)
     return expr.xreplace(table) if table else expr
 
 
@@ -181,17 +197,17 @@ def values_at(ctx, lhs, rhs, free, sizes, inputs, digits) -> Iterable:
     for thing, value in inputs.items():
         if isinstance(thing, sp.IndexedBase):
             for position, v in np.ndenumerate(value):
-                indexed[(str(thing.label), tuple(p + 1 for p in position))] = v
+                indexed[(thing.label, tuple(p + 1 for p in position))] = v
         elif isinstance(thing, sp.MatrixSymbol):
             for (r, c), v in np.ndenumerate(value):
-                table[entry_symbol(thing, r, c)] = v
+                table[entry_symbol(ctx, thing, r, c)] = v
         else:
             table[thing] = value
 
     def substitute(expr):
-        # sizes were substituted into the IndexedBase shapes, so match entries by name and position
+        # sizes were substituted into the IndexedBase shapes, so match entries by label and position
         for atom in expr.atoms(sp.Indexed):
-            key = (str(atom.base.label), tuple(int(i) for i in atom.indices))
+            key = (atom.base.label, tuple(int(i) for i in atom.indices))
             if key not in indexed:
                 raise DerivationError(f"{atom} lies outside the declared shape of {atom.base.label}")
             table[atom] = indexed[key]

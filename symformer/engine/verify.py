@@ -112,6 +112,7 @@ class _Context:
         self.small = self._size_combinations()
         self.numeric = {s: spec.numeric for s, spec in derivation.sizes.items()}
         self.realised: dict = {}  # (expression, sizes) -> explicit form, see realise.realise
+        self.stand_ins: dict = {}  # (input, position) -> the Dummy standing for that entry, see realise
 
     # sizes and inputs ----------------------------------------------------------------------
     def _size_combinations(self) -> list:

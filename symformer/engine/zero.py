@@ -95,7 +95,8 @@ def exponentials_as_symbols(expr, positive: bool = True):
         if not coefficient.is_Rational:
             coefficient, rest = sp.Integer(1), term
         if rest not in table:
-            table[rest] = sp.Symbol(f"E{len(table)}", positive=True) if positive else sp.Symbol(f"E{len(table)}")
+            # a Dummy: a user's own symbol named E0 is another input
+            table[rest] = sp.Dummy(f"E{len(table)}", positive=True) if positive else sp.Dummy(f"E{len(table)}")
         return table[rest] ** coefficient
 
     return expr.replace(lambda e: isinstance(e, sp.exp),
