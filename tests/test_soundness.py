@@ -145,3 +145,36 @@ def test_an_exponential_is_not_confused_with_a_symbol_named_like_its_stand_in():
                             steps=[Step(sp.Symbol("E0", positive=True), "the step under test")])
     report = verify(derivation)
     assert not report.ok and proved_labels(report) == []
+
+
+# Only what the domains give is assumed ----------------------------------------------------------
+
+
+def test_an_exponential_with_an_imaginary_exponent_is_not_assumed_positive():
+    # sqrt(e^{2 i m theta}) = e^{i m theta} only while |m theta| < pi/2 (principal root): e.g. m theta = 2
+    m = sp.Symbol("m", integer=True, positive=True)
+    theta = sp.Symbol("theta", positive=True)
+    lhs, rhs = sp.sqrt(sp.exp(2 * sp.I * m * theta)), sp.exp(sp.I * m * theta)
+    from symformer.engine.zero import is_zero
+
+    assert not is_zero(lhs - rhs)
+    assert is_zero(sp.sqrt(sp.exp(2 * theta)) - sp.exp(theta))  # a real exponent: e^{theta} > 0
+    report = verify(Derivation(slug="imaginary-exponent", title="t", topic="Soundness", lhs=lhs,
+                               steps=[Step(rhs, "the step under test")]))
+    assert not report.ok
+    assert proved_labels(report) == []
+
+
+def test_an_integer_scalar_is_sampled_as_an_integer():
+    # (1 + (-1)^m)(1 - (-1)^m) = 1 - (-1)^{2m} = 0 for integer m; (-1)^m of a real m is not even real
+    m = sp.Symbol("m", integer=True)
+    report = verify(Derivation(slug="integer-scalar", title="t", topic="Soundness", lhs=(1 + (-1) ** m) * (1 - (-1) ** m),
+                               steps=[Step(0, "m is an integer")]), NO_SYMBOLIC)
+    assert report.ok, report.describe_failures()
+
+
+def test_the_evaluator_computes_with_complex_numbers_where_the_expression_has_them():
+    # e^{i a} = cos a + i sin a
+    a = sp.Symbol("a", real=True)
+    assert complex(evaluate(sp.exp(sp.I * a), {a: 1.0})) == pytest.approx(complex(np.cos(1.0), np.sin(1.0)))
+    assert evaluate(Sum(sp.exp(sp.I * k * a), (k, 1, n)), {a: 0.5, n: 3}).dtype == complex

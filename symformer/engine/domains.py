@@ -63,9 +63,25 @@ UNIT_INTERVAL = Domain(
     "unit interval", lambda rng, shape: rng.uniform(0.05, 0.95, shape), lambda rng, shape: _rationals(rng.uniform(0.05, 0.95, shape))
 )
 SIMPLEX = Domain("simplex", _simplex, _simplex_exact)
+#: A symbol declared integer=True is sampled as one: a real sample would refute e^{2 pi i m} = 1.
+INTEGER = Domain("integer", lambda rng, shape: rng.integers(-6, 7, shape).astype(float),
+                 lambda rng, shape: _rationals(rng.integers(-6, 7, shape).astype(float), 1))
+POSITIVE_INTEGER = Domain("positive integer", lambda rng, shape: rng.integers(1, 7, shape).astype(float),
+                          lambda rng, shape: _rationals(rng.integers(1, 7, shape).astype(float), 1))
+NONNEGATIVE_INTEGER = Domain("non-negative integer", lambda rng, shape: rng.integers(0, 7, shape).astype(float),
+                             lambda rng, shape: _rationals(rng.integers(0, 7, shape).astype(float), 1))
 ONE_HOT = Domain("one-hot", _one_hot, lambda rng, shape: _rationals(_one_hot(rng, shape), 1))
 
-DOMAINS = {d.name: d for d in (REAL, POSITIVE, UNIT_INTERVAL, SIMPLEX, ONE_HOT)}
+DOMAINS = {d.name: d for d in (REAL, POSITIVE, UNIT_INTERVAL, SIMPLEX, ONE_HOT, INTEGER, POSITIVE_INTEGER, NONNEGATIVE_INTEGER)}
+
+
+def default_domain(thing) -> Domain:
+    """The domain a Symbol or IndexedBase's own assumptions give: integer, positive or real."""
+    if isinstance(thing, sp.Symbol) and thing.is_integer:
+        return POSITIVE_INTEGER if thing.is_positive else NONNEGATIVE_INTEGER if thing.is_nonnegative else INTEGER
+    if isinstance(thing, (sp.Symbol, sp.IndexedBase)) and thing.is_positive:
+        return POSITIVE
+    return REAL
 
 
 def domain_of(name_or_domain, default: Domain = REAL) -> Domain:

@@ -85,10 +85,16 @@ def evaluate(expr, values: Mapping, free: Mapping | None = None) -> np.ndarray:
         raise DerivationError(f"{expr} is matrix-valued and has free indices {list(free)}; use one or the other")
     # NaN and inf are results here (the checks report them), not reasons to stop
     with np.errstate(all="ignore"):
-        out = np.asarray(numpy_rule(expr, env), dtype=float)
+        out = _numbers(numpy_rule(expr, env))
     if free:
         out = np.broadcast_to(out, tuple(high - low + 1 for low, high in free.values()))
     return np.array(out)
+
+
+def _numbers(value) -> np.ndarray:
+    """float64, or complex128 where an expression has imaginary parts (e^{i m theta})."""
+    array = np.asarray(value)
+    return array.astype(complex, copy=False) if np.iscomplexobj(array) else array.astype(float, copy=False)
 
 
 def _concrete_int(expr, env: Env, what: str) -> int:
@@ -123,6 +129,11 @@ _UFUNC_NAMES = {
 @numpy_rule.register(sp.Number)
 def _(expr, env):
     return float(expr)
+
+
+@numpy_rule.register(sp.core.numbers.ImaginaryUnit)
+def _(expr, env):
+    return 1j
 
 
 @numpy_rule.register(sp.NumberSymbol)
@@ -164,7 +175,7 @@ def _(expr, env):
         return 1.0 / base
     if expr.exp == sp.Rational(1, 2):
         return np.sqrt(base)
-    return np.power(np.asarray(base, dtype=float), exponent)
+    return np.power(_numbers(base), exponent)
 
 
 @numpy_rule.register(sp.KroneckerDelta)
@@ -262,7 +273,7 @@ def _reduce(expr, env, reduction):
     if high_value < low_value:  # an empty range: the empty sum is 0, the empty product 1
         return 0.0 if reduction is np.sum else 1.0
     inner_env = env.bind(symbol, low_value, high_value)
-    values = np.asarray(numpy_rule(inner, inner_env), dtype=float)
+    values = _numbers(numpy_rule(inner, inner_env))
     shape = [1] * inner_env.depth
     shape[0] = high_value - low_value + 1
     values = np.broadcast_to(values, np.broadcast_shapes(values.shape, tuple(shape)))
@@ -279,7 +290,7 @@ def _reduce_per_outer_value(expr, env, outer):
     spans = [env.ranges[symbol] for symbol in outer]
     pieces, shape = [], (1,) * env.depth
     for values in itertools.product(*(range(low, high + 1) for low, high in spans)):
-        piece = np.asarray(numpy_rule(expr.xreplace(dict(zip(outer, map(sp.Integer, values)))), env), dtype=float)
+        piece = _numbers(numpy_rule(expr.xreplace(dict(zip(outer, map(sp.Integer, values)))), env))
         if piece.ndim > env.depth:
             raise DerivationError(f"{expr}: a matrix-valued sum with limits that depend on an outer index is not supported")
         piece = piece.reshape((1,) * (env.depth - piece.ndim) + piece.shape)
@@ -288,7 +299,7 @@ def _reduce_per_outer_value(expr, env, outer):
     shape = list(shape)
     for position, (low, high) in zip(positions, spans):
         shape[position] = high - low + 1
-    out = np.empty(shape)
+    out = np.empty(shape, dtype=np.result_type(*(piece for _, piece in pieces)))
     for values, piece in pieces:
         where = [slice(None)] * env.depth
         for position, value, (low, _) in zip(positions, values, spans):
@@ -392,7 +403,7 @@ def _(expr, env):
 @numpy_rule.register(sp.MatrixBase)
 def _(expr, env):
     rows = [[numpy_rule(entry, env) for entry in expr.row(r)] for r in range(expr.rows)]
-    return np.array([[np.asarray(v, dtype=float) for v in row] for row in rows], dtype=float)
+    return _numbers([[_numbers(v) for v in row] for row in rows])
 
 
 @dataclass(frozen=True)
@@ -414,7 +425,7 @@ def _(expr, env):
         factor = (
             _Ones(*(_concrete_int(s, env, "the size") for s in arg.shape))
             if isinstance(arg, sp.OneMatrix)
-            else np.asarray(numpy_rule(arg, env), dtype=float)
+            else _numbers(numpy_rule(arg, env))
         )
         if acc is None:
             acc = factor

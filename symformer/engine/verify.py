@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from symformer.engine.domains import POSITIVE, REAL, domain_of
+from symformer.engine.domains import default_domain, domain_of
 from symformer.engine.evaluate import evaluate
 from symformer.engine.index import equal_in_general
 from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, _free_symbols
@@ -150,8 +150,8 @@ class _Context:
         return np.random.default_rng([self.config.seed, key])
 
     def _domain(self, thing):
-        # a Symbol or IndexedBase declared positive=True is sampled positive unless a domain says otherwise
-        default = POSITIVE if isinstance(thing, (sp.Symbol, sp.IndexedBase)) and thing.is_positive else REAL
+        # a Symbol or IndexedBase declared positive=True (or integer=True) is sampled so unless a domain says otherwise
+        default = default_domain(thing)
         name = str(thing.label) if isinstance(thing, sp.IndexedBase) else str(thing)
         spec = self.d.domains.get(thing, self.d.domains.get(name))
         return domain_of(spec, default)
