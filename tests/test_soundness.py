@@ -178,3 +178,50 @@ def test_the_evaluator_computes_with_complex_numbers_where_the_expression_has_th
     a = sp.Symbol("a", real=True)
     assert complex(evaluate(sp.exp(sp.I * a), {a: 1.0})) == pytest.approx(complex(np.cos(1.0), np.sin(1.0)))
     assert evaluate(Sum(sp.exp(sp.I * k * a), (k, 1, n)), {a: 0.5, n: 3}).dtype == complex
+
+
+# A non-finite value is never evidence of equality ----------------------------------------------
+
+
+def test_minus_infinity_against_plus_infinity_is_a_difference_at_50_digits():
+    # S + B = S - B is false wherever the causal mask B is -inf: there the sides are -inf and +inf
+    from symformer.blocks import CausalMask
+
+    S = sp.MatrixSymbol("S", N_, M_)
+    report = verify(_two_sizes("mask-sign", S + CausalMask(N_, M_), S - CausalMask(N_, M_)))
+    (check,) = report.checks
+    assert not check.ok
+    statuses = {m.method: m.status for m in check.methods}
+    assert statuses["50-digit identity"] == "failed"
+    assert proved_labels(report) == []
+
+
+def test_a_masked_identity_still_holds_where_both_sides_are_the_same_infinity():
+    # B + S = S + B holds entry by entry, -inf = -inf at the masked entries, and finite entries witness it
+    from symformer.blocks import CausalMask
+
+    S = sp.MatrixSymbol("S", N_, M_)
+    report = verify(_two_sizes("mask-commutes", CausalMask(N_, M_) + S, S + 2 * CausalMask(N_, M_) - CausalMask(N_, M_) * 1),
+                    NO_SYMBOLIC)
+    assert report.ok, report.describe_failures()
+    assert report.checks[0].level == "checked numerically at N = 8, M = 8"
+
+
+def test_both_sides_overflowing_to_the_same_infinity_is_not_agreement():
+    # (a + 6)^(10^7) and (a + 7)^(10^7) differ, but both overflow to +inf in float64
+    a = sp.Symbol("a", positive=True)
+    report = verify(Derivation(slug="overflow", title="t", topic="Soundness", lhs=(a + 6) ** (10**7),
+                               steps=[Step((a + 7) ** (10**7), "the step under test")]), NO_SYMBOLIC)
+    (check,) = report.checks
+    assert not check.ok
+    float64 = next(m for m in check.methods if m.method == "float64")
+    assert float64.status == "inconclusive" and "not finite" in float64.detail
+
+
+def test_nan_on_both_sides_in_float64_is_not_agreement_either():
+    # sqrt(-1 - a^2) is NaN in real arithmetic for every a: nothing is witnessed
+    a = sp.Symbol("a", real=True)
+    report = verify(Derivation(slug="nan-sides", title="t", topic="Soundness", lhs=sp.sqrt(-1 - a**2),
+                               steps=[Step(sp.sqrt(-1 - a**2) + 1, "the step under test")]), NO_SYMBOLIC)
+    assert not report.ok
+    assert "checked numerically" not in report.checks[0].level

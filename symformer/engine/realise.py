@@ -220,7 +220,17 @@ def values_at(ctx, lhs, rhs, free, sizes, inputs, digits) -> Iterable:
 
 
 def _number(value):
-    if value.is_number:
-        return sp.Float(value, 60) if value.is_real is not False else complex(value)
-    raise DerivationError(f"an expression did not reduce to a number: {value}; an input lacks a value")
+    """A high-precision SymPy number: a Float, a complex of Floats, or an infinity or NaN as SymPy writes them."""
+    if not value.is_number:
+        raise DerivationError(f"an expression did not reduce to a number: {value}; an input lacks a value")
+    if value.has(sp.nan, sp.zoo):
+        return sp.nan
+    if value in (sp.oo, -sp.oo):
+        return value
+    if value.is_extended_real:
+        return sp.Float(value, 60)
+    real, imaginary = value.as_real_imag()
+    if real.has(sp.oo, -sp.oo, sp.nan, sp.zoo) or imaginary.has(sp.oo, -sp.oo, sp.nan, sp.zoo):
+        return sp.nan  # a complex infinity has no sign to compare
+    return sp.Float(real, 60) + sp.I * sp.Float(imaginary, 60)
 

@@ -30,6 +30,7 @@ import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from symformer.engine.agreement import AGREE, DIFFER, UNUSABLE, compare_exact, compare_float, nonfinite_reason
 from symformer.engine.domains import default_domain, domain_of
 from symformer.engine.evaluate import evaluate
 from symformer.engine.index import equal_in_general
@@ -72,6 +73,10 @@ def verify(derivation: Derivation, config: VerifyConfig = VerifyConfig()) -> Rep
         report.checks.append(context.check_result(derivation.result, previous))
     report.seconds = time.perf_counter() - started
     return report
+
+
+#: The least number of random points of a 50-digit check, over all its sizes.
+MIN_EXACT_POINTS = 12
 
 
 # The work ----------------------------------------------------------------------------------
@@ -263,22 +268,33 @@ class _Context:
     def _high_precision(self, result, label, lhs, rhs, free, sizes_left) -> None:
         started = time.perf_counter()
         digits, tolerance = self.config.digits, self.config.identity_tolerance
-        checked = []
+        checked, unwitnessed = [], []
         worst = 0.0
+
+        # at least MIN_EXACT_POINTS points in all: a scalar identity such as log(xy) = log x + log y fails
+        # only where both x and y are negative, a quarter of the samples
+        points = max(self.config.high_precision_points, -(-MIN_EXACT_POINTS // max(1, len(sizes_left))))
 
         def sweep():
             nonlocal worst
             for sizes in sizes_left:
-                for point in range(self.config.high_precision_points):
-                    rng = self._rng(label, f"exact/{point}/{sorted(map(str, sizes.items()))}")
+                witnessed = attempts = 0
+                # a point where some entry says nothing (NaN) is replaced by another, a few times
+                while witnessed < points and attempts < points + 2:
+                    rng = self._rng(label, f"exact/{attempts}/{sorted(map(str, sizes.items()))}")
+                    attempts += 1
                     inputs = self.sample(rng, sizes, exact=True)
+                    usable, finite = True, False
                     for indices, left_value, right_value in values_at(self, lhs, rhs, free, sizes, inputs, digits):
-                        scale = max(1, abs(left_value), abs(right_value))
-                        error = abs(left_value - right_value) / scale
-                        worst = max(worst, float(error))
-                        if error > tolerance:
+                        verdict, error = compare_exact(left_value, right_value, tolerance)
+                        if verdict == DIFFER:
+                            worst = max(worst, error)
                             return Counterexample(dict(sizes), indices, _plain_inputs(inputs), left_value, right_value)
-                checked.append(sizes)
+                        if verdict == AGREE:
+                            worst, finite = max(worst, error), True
+                        usable = usable and verdict != UNUSABLE
+                    witnessed += usable and finite
+                (checked if witnessed else unwitnessed).append(sizes)
             return None
 
         try:
@@ -295,8 +311,13 @@ class _Context:
                                                f"the sides differ by {worst:.3g} (relative) at {digits} digits", worst, seconds))
             result.counterexample = counterexample
             return
+        missing = (f"; not witnessed at {self._describe_sizes(unwitnessed) or 'the check'}: "
+                   "a side is NaN or no entry is finite on both sides") if unwitnessed else ""
+        if not checked:
+            result.methods.append(MethodResult("50-digit identity", INCONCLUSIVE, f"could not be checked{missing}", None, seconds))
+            return
         where = self._describe_sizes(checked)
-        detail = f"identity checked at {digits} digits" + (f" for {where}" if where else "") + " (not a proof)"
+        detail = f"identity checked at {digits} digits" + (f" for {where}" if where else "") + " (not a proof)" + missing
         result.methods.append(MethodResult("50-digit identity", HOLDS, detail, worst, seconds))
 
     def _float64(self, result, label, lhs, rhs, free) -> None:
@@ -304,36 +325,57 @@ class _Context:
         uses_fd = lhs.has(sp.Derivative) or rhs.has(sp.Derivative)
         rtol, atol = (self.config.fd_rtol, self.config.fd_atol) if uses_fd else (self.config.rtol, self.config.atol)
         worst = 0.0
+        checked, unchecked = [], {}
         for sizes in [*self.small[:6], self.numeric]:
-            rng = self._rng(label, f"float64/{sorted(map(str, sizes.items()))}")
-            inputs = self.sample(rng, sizes)
-            ranges = {i: (1, int(sp.sympify(bound).subs(sizes))) for i, bound in free.items()}
-            values = {**inputs, **sizes}
-            try:
+            reason = None
+            for attempt in range(3):  # where an entry says nothing (NaN, overflow), sample elsewhere
+                salt = f"float64/{sorted(map(str, sizes.items()))}" + (f"/again {attempt}" if attempt else "")
+                rng = self._rng(label, salt)
+                inputs = self.sample(rng, sizes)
+                ranges = {i: (1, int(sp.sympify(bound).subs(sizes))) for i, bound in free.items()}
+                left, right = self._float64_sides(label, lhs, rhs, inputs, sizes, ranges)
+                differ, unusable, witnessed = compare_float(left, right, rtol, atol)
+                finite = np.isfinite(left) & np.isfinite(right)
+                worst = max(worst, float(np.abs(left[finite] - right[finite]).max(initial=0.0)))
+                if differ.any():
+                    position = tuple(int(p) for p in np.argwhere(differ)[0])
+                    indices = {str(i): ranges[i][0] + position[n] for n, i in enumerate(ranges)}
+                    error = float(np.abs(left[position] - right[position]))
+                    result.methods.append(MethodResult(
+                        "float64", FAILED,
+                        f"the sides differ by {error:.3g} at {self._describe_sizes([sizes]) or 'the check'} "
+                        f"(rtol {rtol:g}, atol {atol:g})", worst, time.perf_counter() - started))
+                    result.counterexample = Counterexample(dict(sizes), indices, _plain_inputs(inputs),
+                                                           _scalar(left[position]), _scalar(right[position]))
+                    return
+                if witnessed and not unusable.any():
+                    checked.append(sizes)
+                    break
+                reason = nonfinite_reason(left, right) if unusable.any() else "no entry is finite on both sides"
+            else:
+                unchecked[self._describe_sizes([sizes]) or "the check"] = reason
+        how = " (derivatives by central differences)" if uses_fd else ""
+        missing = "; not finite at " + "; ".join(f"{where} ({why})" for where, why in unchecked.items()) if unchecked else ""
+        seconds = time.perf_counter() - started
+        if not checked:
+            result.methods.append(MethodResult("float64", INCONCLUSIVE, f"could not be checked: the values are not finite{missing}",
+                                               None, seconds))
+            return
+        where = self._describe_sizes([self.numeric] if self.numeric in checked else checked)
+        result.methods.append(MethodResult("float64", HOLDS, (f"checked numerically at {where}" if where else "checked numerically")
+                                           + how + missing, worst, seconds))
+
+    def _float64_sides(self, label, lhs, rhs, inputs, sizes, ranges):
+        values = {**inputs, **sizes}
+        try:
+            with np.errstate(all="ignore"):  # NaN and inf are results here, judged by compare_float
                 projected = project_large_gradients(lhs, rhs, values, sizes, self._rng(label, "directions"))
                 left, right = projected if projected else (evaluate(lhs, values, ranges), evaluate(rhs, values, ranges))
-            except DerivationError as exc:
-                raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
-            if left.shape != right.shape:
-                raise DerivationError(f"derivation {self.d.slug!r}, {label}: the sides evaluate to shapes {left.shape} and {right.shape}")
-            error = np.abs(left - right)
-            finite = np.isfinite(left) & np.isfinite(right)
-            # NaN on both sides is no agreement: an identity must be witnessed where both sides are numbers
-            bad = ~np.isclose(left, right, rtol=rtol, atol=atol)
-            worst = max(worst, float(error[finite].max(initial=0.0)))
-            if bad.any():
-                position = tuple(int(p) for p in np.argwhere(bad)[0])
-                indices = {str(i): ranges[i][0] + position[n] for n, i in enumerate(ranges)}
-                result.methods.append(MethodResult(
-                    "float64", FAILED,
-                    f"the sides differ by {float(error[position]):.3g} at {self._describe_sizes([sizes]) or 'the check'} "
-                    f"(rtol {rtol:g}, atol {atol:g})", worst, time.perf_counter() - started))
-                result.counterexample = Counterexample(dict(sizes), indices, _plain_inputs(inputs), float(left[position]), float(right[position]))
-                return
-        where = self._describe_sizes([self.numeric])
-        how = " (derivatives by central differences)" if uses_fd else ""
-        result.methods.append(MethodResult("float64", HOLDS, f"checked numerically at {where}{how}" if where else f"checked numerically{how}",
-                                           worst, time.perf_counter() - started))
+        except DerivationError as exc:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
+        if left.shape != right.shape:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: the sides evaluate to shapes {left.shape} and {right.shape}")
+        return left, right
 
     # properties ----------------------------------------------------------------------------
     def check_property(self, label, claim: Property) -> CheckResult:
@@ -474,6 +516,12 @@ def _call(function: Callable, named: Mapping):
         raise DerivationError(f"{function.__name__} takes {sorted(missing)}, which are not inputs of the derivation; "
                               f"inputs are {sorted(named)}")
     return function(**{k: v for k, v in named.items() if k in wanted})
+
+
+def _scalar(value):
+    """A NumPy entry as a Python number (complex where it has an imaginary part)."""
+    value = complex(value) if np.iscomplexobj(value) else float(value)
+    return value.real if isinstance(value, complex) and value.imag == 0 else value
 
 
 def _name(thing) -> str:
