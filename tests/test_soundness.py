@@ -225,3 +225,29 @@ def test_nan_on_both_sides_in_float64_is_not_agreement_either():
                                steps=[Step(sp.sqrt(-1 - a**2) + 1, "the step under test")]), NO_SYMBOLIC)
     assert not report.ok
     assert "checked numerically" not in report.checks[0].level
+
+
+# Float64 reaches every declared size symbol's edges ---------------------------------------------
+
+
+def test_float64_reaches_a_counterexample_where_every_size_is_at_its_boundary():
+    # x_1 + [N + M + K = 6] = x_1 is false only at N = M = K = 2, beyond the six smallest combinations
+    N, M, K = sp.symbols("N M K", integer=True, positive=True)
+    y = IndexedBase("y", shape=(N,), real=True)
+    derivation = Derivation(slug="three-sizes", title="t", topic="Soundness", lhs=y[1] + sp.KroneckerDelta(N + M + K, 6),
+                            steps=[Step(y[1], "the step under test")],
+                            sizes={s: Size(prove=range(1, 3), numeric=8) for s in (N, M, K)})
+    report = verify(derivation, NO_SYMBOLIC)
+    (check,) = report.checks
+    assert not check.ok
+    assert check.failure.method == "float64"
+    assert check.counterexample.sizes == {N: 2, M: 2, K: 2}
+
+
+def test_a_scalar_identity_is_checked_at_several_points_in_float64():
+    # |a| = a holds for a >= 0 only: a few real samples include a negative one
+    a = sp.Symbol("a", real=True)
+    derivation = Derivation(slug="abs", title="t", topic="Soundness", lhs=sp.Abs(a), steps=[Step(a, "the step under test")])
+    for seed in range(6):
+        report = verify(derivation, VerifyConfig(time_bound=1e-4, seed=seed))
+        assert not report.ok and report.checks[0].failure.method == "float64", seed

@@ -77,6 +77,12 @@ def verify(derivation: Derivation, config: VerifyConfig = VerifyConfig()) -> Rep
 
 #: The least number of random points of a 50-digit check, over all its sizes.
 MIN_EXACT_POINTS = 12
+#: Random points of a float64 check without size symbols.
+SCALAR_FLOAT64_POINTS = 8
+#: Entries of the float64 plan that run whatever the time bound (the numeric and the smallest sizes).
+REQUIRED_FLOAT64 = 2
+#: The float64 plan's time: the time bound, but never less than this (its evaluations are cheap).
+MIN_FLOAT64_SECONDS = 1.0
 
 
 # The work ----------------------------------------------------------------------------------
@@ -116,6 +122,7 @@ class _Context:
         self.size_symbols = list(derivation.sizes)
         self.small = self._size_combinations()
         self.numeric = {s: spec.numeric for s, spec in derivation.sizes.items()}
+        self.float64_plan = self._float64_plan()
         self.realised: dict = {}  # (expression, sizes) -> explicit form, see realise.realise
         self.stand_ins: dict = {}  # (input, position) -> the Dummy standing for that entry, see realise
 
@@ -149,6 +156,32 @@ class _Context:
             else:
                 parts.append(f"{symbol} in {{{', '.join(map(str, options))}}}")
         return ", ".join(parts)
+
+    def _float64_plan(self) -> list:
+        """The (sizes, point) pairs float64 evaluates, most telling first.
+
+        Every size symbol's smallest, boundary (the next smallest) and largest declared proof size, in
+        every combination, and the numeric size: the numeric size and the all-smallest sizes always,
+        the rest while the time bound lasts (at least ``MIN_FLOAT64_SECONDS``). Without sizes, several
+        random points.
+        """
+        if not self.size_symbols:
+            return [({}, point) for point in range(SCALAR_FLOAT64_POINTS)]
+        edges = {}
+        for symbol in self.size_symbols:
+            values = sorted(set(self.d.sizes[symbol].prove))
+            edges[symbol] = sorted({values[0], values[min(1, len(values) - 1)], values[-1]})
+        lowest = {s: v[0] for s, v in edges.items()}
+        diagonals = [{s: v[min(k, len(v) - 1)] for s, v in edges.items()} for k in (1, 2)]
+        grid = [dict(zip(edges, combo)) for combo in itertools.product(*edges.values())]
+        grid.sort(key=lambda c: (sum(c.values()), tuple(c.values())))
+        plan, seen = [], set()
+        for sizes in [self.numeric, lowest, *diagonals, *grid]:
+            key = tuple(sizes[s] for s in self.size_symbols)
+            if key not in seen:
+                seen.add(key)
+                plan.append((sizes, 0))
+        return plan
 
     def _rng(self, label: str, salt: str = "") -> np.random.Generator:
         key = zlib.crc32(f"{self.d.slug}/{label}/{salt}".encode())
@@ -326,10 +359,16 @@ class _Context:
         rtol, atol = (self.config.fd_rtol, self.config.fd_atol) if uses_fd else (self.config.rtol, self.config.atol)
         worst = 0.0
         checked, unchecked = [], {}
-        for sizes in [*self.small[:6], self.numeric]:
+        plan = self.float64_plan
+        budget = max(self.config.time_bound, MIN_FLOAT64_SECONDS)
+        deadline = started + budget
+        for number, (sizes, point) in enumerate(plan):
+            if number >= REQUIRED_FLOAT64 and time.perf_counter() > deadline:
+                break
             reason = None
             for attempt in range(3):  # where an entry says nothing (NaN, overflow), sample elsewhere
-                salt = f"float64/{sorted(map(str, sizes.items()))}" + (f"/again {attempt}" if attempt else "")
+                salt = f"float64/{sorted(map(str, sizes.items()))}" + (f"/point {point}" if point else "") + \
+                    (f"/again {attempt}" if attempt else "")
                 rng = self._rng(label, salt)
                 inputs = self.sample(rng, sizes)
                 ranges = {i: (1, int(sp.sympify(bound).subs(sizes))) for i, bound in free.items()}
@@ -356,6 +395,9 @@ class _Context:
                 unchecked[self._describe_sizes([sizes]) or "the check"] = reason
         how = " (derivatives by central differences)" if uses_fd else ""
         missing = "; not finite at " + "; ".join(f"{where} ({why})" for where, why in unchecked.items()) if unchecked else ""
+        skipped = len(plan) - len(checked) - sum(1 for _ in unchecked)
+        if skipped > 0 and self.size_symbols:
+            missing += f"; {skipped} of {len(plan)} size combinations not reached within {budget:g} s"
         seconds = time.perf_counter() - started
         if not checked:
             result.methods.append(MethodResult("float64", INCONCLUSIVE, f"could not be checked: the values are not finite{missing}",
