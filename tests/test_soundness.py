@@ -251,3 +251,82 @@ def test_a_scalar_identity_is_checked_at_several_points_in_float64():
     for seed in range(6):
         report = verify(derivation, VerifyConfig(time_bound=1e-4, seed=seed))
         assert not report.ok and report.checks[0].failure.method == "float64", seed
+
+
+# User code cannot stop or fool a verification ---------------------------------------------------
+
+from symformer import Gradient, Property, Witness  # noqa: E402
+
+
+def _with_claim(slug, claim, **extra):
+    return one_step(slug, Sum(x[k] ** 2, (k, 1, n)), Sum(x[k] ** 2, (k, 1, n)), prove=range(1, 3), claims=[claim], **extra)
+
+
+def _loop_forever(*args):
+    while True:
+        pass
+
+
+def test_an_exact_witness_that_times_out_is_recorded_as_a_timeout():
+    claim = Property("slow exact witness", exact=_loop_forever, numeric=lambda rng, sizes: Witness(True))
+    check = verify(_with_claim("slow-exact", claim), VerifyConfig(time_bound=0.2)).checks[-1]
+    exact = next(m for m in check.methods if m.method == "symbolic, each size")
+    assert exact.status == "timeout" and "timed out" in exact.detail
+
+
+def test_a_numeric_witness_that_loops_is_stopped_by_the_time_bound():
+    claim = Property("looping numeric witness", exact=lambda sizes: None, numeric=_loop_forever)
+    with pytest.raises(DerivationError, match=r"derivation 'looping', claim 'looping numeric witness': the numeric witness "
+                                              r"did not return within 1 s"):
+        verify(_with_claim("looping", claim), VerifyConfig(time_bound=0.2))
+
+
+def test_a_witness_that_swallows_the_timeout_is_still_stopped():
+    def stubborn(rng, sizes):
+        while True:
+            try:
+                while True:
+                    pass
+            except Exception:
+                pass
+
+    claim = Property("stubborn witness", exact=lambda sizes: None, numeric=stubborn)
+    with pytest.raises(DerivationError, match="did not return within"):
+        verify(_with_claim("stubborn", claim), VerifyConfig(time_bound=0.2))
+
+
+@pytest.mark.parametrize("numeric, message", [
+    (lambda rng, sizes: 1 / 0, r"the numeric witness raised ZeroDivisionError: division by zero"),
+    (lambda rng, sizes: True, r"the numeric witness returned bool; return Witness\(holds, detail\) or None"),
+    (lambda rng, sizes: Witness("false"), r"the numeric witness's Witness.holds is str; it must be True or False"),
+    (lambda rng, sizes: __import__("sys").exit(0), r"the numeric witness called sys.exit\(0\)"),
+], ids=["raises", "returns-bool", "string-holds", "exits"])
+def test_a_broken_witness_is_an_error_naming_the_claim_and_the_cause(numeric, message):
+    claim = Property("broken witness", exact=lambda sizes: None, numeric=numeric)
+    with pytest.raises(DerivationError, match=r"derivation 'broken', claim 'broken witness': " + message):
+        verify(_with_claim("broken", claim))
+
+
+def test_a_forward_or_reference_that_raises_is_an_error_naming_it():
+    def broken(x):
+        raise ValueError("no such layer")
+
+    for role, spec in [("forward", Gradient(forward=broken, reference=lambda x: 2 * x, wrt="x", indices=(i,))),
+                       ("reference", Gradient(forward=lambda x: (x**2).sum(), reference=broken, wrt="x", indices=(i,)))]:
+        derivation = Derivation(slug="broken-result", title="t", topic="Soundness",
+                                lhs=sp.Derivative(Sum(x[k] ** 2, (k, 1, n)), x[i]), steps=[Step(2 * x[i], "power rule")],
+                                sizes={n: Size(prove=range(1, 3), numeric=8)}, indices={i: n}, result=spec)
+        with pytest.raises(DerivationError, match=rf"derivation 'broken-result', final result: the {role} raised "
+                                                  r"ValueError: no such layer"):
+            verify(derivation)
+
+
+def test_a_report_with_complex_or_infinite_values_is_strict_json():
+    import json
+
+    m = sp.Symbol("m", integer=True, positive=True)
+    theta = sp.Symbol("theta", positive=True)
+    report = verify(Derivation(slug="complex-counterexample", title="t", topic="Soundness",
+                               lhs=sp.sqrt(sp.exp(2 * sp.I * m * theta)), steps=[Step(sp.exp(sp.I * m * theta), "wrong")]))
+    text = json.dumps(report.to_dict(), allow_nan=False)
+    assert "j" in json.loads(text)["checks"][0]["counterexample"]["lhs"]

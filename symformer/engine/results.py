@@ -65,7 +65,7 @@ class MethodResult:
 
     def to_dict(self) -> dict:
         return {"method": self.method, "status": self.status, "detail": self.detail,
-                "max_error": self.max_error, "seconds": round(self.seconds, 4)}
+                "max_error": _jsonable(self.max_error), "seconds": round(self.seconds, 4)}
 
 
 @dataclass
@@ -108,7 +108,7 @@ class CheckResult:
     def to_dict(self) -> dict:
         return {
             "kind": self.kind, "label": self.label, "ok": self.ok, "level": self.level,
-            "max_error": self.max_error, "methods": [m.to_dict() for m in self.methods],
+            "max_error": _jsonable(self.max_error), "methods": [m.to_dict() for m in self.methods],
             "counterexample": self.counterexample.to_dict() if self.counterexample else None,
         }
 
@@ -144,19 +144,39 @@ class Report:
 
     def to_dict(self) -> dict:
         return {"slug": self.slug, "title": self.title, "topic": self.topic, "ok": self.ok,
-                "seconds": round(self.seconds, 3), "max_error": self.max_error, "source": self.source,
+                "seconds": round(self.seconds, 3), "max_error": _jsonable(self.max_error), "source": self.source,
                 "checks": [c.to_dict() for c in self.checks]}
 
 
 
 def _jsonable(value):
-    if isinstance(value, (sp.Basic,)):
+    """A value as strict JSON: numbers stay numbers, complex numbers and non-finite floats become text.
+
+    >>> _jsonable(complex(1, -2)), _jsonable(float("-inf")), _jsonable(sp.Rational(1, 4)), _jsonable([sp.I, 2])
+    ('(1-2j)', '-inf', 0.25, ['1j', 2])
+    """
+    if isinstance(value, sp.Basic):
+        if value.is_extended_real is not False:
+            try:
+                return _jsonable(float(value))
+            except TypeError:
+                pass
         try:
-            return float(value)
+            return _jsonable(complex(value))
         except TypeError:
             return str(value)
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    if isinstance(value, (np.generic,)):
+        return _jsonable(value.item())
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else str(value)
+    if isinstance(value, complex):
+        return _jsonable(value.real) if value.imag == 0 else str(value)
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)

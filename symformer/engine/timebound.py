@@ -2,7 +2,9 @@
 
 SymPy is pure Python, so a SIGALRM timer interrupts it between bytecodes. Timers only work in the
 main thread; elsewhere the work runs in a daemon thread that is abandoned when its time is up (the
-caller gets its answer on time, the thread finishes or dies with the process).
+caller gets its answer on time, the thread finishes or dies with the process). Code stuck in C
+(a NumPy call, a regular expression) is not interrupted here: the batch runner verifies each
+derivation in a worker process with a wall-clock limit for that.
 """
 
 from __future__ import annotations
@@ -14,9 +16,16 @@ from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
+#: After the bound, the alarm fires again this often until the work gives up.
+REPEAT_SECONDS = 0.05
 
-class TimeBoundExceeded(Exception):
-    """The symbolic work did not finish within its bound."""
+
+class TimeBoundExceeded(BaseException):
+    """The work did not finish within its bound.
+
+    A BaseException, like KeyboardInterrupt: user code and SymPy catch ``Exception`` broadly, and a
+    timeout they swallowed would let the work run on unbounded.
+    """
 
 
 @contextmanager
@@ -25,7 +34,8 @@ def _alarm(seconds: float):
         raise TimeBoundExceeded(f"symbolic work exceeded {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # the timer repeats: work that catches even BaseException once is interrupted again
+    signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
     try:
         yield
     finally:

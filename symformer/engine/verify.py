@@ -34,7 +34,7 @@ from symformer.engine.agreement import AGREE, DIFFER, UNUSABLE, compare_exact, c
 from symformer.engine.domains import default_domain, domain_of
 from symformer.engine.evaluate import evaluate
 from symformer.engine.index import equal_in_general
-from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, _free_symbols
+from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, Witness, _free_symbols
 from symformer.engine.projection import project_large_gradients
 from symformer.engine.realise import exactly_equal_at, values_at
 from symformer.engine.results import (
@@ -207,15 +207,15 @@ class _Context:
     def sample(self, rng, sizes, exact: bool = False) -> dict:
         """Random inputs: arrays for IndexedBase/MatrixSymbol, numbers for scalar symbols."""
         values = {}
-        for base in self.bases:
-            domain = self._domain(base)
-            values[base] = (domain.exact if exact else domain.sample)(rng, self._shape_at(base.shape, sizes))
-        for matrix in self.matrices:
-            domain = self._domain(matrix)
-            values[matrix] = (domain.exact if exact else domain.sample)(rng, self._shape_at(matrix.shape, sizes))
-        for scalar in self.scalars:
-            domain = self._domain(scalar)
-            values[scalar] = (domain.exact if exact else domain.sample)(rng, ())[()]
+        for thing in [*self.bases, *self.matrices, *self.scalars]:
+            domain = self._domain(thing)
+            shape = self._shape_at(thing.shape, sizes) if not isinstance(thing, sp.Symbol) else ()
+            sampler = domain.exact if exact else domain.sample
+            value = self._user_call("the inputs", f"the domain {domain.name!r} of {thing}", sampler, rng, shape)
+            if np.shape(value) != shape:
+                raise DerivationError(f"derivation {self.d.slug!r}: the domain {domain.name!r} gave {thing} the shape "
+                                      f"{np.shape(value)} instead of {shape}")
+            values[thing] = value if shape else np.asarray(value, dtype=object if exact else None)[()]
         return values
 
     def _free(self, lhs, rhs, extra) -> dict:
@@ -423,12 +423,12 @@ class _Context:
     def check_property(self, label, claim: Property) -> CheckResult:
         result = CheckResult("claim", label)
         started = time.perf_counter()
-        proved, note = [], ""
+        proved, note, timed_out = [], "", False
         for sizes in self.small:
             try:
-                witness = run_bounded(lambda: claim.exact(dict(sizes)), self.config.time_bound)
+                witness = self._witness(label, "exact", claim.exact, dict(sizes), seconds=self.config.time_bound)
             except TimeBoundExceeded:
-                note = f"; timed out at {self._describe_sizes([sizes])}"
+                note, timed_out = f"; timed out at {self._describe_sizes([sizes]) or 'the check'} after {self.config.time_bound:g} s", True
                 break
             if witness is None:
                 continue
@@ -443,11 +443,23 @@ class _Context:
             where = self._describe_sizes(proved)
             result.methods.append(MethodResult("symbolic, each size", PROVED if not note else INCONCLUSIVE,
                                                (f"proved for {where}" if where else "proved") + note, seconds=time.perf_counter() - started))
+        elif timed_out:
+            result.methods.append(MethodResult("symbolic, each size", TIMEOUT, note.lstrip("; "), seconds=time.perf_counter() - started))
         started = time.perf_counter()
         worst = None
         checked = []
-        for sizes in [*self.small[:6], self.numeric]:
-            witness = claim.numeric(self._rng(label, f"property/{sorted(map(str, sizes.items()))}"), dict(sizes))
+        seconds = max(self.config.time_bound, MIN_FLOAT64_SECONDS)
+        deadline = started + seconds
+        for number, (sizes, point) in enumerate(self.float64_plan):
+            if number >= REQUIRED_FLOAT64 and time.perf_counter() > deadline:
+                break
+            rng = self._rng(label, f"property/{sorted(map(str, sizes.items()))}" + (f"/point {point}" if point else ""))
+            try:
+                witness = self._witness(label, "numeric", claim.numeric, rng, dict(sizes), seconds=seconds)
+            except TimeBoundExceeded:
+                raise DerivationError(f"derivation {self.d.slug!r}, {label}: the numeric witness did not return within "
+                                      f"{seconds:g} s at {self._describe_sizes([sizes]) or 'the check'}; "
+                                      "make it faster or give it smaller sizes") from None
             if witness is None:
                 continue
             if witness.error is not None:
@@ -460,10 +472,46 @@ class _Context:
                 return result
             checked.append(sizes)
         if checked:
-            where = self._describe_sizes([checked[-1]])
+            where = self._describe_sizes([self.numeric] if self.numeric in checked else checked[-1:])
             result.methods.append(MethodResult("float64", HOLDS, f"checked numerically at {where}" if where else "checked numerically",
                                                worst, time.perf_counter() - started))
         return result
+
+    def _witness(self, label, which, function, *args, seconds):
+        """A Property's witness, run as user code; None or a Witness whose ``holds`` is a bool."""
+        witness = self._user_call(label, f"the {which} witness", function, *args, seconds=seconds)
+        if witness is None:
+            return None
+        where = f"derivation {self.d.slug!r}, {label}: the {which} witness"
+        if not isinstance(witness, Witness):
+            raise DerivationError(f"{where} returned {type(witness).__name__}; return Witness(holds, detail) or None")
+        if not isinstance(witness.holds, (bool, np.bool_)):
+            raise DerivationError(f"{where}'s Witness.holds is {type(witness.holds).__name__}; it must be True or False")
+        error = witness.error
+        if error is not None:
+            try:
+                error = abs(complex(error))
+            except (TypeError, ValueError):
+                raise DerivationError(f"{where}'s Witness.error is {type(witness.error).__name__}; give a number or None") from None
+        return Witness(bool(witness.holds), str(witness.detail), None if error is None or not np.isfinite(error) else float(error))
+
+    def _user_call(self, label, what, function, *args, seconds=None, **kwargs):
+        """Call code from the derivation's file; its failures become errors naming the check and the cause.
+
+        With ``seconds``, under that time bound (TimeBoundExceeded reaches the caller). KeyboardInterrupt
+        still stops the run.
+        """
+        where = f"derivation {self.d.slug!r}, {label}: {what}"
+        try:
+            if seconds is None:
+                return function(*args, **kwargs)
+            return run_bounded(lambda: function(*args, **kwargs), seconds)
+        except (KeyboardInterrupt, TimeBoundExceeded):
+            raise
+        except SystemExit as exc:
+            raise DerivationError(f"{where} called sys.exit({exc.code}); user code must return, not exit") from None
+        except Exception as exc:
+            raise DerivationError(f"{where} raised {type(exc).__name__}: {exc}") from None
 
     # final result --------------------------------------------------------------------------
     def check_result(self, spec: Jacobian | Gradient, final_expr) -> CheckResult:
@@ -477,29 +525,63 @@ class _Context:
                                   f"which is not an input; inputs are {sorted(named)}")
         ranges = {i: (1, int(sp.sympify(self.d.indices[i]).subs(sizes))) for i in spec.indices}
         started = time.perf_counter()
-        derived = evaluate(self.d.expand(final_expr), {**inputs, **sizes}, ranges)
-        reference = np.asarray(_call(spec.reference, named), dtype=float)
+        label = "final result"
+        try:
+            derived = evaluate(self.d.expand(final_expr), {**inputs, **sizes}, ranges)
+        except DerivationError as exc:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
+        reference = self._user_array(label, "the reference", lambda: _call(spec.reference, named))
         if reference.shape != derived.shape:
             raise DerivationError(f"derivation {self.d.slug!r}: the NumPy reference has shape {reference.shape}, "
                                   f"the derived result {derived.shape}")
-        error = float(np.max(np.abs(derived - reference), initial=0.0))
-        close = np.allclose(derived, reference, rtol=self.config.rtol * 1e3, atol=self.config.atol * 1e3)
+        differ, unusable, witnessed = compare_float(derived, reference, self.config.rtol * 1e3, self.config.atol * 1e3)
+        finite = np.isfinite(derived) & np.isfinite(reference)
+        error = float(np.max(np.abs(derived[finite] - reference[finite]), initial=0.0))
+        close = not differ.any()
         where = self._describe_sizes([sizes])
+        if close and (unusable.any() or not witnessed):
+            result.methods.append(MethodResult("NumPy reference", INCONCLUSIVE,
+                                               f"could not be compared at {where}: {nonfinite_reason(derived, reference)}",
+                                               None, time.perf_counter() - started))
+            return result
         result.methods.append(MethodResult("NumPy reference", HOLDS if close else FAILED,
                                            f"matches the independent NumPy implementation at {where}" if close
                                            else f"differs from the NumPy implementation by {error:.3g} at {where}",
                                            error, time.perf_counter() - started))
         if not close:
-            position = tuple(int(p) for p in np.unravel_index(np.argmax(np.abs(derived - reference)), derived.shape))
+            position = tuple(int(p) for p in np.argwhere(differ)[0])
             result.counterexample = Counterexample(dict(sizes), {"entry": position}, _plain_inputs(inputs),
-                                                   float(derived[position]), float(reference[position]))
+                                                   _scalar(derived[position]), _scalar(reference[position]))
             return result
         started = time.perf_counter()
         x = np.asarray(named[spec.wrt], dtype=float)
 
         def forward(value):
-            return np.asarray(_call(spec.forward, {**named, spec.wrt: value}), dtype=float)
+            return self._user_array(label, "the forward", lambda: _call(spec.forward, {**named, spec.wrt: value}), bounded=False)
 
+        bound = 4 * max(self.config.time_bound, MIN_FLOAT64_SECONDS)
+        try:
+            return run_bounded(lambda: self._finite_differences(result, spec, derived, x, forward, where, sizes, inputs), bound)
+        except TimeBoundExceeded:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: the forward did not finish its finite differences "
+                                  f"within {bound:g} s; make it faster or give the result a smaller numeric size") from None
+
+    def _user_array(self, label, what, call, bounded: bool = True) -> np.ndarray:
+        """An array returned by user code (a reference, a forward), as float64 or complex."""
+        seconds = max(self.config.time_bound, MIN_FLOAT64_SECONDS) if bounded else None
+        try:
+            value = self._user_call(label, what, call, seconds=seconds)
+        except TimeBoundExceeded:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: {what} did not return within {seconds:g} s") from None
+        try:
+            array = np.asarray(value)
+            return array.astype(complex) if np.iscomplexobj(array) else array.astype(float)
+        except (TypeError, ValueError):
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: {what} returned {type(value).__name__}, "
+                                  "not an array of numbers") from None
+
+    def _finite_differences(self, result, spec, derived, x, forward, where, sizes, inputs) -> CheckResult:
+        started = time.perf_counter()
         if x.size <= 1024:
             numeric = central_difference(forward, x)
             fd_error = float(np.max(np.abs(numeric - derived), initial=0.0))
