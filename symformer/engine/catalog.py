@@ -6,7 +6,9 @@ defines them. No registration is needed. A file may set ``ORDER = <number>`` to 
 the course; files without it come after, by name.
 
 A file that fails to import is reported with its path and the exception, and the other files are
-still collected.
+still collected. So is a file that calls ``sys.exit`` while being imported (which would otherwise end
+the run with that exit code and nothing verified) or whose import does not finish within
+``IMPORT_TIME_BOUND`` seconds. What a file prints while being imported goes to stderr.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from symformer.engine.model import Derivation
+from symformer.engine.timebound import TimeBoundExceeded, run_bounded
+from symformer.engine.usercode import stdout_to_stderr
 from symformer.errors import LoadError, SymformerError, UnknownDerivation, UsageError
 
 
@@ -54,6 +58,9 @@ def _module_name(path: Path) -> str:
 #: Modules already imported, by path, with the digest of the source they were imported from.
 _LOADED: dict = {}
 
+#: Seconds a derivation file's import may take.
+IMPORT_TIME_BOUND = 30.0
+
 
 def _import(path: Path):
     """Import ``path`` once per content: an unchanged file gives back the same module object, so
@@ -67,7 +74,8 @@ def _import(path: Path):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        with stdout_to_stderr():
+            run_bounded(lambda: spec.loader.exec_module(module), IMPORT_TIME_BOUND)
     except BaseException:
         sys.modules.pop(name, None)
         raise
@@ -80,11 +88,17 @@ def load_file(path) -> tuple[list, LoadError | None]:
     path = Path(path).resolve()
     try:
         module = _import(path)
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:
         raise
     except BaseException as exc:  # a broken file must not stop the others
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path]
         line = f", line {frames[-1].lineno}" if frames else ""
+        if isinstance(exc, TimeBoundExceeded):
+            return [], LoadError(f"{path}{line}: did not finish importing within {IMPORT_TIME_BOUND:g} s; "
+                                 "does it loop, or do heavy work at import?")
+        if isinstance(exc, SystemExit):
+            return [], LoadError(f"{path}{line}: could not be imported: it called sys.exit({exc.code}); "
+                                 "a derivation file must not exit")
         return [], LoadError(f"{path}{line}: could not be imported: {type(exc).__name__}: {exc}")
     found = []
     for value in vars(module).values():
