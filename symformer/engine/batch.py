@@ -69,11 +69,14 @@ def _error_report(derivation: Derivation, message: str) -> dict:
             "seconds": 0.0, "max_error": None, "source": derivation.source, "error": message, "checks": []}
 
 
-def _encode(derivation: Derivation, report: dict) -> bytes:
+def _verify_to_message(derivation: Derivation, config: VerifyConfig) -> bytes:
+    """Verify, then encode the report and the instructor's modules it depended on (for the cache) as JSON."""
+    report = verify_guarded(derivation, config)
     try:
-        return json.dumps(report, allow_nan=False).encode()
+        return json.dumps({"report": report, "dependencies": _cache.dependencies()}, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
-        return json.dumps(_error_report(derivation, f"its report could not be written as JSON: {exc}")).encode()
+        report = _error_report(derivation, f"its report could not be written as JSON: {exc}")
+        return json.dumps({"report": report, "dependencies": {}}).encode()
 
 
 def default_jobs() -> int:
@@ -109,11 +112,12 @@ def verify_many(
     jobs = default_jobs() if jobs is None else max(1, jobs)
     _WORK, _CONFIG = derivations, config
 
-    def finish(index: int, report: dict) -> None:
+    def finish(index: int, message: dict) -> None:
         nonlocal done
+        report = message["report"]
         reports[index] = {**report, "cached": False}
         if keys[index] and "error" not in report:
-            _cache.store(keys[index], report)
+            _cache.store(keys[index], report, message["dependencies"])
         done += 1
         if progress:
             progress(done, total, reports[index], False)
@@ -124,8 +128,8 @@ def verify_many(
         else:
             for index in todo:
                 with stdout_to_stderr():
-                    report = json.loads(_encode(derivations[index], verify_guarded(derivations[index], config)))
-                finish(index, report)
+                    message = json.loads(_verify_to_message(derivations[index], config))
+                finish(index, message)
     finally:
         _WORK = ()
     return reports
@@ -146,8 +150,7 @@ def _worker_main(connection) -> None:
             return
         if index is None:
             return
-        derivation = _WORK[index]
-        connection.send_bytes(_encode(derivation, verify_guarded(derivation, _CONFIG)))
+        connection.send_bytes(_verify_to_message(_WORK[index], _CONFIG))
 
 
 class _Worker:
@@ -177,6 +180,10 @@ class _Worker:
             self.process.kill()
         self.process.join()
         self.connection.close()
+
+
+def _failure(derivation: Derivation, message: str) -> dict:
+    return {"report": _error_report(derivation, message), "dependencies": {}}
 
 
 def _run_in_workers(todo: list, jobs: int, finish: Callable[[int, dict], None]) -> None:
@@ -218,7 +225,7 @@ def _run_in_workers(todo: list, jobs: int, finish: Callable[[int, dict], None]) 
                 index = worker.index
                 worker.stop(kill=True)
                 workers.remove(worker)
-                finish(index, _error_report(derivation, message))
+                finish(index, _failure(derivation, message))
     finally:
         for worker in workers:
             worker.stop(kill=worker.index is not None)
