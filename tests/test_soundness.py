@@ -330,3 +330,40 @@ def test_a_report_with_complex_or_infinite_values_is_strict_json():
                                lhs=sp.sqrt(sp.exp(2 * sp.I * m * theta)), steps=[Step(sp.exp(sp.I * m * theta), "wrong")]))
     text = json.dumps(report.to_dict(), allow_nan=False)
     assert "j" in json.loads(text)["checks"][0]["counterexample"]["lhs"]
+
+
+# Finite differences are judged by their own accuracy ----------------------------------------------
+
+
+def test_a_correct_gradient_of_a_large_function_is_not_rejected_by_rounding():
+    # d/dx_i sum_k (x_k^2 + 10^4) = 2 x_i; central differences of a function of size 10^4 n round at
+    # about eps |f| / h = 3e-6, above the fixed atol of 1e-7
+    lhs = sp.Derivative(Sum(x[k] ** 2 + 10**4, (k, 1, n)), x[i])
+    derivation = one_step("large-function", lhs, 2 * x[i], prove=range(1, 3), numeric=64, indices={i: n})
+    report = verify(derivation, NO_SYMBOLIC)
+    assert report.ok, report.describe_failures()
+
+
+def test_a_gradient_that_is_wrong_by_a_little_is_still_rejected_in_float64():
+    # 2 x_i + 10^-3 is not the gradient; the tolerance grows with the function, not enough to hide this
+    lhs = sp.Derivative(Sum(x[k] ** 2 + 10**4, (k, 1, n)), x[i])
+    derivation = one_step("large-function-wrong", lhs, 2 * x[i] + sp.Rational(1, 1000), prove=range(1, 3), numeric=64,
+                          indices={i: n})
+    report = verify(derivation, NO_SYMBOLIC)
+    assert not report.ok and report.checks[0].failure.method == "float64"
+
+
+def test_the_final_results_finite_differences_scale_with_the_function():
+    # forward = sum_k x_k^2 + 10^8: its central differences at h = 1e-6 round at about 2e-2
+    derivation = Derivation(slug="large-forward", title="t", topic="Soundness",
+                            lhs=sp.Derivative(Sum(x[k] ** 2, (k, 1, n)), x[i]), steps=[Step(2 * x[i], "power rule")],
+                            sizes={n: Size(prove=range(1, 3), numeric=16)}, indices={i: n},
+                            result=Gradient(forward=lambda x: (x**2).sum() + 1e8, reference=lambda x: 2 * x, wrt="x", indices=(i,)))
+    report = verify(derivation)
+    assert report.ok, report.describe_failures()
+    wrong = Derivation(slug="large-forward-wrong", title="t", topic="Soundness",
+                       lhs=sp.Derivative(Sum(x[k] ** 2, (k, 1, n)), x[i]), steps=[Step(2 * x[i], "power rule")],
+                       sizes={n: Size(prove=range(1, 3), numeric=16)}, indices={i: n},
+                       result=Gradient(forward=lambda x: (x**2).sum() + 1e8 + x[0], reference=lambda x: 2 * x, wrt="x",
+                                       indices=(i,)))
+    assert not verify(wrong).ok

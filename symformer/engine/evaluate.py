@@ -48,6 +48,8 @@ class Env:
     axis: Mapping = field(default_factory=dict)
     depth: int = 0
     ranges: Mapping = field(default_factory=dict)
+    fd_step: float = FD_STEP  # the relative step of central differences (a check may ask for another)
+    scale: dict | None = None  # collects "function": the largest |f| a central difference evaluated
 
     def index_array(self, symbol: sp.Symbol) -> np.ndarray:
         low, high = self.ranges[symbol]
@@ -65,18 +67,20 @@ class Env:
         )
 
 
-def evaluate(expr, values: Mapping, free: Mapping | None = None) -> np.ndarray:
+def evaluate(expr, values: Mapping, free: Mapping | None = None, fd_step: float = FD_STEP, scale: dict | None = None) -> np.ndarray:
     """Evaluate ``expr`` with ``values``; ``free`` maps free index symbols to (low, high).
 
     The result has one axis per free index, in the order of ``free``, followed by the matrix
-    axes of a matrix-valued expression.
+    axes of a matrix-valued expression. ``fd_step`` is the relative step of the central differences
+    of Derivative nodes; ``scale``, when given, receives ``scale["function"]``, the largest |f| those
+    differences evaluated, from which their rounding error eps |f| / h follows.
 
     >>> n, k = sp.Symbol("n", integer=True), sp.Symbol("k", integer=True)
     >>> z = sp.IndexedBase("z")
     >>> float(evaluate(sp.Sum(z[k] ** 2, (k, 1, 3)), {z: np.array([1.0, 2.0, 3.0])}))
     14.0
     """
-    env = Env(values=values)
+    env = Env(values=values, fd_step=fd_step, scale=scale)
     free = dict(free or {})
     for symbol, (low, high) in reversed(list(free.items())):
         env = env.bind(symbol, int(low), int(high))
@@ -344,9 +348,11 @@ def _central_difference(function, variable, env):
     if isinstance(variable, sp.Symbol):
         plus, minus = dict(env.values), dict(env.values)
         x = float(env.values[variable])
-        h = FD_STEP * max(1.0, abs(x))
+        h = env.fd_step * max(1.0, abs(x))
         plus[variable], minus[variable] = x + h, x - h
-        return (numpy_rule(function, replace(env, values=plus)) - numpy_rule(function, replace(env, values=minus))) / (2 * h)
+        f_plus, f_minus = numpy_rule(function, replace(env, values=plus)), numpy_rule(function, replace(env, values=minus))
+        _record_scale(env, f_plus, f_minus)
+        return (f_plus - f_minus) / (2 * h)
     if isinstance(variable, sp.MatrixSymbol):
         return _matrix_gradient(function, variable, env)
     if isinstance(variable, sp.Indexed):
@@ -381,13 +387,21 @@ def _matrix_gradient(function, variable, env):
 
 def _entry_difference(function, env, base, array, element):
     """(f(A + h e) - f(A - h e)) / 2h for one entry ``element`` of the input ``base`` whose value is ``array``."""
-    h = FD_STEP * max(1.0, abs(array[element]))
+    h = env.fd_step * max(1.0, abs(array[element]))
     plus, minus = array.copy(), array.copy()
     plus[element] += h
     minus[element] -= h
     f_plus = numpy_rule(function, replace(env, values={**env.values, base: plus}))
     f_minus = numpy_rule(function, replace(env, values={**env.values, base: minus}))
+    _record_scale(env, f_plus, f_minus)
     return (np.asarray(f_plus) - np.asarray(f_minus)) / (2 * h)
+
+
+def _record_scale(env, *values) -> None:
+    if env.scale is not None:
+        finite = [np.abs(v)[np.isfinite(v)] for v in map(np.asarray, values)]
+        largest = max((float(f.max()) for f in finite if f.size), default=0.0)
+        env.scale["function"] = max(env.scale.get("function", 0.0), largest)
 
 
 # Matrix expressions -------------------------------------------------------------------------
@@ -507,4 +521,4 @@ def _(expr, env):
     dummy = sp.Dummy("x")
     body = function(dummy)
     inner = numpy_rule(expr.expr, env)
-    return numpy_rule(body, Env(values={**env.values, dummy: inner}, axis=env.axis, depth=env.depth, ranges=env.ranges))
+    return numpy_rule(body, replace(env, values={**env.values, dummy: inner}))

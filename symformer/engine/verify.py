@@ -32,7 +32,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symformer.engine.agreement import AGREE, DIFFER, UNUSABLE, compare_exact, compare_float, nonfinite_reason
 from symformer.engine.domains import default_domain, domain_of
-from symformer.engine.evaluate import evaluate
+from symformer.engine.evaluate import FD_STEP, evaluate
 from symformer.engine.index import equal_in_general
 from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, Witness, _free_symbols
 from symformer.engine.projection import project_large_gradients
@@ -83,6 +83,14 @@ SCALAR_FLOAT64_POINTS = 8
 REQUIRED_FLOAT64 = 2
 #: The float64 plan's time: the time bound, but never less than this (its evaluations are cheap).
 MIN_FLOAT64_SECONDS = 1.0
+#: A central difference's rounding error, in units of eps |f| / h (the evaluation of f rounds too).
+FD_ROUNDING = 8.0
+#: A float64 failure within this many tolerances is looked at again with Richardson extrapolation.
+NEAR_TOLERANCE = 100.0
+#: The relative step of that second look: ten times FD_STEP, so ten times less rounding.
+RICHARDSON_STEP = 1e-4
+#: The relative step of the final result's central differences (PyTorch gradcheck's).
+RESULT_FD_STEP = 1e-6
 
 
 # The work ----------------------------------------------------------------------------------
@@ -359,6 +367,7 @@ class _Context:
         rtol, atol = (self.config.fd_rtol, self.config.fd_atol) if uses_fd else (self.config.rtol, self.config.atol)
         worst = 0.0
         checked, unchecked = [], {}
+        reexamined = False
         plan = self.float64_plan
         budget = max(self.config.time_bound, MIN_FLOAT64_SECONDS)
         deadline = started + budget
@@ -372,18 +381,27 @@ class _Context:
                 rng = self._rng(label, salt)
                 inputs = self.sample(rng, sizes)
                 ranges = {i: (1, int(sp.sympify(bound).subs(sizes))) for i, bound in free.items()}
-                left, right = self._float64_sides(label, lhs, rhs, inputs, sizes, ranges)
-                differ, unusable, witnessed = compare_float(left, right, rtol, atol)
+                scale: dict = {}
+                left, right = self._float64_sides(label, lhs, rhs, inputs, sizes, ranges, FD_STEP, scale)
+                tolerance = _fd_atol(atol, scale, FD_STEP) if uses_fd else atol
+                differ, unusable, witnessed = compare_float(left, right, rtol, tolerance)
+                if uses_fd and differ.any() and _near(left, right, differ, rtol, tolerance):
+                    # central differences round at about eps |f| / h: look again with Richardson extrapolation
+                    # of larger steps before rejecting
+                    left, right, tolerance = self._richardson(label, lhs, rhs, inputs, sizes, ranges, atol)
+                    differ, unusable, witnessed = compare_float(left, right, rtol, tolerance)
+                    reexamined = reexamined or not differ.any()
                 finite = np.isfinite(left) & np.isfinite(right)
                 worst = max(worst, float(np.abs(left[finite] - right[finite]).max(initial=0.0)))
                 if differ.any():
                     position = tuple(int(p) for p in np.argwhere(differ)[0])
                     indices = {str(i): ranges[i][0] + position[n] for n, i in enumerate(ranges)}
                     error = float(np.abs(left[position] - right[position]))
+                    used = float(np.max(tolerance)) if np.ndim(tolerance) else float(tolerance)
                     result.methods.append(MethodResult(
                         "float64", FAILED,
                         f"the sides differ by {error:.3g} at {self._describe_sizes([sizes]) or 'the check'} "
-                        f"(rtol {rtol:g}, atol {atol:g})", worst, time.perf_counter() - started))
+                        f"(rtol {rtol:g}, atol {used:.3g})", worst, time.perf_counter() - started))
                     result.counterexample = Counterexample(dict(sizes), indices, _plain_inputs(inputs),
                                                            _scalar(left[position]), _scalar(right[position]))
                     return
@@ -393,7 +411,8 @@ class _Context:
                 reason = nonfinite_reason(left, right) if unusable.any() else "no entry is finite on both sides"
             else:
                 unchecked[self._describe_sizes([sizes]) or "the check"] = reason
-        how = " (derivatives by central differences)" if uses_fd else ""
+        how = " (derivatives by central differences" + (", re-examined by Richardson extrapolation" if reexamined else "") + ")" \
+            if uses_fd else ""
         missing = "; not finite at " + "; ".join(f"{where} ({why})" for where, why in unchecked.items()) if unchecked else ""
         skipped = len(plan) - len(checked) - sum(1 for _ in unchecked)
         if skipped > 0 and self.size_symbols:
@@ -407,17 +426,37 @@ class _Context:
         result.methods.append(MethodResult("float64", HOLDS, (f"checked numerically at {where}" if where else "checked numerically")
                                            + how + missing, worst, seconds))
 
-    def _float64_sides(self, label, lhs, rhs, inputs, sizes, ranges):
+    def _float64_sides(self, label, lhs, rhs, inputs, sizes, ranges, fd_step=FD_STEP, scale=None):
         values = {**inputs, **sizes}
         try:
             with np.errstate(all="ignore"):  # NaN and inf are results here, judged by compare_float
-                projected = project_large_gradients(lhs, rhs, values, sizes, self._rng(label, "directions"))
-                left, right = projected if projected else (evaluate(lhs, values, ranges), evaluate(rhs, values, ranges))
+                projected = project_large_gradients(lhs, rhs, values, sizes, self._rng(label, "directions"),
+                                                    fd_step=fd_step, scale=scale)
+                left, right = projected if projected else (evaluate(lhs, values, ranges, fd_step, scale),
+                                                           evaluate(rhs, values, ranges, fd_step, scale))
         except DerivationError as exc:
             raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
+        except (KeyboardInterrupt, TimeBoundExceeded):
+            raise
+        except Exception as exc:  # NumPy or SymPy refusing an input: this derivation's error, not the run's
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: the float64 evaluation raised "
+                                  f"{type(exc).__name__}: {exc}") from None
         if left.shape != right.shape:
             raise DerivationError(f"derivation {self.d.slug!r}, {label}: the sides evaluate to shapes {left.shape} and {right.shape}")
         return left, right
+
+    def _richardson(self, label, lhs, rhs, inputs, sizes, ranges, atol):
+        """Both sides with every derivative by Richardson extrapolation of central differences at steps 2h, h.
+
+        (4 D(h) - D(2h)) / 3 cancels the h^2 term of the truncation error; with h = 10 FD_STEP the
+        rounding error eps |f| / h is ten times smaller. Returns the sides and their tolerance.
+        """
+        step = RICHARDSON_STEP
+        scale: dict = {}
+        coarse = self._float64_sides(label, lhs, rhs, inputs, sizes, ranges, 2 * step, scale)
+        fine = self._float64_sides(label, lhs, rhs, inputs, sizes, ranges, step, scale)
+        left, right = ((4 * f - c) / 3 for f, c in zip(fine, coarse))
+        return left, right, 2 * _fd_atol(atol, scale, step)
 
     # properties ----------------------------------------------------------------------------
     def check_property(self, label, claim: Property) -> CheckResult:
@@ -582,26 +621,48 @@ class _Context:
 
     def _finite_differences(self, result, spec, derived, x, forward, where, sizes, inputs) -> CheckResult:
         started = time.perf_counter()
+        rtol = self.config.fd_rtol
+        value = forward(x)
+        scale = {"function": float(np.abs(value[np.isfinite(value)]).max(initial=0.0))}
         if x.size <= 1024:
-            numeric = central_difference(forward, x)
-            fd_error = float(np.max(np.abs(numeric - derived), initial=0.0))
-            close = np.allclose(numeric, derived, rtol=self.config.fd_rtol, atol=self.config.fd_atol)
             how = "every coordinate"
+            closed = derived
+
+            def numeric(step):
+                return central_difference(forward, x, h=step)
         else:
-            directions = self._rng("result", "directions").standard_normal((4,) + x.shape)
-            numeric = np.array([directional_difference(forward, x, v) for v in directions])
-            projected = np.array([np.tensordot(derived, v, axes=v.ndim) for v in directions])
-            fd_error = float(np.max(np.abs(numeric - projected)))
-            close = np.allclose(numeric, projected, rtol=self.config.fd_rtol, atol=self.config.fd_atol)
             how = "4 random directions"
+            directions = self._rng("result", "directions").standard_normal((4,) + x.shape)
+            closed = np.array([np.tensordot(derived, v, axes=v.ndim) for v in directions])
+
+            def numeric(step):
+                return np.array([directional_difference(forward, x, v, h=step) for v in directions])
+
+        differences = numeric(RESULT_FD_STEP)
+        tolerance = _fd_atol(self.config.fd_atol, scale, RESULT_FD_STEP)
+        differ, _, _ = compare_float(differences, closed, rtol, tolerance)
+        reexamined = ""
+        if differ.any() and _near(differences, closed, differ, rtol, tolerance):
+            # rounding of eps |f| / h: look again with Richardson extrapolation of larger steps
+            differences = (4 * numeric(RICHARDSON_STEP) - numeric(2 * RICHARDSON_STEP)) / 3
+            tolerance = 2 * _fd_atol(self.config.fd_atol, scale, RICHARDSON_STEP)
+            differ, _, _ = compare_float(differences, closed, rtol, tolerance)
+            reexamined = ", re-examined by Richardson extrapolation" if not differ.any() else ""
+        finite = np.isfinite(differences) & np.isfinite(closed)
+        fd_error = float(np.max(np.abs(differences[finite] - closed[finite]), initial=0.0))
+        close = not differ.any()
+        if close and not finite.all():
+            result.methods.append(MethodResult("finite differences", INCONCLUSIVE,
+                                               f"could not be compared at {where}: {nonfinite_reason(differences, closed)}",
+                                               None, time.perf_counter() - started))
+            return result
         result.methods.append(MethodResult("finite differences", HOLDS if close else FAILED,
-                                           f"central differences along {how} agree at {where}" if close
+                                           f"central differences along {how} agree at {where}{reexamined}" if close
                                            else f"central differences along {how} differ by {fd_error:.3g} at {where}",
                                            fd_error, time.perf_counter() - started))
         if not close:
             result.counterexample = Counterexample(dict(sizes), {}, _plain_inputs(inputs), "derived", "finite differences")
         return result
-
 
 
 def _check_indices_declared(slug: str, expr, declared: set, bound: frozenset = frozenset()) -> None:
@@ -640,6 +701,22 @@ def _call(function: Callable, named: Mapping):
         raise DerivationError(f"{function.__name__} takes {sorted(missing)}, which are not inputs of the derivation; "
                               f"inputs are {sorted(named)}")
     return function(**{k: v for k, v in named.items() if k in wanted})
+
+
+def _fd_atol(atol: float, scale: dict, step: float) -> float:
+    """The absolute tolerance of a central difference: the configured one, or its rounding error if larger.
+
+    f(x + h) - f(x - h) is computed with an error of a few eps |f|, so the difference quotient carries
+    an error of about eps |f| / h: a function of size 10^4 rounds at 10^-7 for h = 10^-5 whatever its
+    derivative is.
+    """
+    return max(atol, FD_ROUNDING * np.finfo(float).eps * scale.get("function", 0.0) / step)
+
+
+def _near(left, right, differ, rtol, atol) -> bool:
+    """The worst difference is within NEAR_TOLERANCE times the tolerance: worth a second, more accurate look."""
+    excess = np.abs(left[differ] - right[differ]) / (atol + rtol * np.abs(right[differ]))
+    return bool(excess.max(initial=0.0) < NEAR_TOLERANCE)
 
 
 def _scalar(value):
