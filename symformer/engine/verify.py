@@ -346,6 +346,12 @@ class _Context:
                 result.methods.append(MethodResult("50-digit identity", TIMEOUT, f"not finished within {self.config.time_bound:g} s",
                                                    seconds=time.perf_counter() - started))
                 return
+        except DerivationError as exc:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
+        except Exception as exc:  # SymPy refusing a form is "not checked", not a verdict; float64 still runs
+            result.methods.append(MethodResult("50-digit identity", INCONCLUSIVE, f"SymPy raised {type(exc).__name__}: {exc}",
+                                               seconds=time.perf_counter() - started))
+            return
         seconds = time.perf_counter() - started
         if counterexample is not None:
             result.methods.append(MethodResult("50-digit identity", FAILED,
