@@ -6,33 +6,16 @@ n" on a check that fails anywhere, or "proved for n = 1..3" on a check whose cou
 that range. "proved for n = 1..3" on an identity that fails only at n = 12 is true, and allowed.
 """
 
-import itertools
-
 import pytest
 
 from symformer import VerifyConfig, verify
 
 from adversarial import cases
+from adversarial._common import false_labels
 
 WRONG, CORRECT = cases("WRONG"), cases("CORRECT")
 # short: the suite runs in CI; every correct case is proved or checked well within it
 CONFIG = VerifyConfig(time_bound=1.0)
-
-
-def false_labels(derivation, check) -> list:
-    """The proof labels of a failing check that claim more than holds."""
-    if check.ok:
-        return []
-    grid = {tuple(combo) for combo in itertools.product(*(size.prove for size in derivation.sizes.values()))}
-    example = check.counterexample
-    at = tuple(example.sizes.get(symbol) for symbol in derivation.sizes) if example else None
-    false = []
-    for method in check.methods:
-        if method.status != "proved":
-            continue
-        if method.method != "symbolic, each size" or example is None or at in grid:
-            false.append(f"{check.label}: {method.method} says {method.detail!r}")
-    return false
 
 
 def test_the_suite_covers_the_course():

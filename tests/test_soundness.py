@@ -367,3 +367,12 @@ def test_the_final_results_finite_differences_scale_with_the_function():
                        result=Gradient(forward=lambda x: (x**2).sum() + 1e8 + x[0], reference=lambda x: 2 * x, wrt="x",
                                        indices=(i,)))
     assert not verify(wrong).ok
+
+
+def test_a_product_whose_inner_sizes_do_not_fit_is_an_error_naming_the_step():
+    # Q K is not defined for Q: N x d and K: M x d; SymPy accepts it while N, M, d are symbols
+    N, M, d = sp.symbols("N M d", integer=True, positive=True)
+    Q, K = sp.MatrixSymbol("Q", N, d), sp.MatrixSymbol("K", M, d)
+    with pytest.raises(DerivationError, match=r"derivation 'bad-product', step 1: in .*Q \(N x d\) cannot multiply K \(M x d\)"):
+        Derivation(slug="bad-product", title="t", topic="Soundness", lhs=Q * K.T * K.T.T,
+                   sizes={N: Size(), M: Size(), d: Size()}, steps=[Step(Q * K, "drop a factor")])

@@ -209,7 +209,7 @@ def values_at(ctx, lhs, rhs, free, sizes, inputs, digits) -> Iterable:
         for atom in expr.atoms(sp.Indexed):
             key = (atom.base.label, tuple(int(i) for i in atom.indices))
             if key not in indexed:
-                raise DerivationError(f"{atom} lies outside the declared shape of {atom.base.label}")
+                raise DerivationError(f"{atom} lies outside the declared range of {atom.base.label} (its shape {tuple(atom.base.shape)})")
             table[atom] = indexed[key]
         return expr.xreplace(table)
 
