@@ -376,3 +376,19 @@ def test_a_product_whose_inner_sizes_do_not_fit_is_an_error_naming_the_step():
     with pytest.raises(DerivationError, match=r"derivation 'bad-product', step 1: in .*Q \(N x d\) cannot multiply K \(M x d\)"):
         Derivation(slug="bad-product", title="t", topic="Soundness", lhs=Q * K.T * K.T.T,
                    sizes={N: Size(), M: Size(), d: Size()}, steps=[Step(Q * K, "drop a factor")])
+
+
+def test_a_domain_that_samples_values_the_declaration_excludes_is_an_error():
+    # x declared positive but sampled from "real": a proof may use x > 0 that the samples contradict
+    w = IndexedBase("w", shape=(n,), positive=True)
+    derivation = one_step("conflicting-domain", sp.sqrt(w[1] ** 2), w[1], domains={w: "real"})
+    with pytest.raises(DerivationError, match=r"derivation 'conflicting-domain': the domain 'real' gave w the value .*, "
+                                              r"but w is declared positive"):
+        verify(derivation)
+
+
+def test_an_integer_indexed_input_is_sampled_as_integers():
+    # (-1)^(2 t_k) = 1 for integer t_k
+    t = IndexedBase("t", shape=(n,), integer=True)
+    report = verify(one_step("integer-entries", (-1) ** (2 * t[1]) * (1 + (-1) ** t[1]) * (1 - (-1) ** t[1]), 0), NO_SYMBOLIC)
+    assert report.ok, report.describe_failures()

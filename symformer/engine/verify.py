@@ -31,7 +31,7 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symformer.engine.agreement import AGREE, DIFFER, UNUSABLE, compare_exact, compare_float, nonfinite_reason
-from symformer.engine.domains import default_domain, domain_of
+from symformer.engine.domains import default_domain, domain_of, violated_assumption
 from symformer.engine.evaluate import FD_STEP, evaluate
 from symformer.engine.index import equal_in_general
 from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, Witness, _free_symbols
@@ -223,6 +223,12 @@ class _Context:
             if np.shape(value) != shape:
                 raise DerivationError(f"derivation {self.d.slug!r}: the domain {domain.name!r} gave {thing} the shape "
                                       f"{np.shape(value)} instead of {shape}")
+            broken = violated_assumption(thing, value)
+            if broken:
+                assumption, example = broken.split(":", 1)
+                raise DerivationError(f"derivation {self.d.slug!r}: the domain {domain.name!r} gave {thing} the value "
+                                      f"{example}, but {thing} is declared {assumption}; give it a domain that respects "
+                                      f"the declaration, or drop the declaration")
             values[thing] = value if shape else np.asarray(value, dtype=object if exact else None)[()]
         return values
 
