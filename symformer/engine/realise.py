@@ -161,11 +161,20 @@ def real_symbols(ctx, expr):
     table = {}
     for atom in expr.atoms(sp.Indexed):
         if all(i.is_Integer for i in atom.indices):
+            _check_in_range(atom)
             positive = ctx._domain(atom.base).name in ("positive", "simplex", "unit interval")
             key = ("indexed", atom.base.label, tuple(int(i) for i in atom.indices))
             name = f"{atom.base.label}[{', '.join(map(str, atom.indices))}]"
             table[atom] = _stand_in(ctx, key, name, positive=True) if positive else _stand_in(ctx, key, name, real=True)
     return expr.xreplace(table) if table else expr
+
+
+def _check_in_range(atom) -> None:
+    """An entry such as x[0] of a 1-based x, or x[n + 1], does not exist: an error, never a symbol to prove with."""
+    shape = atom.base.shape or ()
+    for index, extent in zip(atom.indices, shape):
+        if extent.is_Integer and not 1 <= int(index) <= int(extent):
+            raise DerivationError(f"{atom} lies outside the declared range of {atom.base.label} (its shape {tuple(shape)})")
 
 
 def entries(ctx, lhs, rhs, free, sizes) -> Iterable:

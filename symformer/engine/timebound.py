@@ -10,6 +10,7 @@ derivation in a worker process with a wall-clock limit for that.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Callable, TypeVar
@@ -34,6 +35,15 @@ def _alarm(seconds: float):
         raise TimeBoundExceeded(f"symbolic work exceeded {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
+    previous_hook = sys.unraisablehook
+
+    def unraisable(report):
+        # an alarm that lands in a callback Python cannot raise from (a gc callback, a __del__) is
+        # swallowed there; the repeating timer interrupts the work itself a moment later
+        if not isinstance(report.exc_value, TimeBoundExceeded):
+            previous_hook(report)
+
+    sys.unraisablehook = unraisable
     # the timer repeats: work that catches even BaseException once is interrupted again
     signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
     try:
@@ -41,6 +51,7 @@ def _alarm(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        sys.unraisablehook = previous_hook
 
 
 def run_bounded(work: Callable[[], T], seconds: float) -> T:

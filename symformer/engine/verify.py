@@ -128,6 +128,8 @@ class _Context:
         for expr in expanded:
             _check_indices_declared(derivation.slug, expr, declared)
         self.size_symbols = list(derivation.sizes)
+        # a size is a count: at least 1 when declared positive, else at least 0 ("proved for all n" means these)
+        self.floors = {s: 1 if s.is_positive else 0 for s in self.size_symbols}
         self.small = self._size_combinations()
         self.numeric = {s: spec.numeric for s, spec in derivation.sizes.items()}
         self.float64_plan = self._float64_plan()
@@ -258,7 +260,7 @@ class _Context:
         started = time.perf_counter()
         ranges = {i: (1, bound) for i, bound in free.items()}
         try:
-            ok = run_bounded(lambda: equal_in_general(lhs, rhs, ranges), self.config.time_bound)
+            ok = run_bounded(lambda: equal_in_general(lhs, rhs, ranges, self.floors), self.config.time_bound)
         except TimeBoundExceeded:
             result.methods.append(MethodResult("symbolic, all sizes", TIMEOUT,
                                                f"no proof within {self.config.time_bound:g} s", seconds=time.perf_counter() - started))
@@ -292,6 +294,8 @@ class _Context:
             except TimeBoundExceeded:
                 note = f"; {self._describe_sizes([sizes]) or 'the check'} timed out after {self.config.time_bound:g} s"
                 break
+            except DerivationError as exc:  # the derivation reads an entry that does not exist: its error, not a fallback
+                raise DerivationError(f"derivation {self.d.slug!r}, {result.label}: {exc}") from None
             except Exception as exc:
                 note = f"; SymPy raised {type(exc).__name__} at {self._describe_sizes([sizes]) or 'the check'}"
                 break
