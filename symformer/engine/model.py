@@ -254,6 +254,7 @@ def _validate(d: Derivation) -> None:
             raise DerivationError(f"{where}: index {index} runs to {bound}, which uses undeclared sizes")
 
     lhs = d.expand(d.lhs)
+    _check_ranks(lhs, f"{where}, left-hand side")
     _check_evaluable(lhs, f"{where}, left-hand side")
     _check_declared_indices(d, lhs, f"{where}, left-hand side")
     lhs_shape, lhs_free = _shape(lhs), set(d.free_indices(d.lhs))
@@ -302,7 +303,25 @@ def _shape_text(shape) -> str:
     return "scalar" if not shape else " x ".join(str(s) for s in shape)
 
 
+def _check_products(expr, where: str) -> None:
+    """Every matrix product and sum inside ``expr`` fits: SymPy accepts N x d times M x d while N, M, d are symbols."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.MatMul):
+            factors = [f for f in node.args if getattr(f, "is_Matrix", False)]
+            for left, right in zip(factors, factors[1:]):
+                if sp.simplify(left.shape[1] - right.shape[0]) != 0:
+                    raise DerivationError(f"{where}: in {node}, {left} ({_shape_text(left.shape)}) cannot multiply "
+                                          f"{right} ({_shape_text(right.shape)}); check the transposes")
+        elif isinstance(node, sp.MatAdd):
+            shapes = {tuple(a.shape) for a in node.args}
+            if len(shapes) > 1:
+                raise DerivationError(f"{where}: {node} adds matrices of shapes "
+                                      f"{', '.join(_shape_text(s) for s in sorted(shapes, key=str))}")
+
+
 def _check_ranks(expr, where: str) -> None:
+    if expr.has(sp.MatMul, sp.MatAdd):
+        _check_products(expr, where)
     for indexed in expr.atoms(sp.Indexed):
         shape = indexed.base.shape
         if shape is not None and len(shape) != len(indexed.indices):
