@@ -10,8 +10,8 @@ from sympy import Derivative, MatrixSymbol, Trace
 from symformer import Claim, Derivation, Gradient, Size, Step
 
 ORDER = 40
-TOPIC = "Attention"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.2"
+TOPIC = "Queries, keys, values and attention"
+VASWANI = "vaswani2017attention, section 3.2.2"
 
 N, d_model, d_k, d_v = sp.symbols("N d_model d_k d_v", integer=True, positive=True)
 X = MatrixSymbol("X", N, d_model)
@@ -42,8 +42,8 @@ projection_weight_gradient = Derivation(
         Step(X.T * dQ, "$\\partial \\operatorname{tr}(A^{\\top} W) / \\partial W = A$: $dW_Q = X^{\\top} dQ$, of shape $d_{model} \\times d_k$"),
     ],
     claims=[
-        Claim("dW_K = X^T dK", Derivative(LOSS, W_K), X.T * dK, why="the same argument for the keys"),
-        Claim("dW_V = X^T dV", Derivative(LOSS, W_V), X.T * dV, why="the same argument for the values ($d_v$ columns)"),
+        Claim(r"the same for the keys: $dW_K = X^{\top} dK$", Derivative(LOSS, W_K), X.T * dK, why="the same argument for the keys"),
+        Claim(r"and for the values: $dW_V = X^{\top} dV$", Derivative(LOSS, W_V), X.T * dV, why="the same argument for the values ($d_v$ columns)"),
     ],
     result=Gradient(forward=_loss, reference=lambda X, dQ: X.T @ dQ, wrt="W_Q"),
     cite=(VASWANI,),

@@ -118,7 +118,7 @@ def test_each_derivation_is_proved_for_every_width(slug):
     for check in report.checks:
         if check.kind == "result":
             assert all(m.status == "holds" for m in check.methods)
-        elif "rank J" in check.label:
+        elif repr(r"\operatorname{rank} J")[1:-1] in check.label:
             assert check.level == "proved for H = 2..5"
         else:
             assert check.level == "proved for all H", (check.label, check.level)
@@ -131,7 +131,7 @@ def test_eps_is_an_explicit_symbol_of_every_derivation():
 
 
 def test_the_rank_witness_distinguishes_eps_zero():
-    prop = next(c for c in catalog()["layernorm-jacobian"].claims if "rank J" in c.statement)
+    prop = next(c for c in catalog()["layernorm-jacobian"].claims if r"\operatorname{rank} J" in c.statement)
     witness = prop.exact({H: 4})
     assert witness.holds and witness.detail.startswith("rank 3 with eps = 1/100, 2 with eps = 0")
     assert prop.exact({H: 1}) is None

@@ -50,12 +50,12 @@ def softmax_saturation_figure(**kwargs):
     data = softmax_saturation_data(**kwargs)
     figure = Figure(figsize=(11, 4.5), layout="constrained")
     left, right = figure.subplots(1, 2)
-    styles = {"unscaled": ("q . k", "tab:red", "o"), "scaled": ("q . k / sqrt(d_k)", "tab:blue", "s")}
+    styles = {"unscaled": (r"$q \cdot k$", "tab:red", "o"), "scaled": (r"$q \cdot k / \sqrt{d_k}$", "tab:blue", "s")}
     for name, (label, colour, marker) in styles.items():
         left.plot(data["dims"], data[name]["max_probability"], marker=marker, color=colour, label=label)
         right.plot(data["dims"], data[name]["jacobian_norm"], marker=marker, color=colour, label=label)
     keys = kwargs.get("keys", 16)
-    left.axhline(1.0 / keys, color="grey", linestyle=":", label=f"uniform (1/{keys})")
+    left.axhline(1.0 / keys, color="grey", linestyle=":", label=f"uniform ($1/{keys}$)")
     left.set_ylabel("largest attention probability", fontsize=FONT)
     right.set_ylabel("Frobenius norm of softmax Jacobian", fontsize=FONT)
     left.set_title("Softmax saturates without the scale", fontsize=FONT + 1)
