@@ -38,7 +38,7 @@ def test_saturation_figure_draws_the_data_with_readable_text():
     np.testing.assert_array_equal(plotted[r"$q \cdot k / \sqrt{d_k}$"], data["scaled"]["max_probability"])
     assert [ax.get_xscale() for ax in (left, right)] == ["log", "log"]
     assert left.get_ylabel() == "largest attention probability"
-    assert right.get_ylabel() == "Frobenius norm of softmax Jacobian"
+    assert right.get_ylabel() == r"$\|J\|_F$ of the softmax Jacobian"
     assert all(text.get_fontsize() >= 12 for text in _texts(figure))
     assert _renders(figure)
 

@@ -26,7 +26,7 @@ from symformer.notation.printer import DEFAULT_STYLE, Style, step_latex, to_late
 from symformer.notation.text import plain_text
 
 #: The height (points) a frame's body may fill below a one-line title, at \small.
-FRAME_HEIGHT = 196.0
+FRAME_HEIGHT = 200.0
 #: Frame titles longer than this many points (at the title's size) take a second line.
 TITLE_WIDTH = 330.0
 
@@ -180,7 +180,7 @@ def _steps_frames(entry: Entry, lecture: Lecture, style: Style, closing: list) -
             used = (intro_height if part == 1 else 0.0) + _ROWS * (layout.lhs_height() or row_height(layout.lhs)) + _DISPLAY
             used += sum(_step_cost(layout, k, _justification_height(lecture, d.steps[first + k], levels[first + k]))
                         for k in range(len(group)))
-            room, joined = _budget(title) - used - 6.0, []
+            room, joined = _budget(title) - used, []
             while closing and closing[0][1] <= room:  # the first claims join the chain's last frame while they fit
                 room -= closing[0][1]
                 joined.append(closing.pop(0)[0])

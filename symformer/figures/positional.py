@@ -13,7 +13,7 @@ import numpy as np
 from symformer.reference.positional import rope, sinusoidal_encoding, sinusoidal_frequencies
 
 FIGSIZE = (8.0, 5.0)  # inches; at dpi 100 a PNG is 800 x 500 pixels
-TITLE, LABEL, TICKS = 16, 14, 12
+TITLE, LABEL, TICKS = 20, 18, 16  # shrunk to a slide's width, about 9 pt there
 
 
 def _figure():
@@ -71,13 +71,13 @@ def rotation_on_circle(pair: int = 1, d_model: int = 16, n_positions: int = 12, 
                         arrowprops={"arrowstyle": "->", "color": color, "linewidth": 2.5,
                                     "connectionstyle": "arc3,rad=0.25"})
             ax.plot([], [], color=color, linewidth=2.5, label=rf"$p = {p} \to p = {p + k}$: turn by ${k}\omega$")
-        ax.legend(fontsize=TICKS, loc="center")
+        ax.legend(fontsize=TICKS, loc="center left", bbox_to_anchor=(1.02, 0.5), title=rf"pair $i = {pair}$, $d = {d_model}$: $\omega = {omega:.3g}$",
+                  title_fontsize=TICKS)
     ax.set_aspect("equal")
     ax.set_xlim(-1.4, 1.4)
     ax.set_ylim(-1.4, 1.4)
     _label(ax, "One frequency pair rotates as the position advances",
            rf"$PE(p, {2 * pair}) = \sin(\omega p)$", rf"$PE(p, {2 * pair + 1}) = \cos(\omega p)$")
-    ax.text(-1.35, -1.32, rf"pair $i = {pair}$, $d = {d_model}$: $\omega = {omega:.3g}$ rad per position", fontsize=TICKS)
     return fig
 
 
