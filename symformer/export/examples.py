@@ -20,16 +20,21 @@ registers it for that derivation (as exporters register their format).
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import itertools
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from fractions import Fraction
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
 
+from symformer.engine import cache as _cache
 from symformer.engine.model import Claim, Derivation
+from symformer.engine.results import VerifyConfig
 from symformer.errors import DerivationError, SymformerError
 from symformer.notation.printer import DEFAULT_STYLE, Style, step_latex, to_latex
 
@@ -93,10 +98,33 @@ class WorkedExample:
         return out
 
     def evaluate(self) -> list:
-        """Every quantity exactly and by its NumPy reference; raises if the two disagree (once per example)."""
+        """Every quantity exactly and by its NumPy reference; raises if the two disagree.
+
+        The numbers are kept in the cache folder under a key of everything they depend on (the
+        derivation and its file, the inputs, the references' code), as verdicts are; an example
+        evaluated once is not evaluated again.
+        """
         if getattr(self, "_quantities", None) is None:
-            self._quantities = self._evaluate()
+            key = self._key()
+            stored = _cache.load(key) if key else None
+            if stored is not None and stored.get("example") == "worked":
+                self._quantities = [Quantity(**q) for q in stored["quantities"]]
+            else:
+                self._quantities = self._evaluate()
+                if key:
+                    _cache.store(key, {"example": "worked", "quantities": [vars(q) for q in self._quantities]})
         return self._quantities
+
+    def _key(self) -> str | None:
+        try:
+            parts = [_cache.content_hash(self.derivation, VerifyConfig()), repr(sorted(self.inputs.items())),
+                     repr(sorted(self.sizes.items())), _code_digest()]
+            for name, expression, reference in self.shows:
+                parts += [name, sp.srepr(expression) if expression is not None else "final step",
+                          inspect.getsource(reference)]
+        except (OSError, TypeError):  # a reference without source (built in C, made at run time): no caching
+            return None
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def _evaluate(self) -> list:
         d = self.derivation
@@ -130,6 +158,16 @@ class WorkedExample:
                     "reference is wrong, or the example names the wrong reference")
             quantities.append(Quantity(name, exact_array.tolist(), numeric.tolist(), error))
         return quantities
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """The source of what an example's numbers depend on beyond its file: the references and this module."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent.parent
+    for path in sorted((package / "reference").rglob("*.py")) + [Path(__file__).resolve()]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def worked_example(derivation) -> WorkedExample | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: Widths in points at 10 pt: an italic letter, an upright one, a digit; binary and relation spacing.
 _LETTER, _UPRIGHT, _DIGIT = 5.6, 5.0, 5.0
@@ -316,6 +317,13 @@ def measure(latex: str, display: bool = True) -> Box:
     >>> round(measure(r"\frac{a}{b}").width) <= round(measure("a + b").width)
     True
     """
+    box = _measured(latex, display)
+    return Box(box.width, box.height, box.depth)
+
+
+@lru_cache(maxsize=16384)
+def _measured(latex: str, display: bool) -> Box:
+    # the same rows are measured for the notes, the slides and their layout passes: once is enough
     return _Reader(_tokens(latex)).sequence(1.0, display)
 
 
