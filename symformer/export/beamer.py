@@ -272,7 +272,7 @@ def _figure_frames(entry: Entry, lecture: Lecture) -> list:
     return frames
 
 
-def example_frames(entry: Entry, lecture: Lecture) -> list:
+def _example_frames(entry: Entry, lecture: Lecture) -> list:
     """The worked example of the derivation: the inputs, then the numbers (on two frames when tall)."""
     example = worked_example(entry.derivation)
     if example is None:
@@ -331,7 +331,7 @@ def _input_name(name: str) -> str:
     return to_latex(sp.Symbol(name))
 
 
-def shapes_frames(entry: Entry, lecture: Lecture, style: Style) -> list:
+def _shapes_frames(entry: Entry, lecture: Lecture, style: Style) -> list:
     table = shapes_table(entry.derivation)
     if table is None:
         return []
@@ -360,13 +360,13 @@ def to_beamer(entry: Entry, style: Style = DEFAULT_STYLE, lecture: Lecture | Non
     """
     lecture = lecture or Lecture([entry], style=style, target="slides")
     closing = _closing_items(entry, lecture, style)
-    frames = shapes_frames(entry, lecture, style)
+    frames = _shapes_frames(entry, lecture, style)
     steps, closing = _steps_frames(entry, lecture, style, closing)
     frames += steps
     if _needs_claims_frames(closing, entry):
         frames += _claims_frames(entry, lecture, closing)
     frames += _figure_frames(entry, lecture)
-    frames += example_frames(entry, lecture)
+    frames += _example_frames(entry, lecture)
     return "\n\n".join(frames) + "\n"
 
 

@@ -184,13 +184,23 @@ def free_text_key(text: str) -> str:
 
 
 def is_cross_reference(text: str) -> bool:
+    """Whether a ``cite`` string points at another derivation rather than at a source.
+
+    >>> is_cross_reference("derivation softmax-jacobian"), is_cross_reference("ba2016layer")
+    (True, False)
+    """
     return bool(CROSS_REFERENCE.match(text))
 
 
 @lru_cache(maxsize=1)
 def biblatex_available() -> bool:
-    """Whether biber runs and LaTeX finds biblatex.sty (then the documents use biblatex)."""
-    if shutil.which("biber") is None or shutil.which("kpsewhich") is None:
+    """Whether biber runs, LaTeX finds biblatex.sty and latexmk is there to run biber between the
+    pdflatex passes (then the documents use biblatex).
+
+    >>> biblatex_available() in (True, False)
+    True
+    """
+    if shutil.which("biber") is None or shutil.which("kpsewhich") is None or shutil.which("latexmk") is None:
         return False
     try:
         found = subprocess.run(["kpsewhich", "biblatex.sty"], capture_output=True, text=True, timeout=30)
@@ -271,5 +281,9 @@ def _place(place: str) -> str:
 
 
 def backend() -> str:
-    """"biblatex" where biber and biblatex are installed, else "plain"."""
+    """``"biblatex"`` where biber, biblatex and latexmk are installed, else ``"plain"``.
+
+    >>> backend() in ("biblatex", "plain")
+    True
+    """
     return "biblatex" if biblatex_available() else "plain"

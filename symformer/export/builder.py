@@ -76,7 +76,14 @@ _MARKER = re.compile(r"^% symformer: (.*)$")
 
 
 def overfull_boxes(tex: Path) -> list:
-    """Every overfull box the log of ``tex`` reports, each named by the ``% symformer:`` marker above its line."""
+    """Every overfull box the log of ``tex`` reports, each named by the ``% symformer:`` marker above its line.
+
+    LaTeX reports a box in a beamer frame or an amsmath display at the line that ends it, so the
+    marker names the derivation and the steps of that frame or display.
+
+    >>> overfull_boxes(Path("no-such-document.tex"))
+    []
+    """
     log = Path(tex).with_suffix(".log")
     try:
         text = log.read_text(errors="replace")

@@ -80,7 +80,12 @@ def citations(derivation: Derivation) -> list:
 
 
 def mentioned_slugs(derivation: Derivation) -> list:
-    """The slugs of the derivations this one refers to ("derivation softmax-jacobian"), in order."""
+    """The slugs of the derivations this one refers to ("derivation softmax-jacobian"), in order.
+
+    >>> from symformer import catalog
+    >>> mentioned_slugs(catalog()["cross-entropy-gradient"])
+    ['log-softmax-jacobian']
+    """
     texts = [derivation.intro, derivation.outro, *(s.why for s in derivation.steps), *(s.cite or "" for s in derivation.steps)]
     texts += [getattr(c, "why", "") for c in derivation.claims] + list(derivation.cite)
     found = []

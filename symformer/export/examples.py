@@ -171,7 +171,12 @@ def _code_digest() -> str:
 
 
 def worked_example(derivation) -> WorkedExample | None:
-    """The worked example declared for ``derivation`` (the same object), if any."""
+    """The worked example declared for ``derivation`` (the same object), if any.
+
+    >>> from symformer import catalog
+    >>> worked_example(catalog()["softmax-jacobian"]).inputs
+    {'z': [1, 2, 3]}
+    """
     example = _EXAMPLES.get(derivation.slug)
     return example if example is not None and example.derivation is derivation else None
 
@@ -371,7 +376,12 @@ class ShapesTable:
 
 
 def shapes_table(derivation) -> ShapesTable | None:
-    """The shapes table shown before ``derivation`` (the same object), if any."""
+    r"""The shapes table shown before ``derivation`` (the same object), if any.
+
+    >>> from symformer import catalog
+    >>> [row[:2] for row in shapes_table(catalog()["attention-backward-v"]).rows()][:2]
+    [('Q', 'N \\times d_{k}'), ('K', 'M \\times d_{k}')]
+    """
     table = _TABLES.get(derivation.slug)
     return table if table is not None and table.before is derivation else None
 

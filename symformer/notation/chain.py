@@ -86,6 +86,10 @@ def aligned_rows(layout: ChainLayout, wrap: Callable[[int, str], str] = lambda n
     r"""The body of an ``align*``: each step's rows (their right cells passed through ``wrap``), then ``after(k)``.
 
     ``after`` gives what follows step ``k`` (a justification as ``\shortintertext``, or nothing).
+
+    >>> print(aligned_rows(ChainLayout("x", False, [[("a + b", 1.0)], [("c", 1.0)]])))
+    x &= a + b \\
+     &= c
     """
     rows = []
     if layout.lhs_alone:
