@@ -13,8 +13,8 @@ from symformer.blocks import PermutationMatrix, RowSoftmax
 from symformer.reference import attention
 
 ORDER = 42
-TOPIC = "Attention"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, eq. 1"
+TOPIC = "Queries, keys, values and attention"
+VASWANI = "vaswani2017attention, eq. 1"
 
 N, M, d_k, d_v = sp.symbols("N M d_k d_v", integer=True, positive=True)
 tau = sp.Symbol("tau", positive=True)

@@ -22,10 +22,12 @@ from sympy.matrices.expressions.hadamard import HadamardProduct
 from symformer import Claim, Derivation, Gradient, Size, Step
 from symformer.blocks import RowSoftmax
 from symformer.reference import attention_backward, safe_row_softmax, softmax_jacobian
+from symformer.export import ShapesTable, WorkedExample
+from symformer.reference import attention as attention_forward_reference
 
 ORDER = 44
-TOPIC = "Attention"
-FLASH = "Dao et al. 2022, FlashAttention, appendix B.2, eq. 4 and algorithm 4 line 19"
+TOPIC = "Queries, keys, values and attention"
+FLASH = "dao2022flashattention, appendix B.2, eq. 4 and algorithm 4 line 19"
 SOFTMAX = "derivation softmax-jacobian"
 
 N, M, d_k, d_v = sp.symbols("N M d_k d_v", integer=True, positive=True)
@@ -214,4 +216,29 @@ attention_grad_kv_general = Derivation(
               Sum(Pi[i, a] * dOi[i, b], (i, 1, N)), indices={a: M, b: d_v}, why="$O$ is linear in $V$"),
     ],
     cite=(FLASH,),
+)
+
+
+def _scores_gradient(Q, K, V, dO, tau):
+    """dS from the NumPy forward pass: P (dO V^T - rowsum(dO o O))."""
+    out, weights = attention_forward_reference(Q, K, V, scale=tau, return_weights=True)
+    return weights * (dO @ V.T - np.sum(dO * out, axis=1, keepdims=True))
+
+
+SHAPES = ShapesTable([attention_grad_v, attention_grad_s, attention_grad_qk, attention_grad],
+                     title="The shapes of attention and of its gradients")
+
+EXAMPLE = WorkedExample(
+    attention_grad,
+    inputs={"Q": [[1, 0], [0, 1]], "K": [[1, 1], [0, 1], [1, 0]], "V": [[1, 2], [0, 1], [2, 0]],
+            "dO": [[1, 0], [0, 1]], "tau": "1/2"},
+    sizes={"d_k": 2, "d_v": 2},
+    shows=[(r"P = \operatorname{softmax}(\tau Q K^{\top})", P,
+            lambda Q, K, V, tau: attention_forward_reference(Q, K, V, scale=tau, return_weights=True)[1]),
+           (r"dV = P^{\top} dO", P.T * dO, lambda Q, K, V, dO, tau: attention_backward(Q, K, V, dO, scale=tau)[2]),
+           (r"dS = P \odot (dP - D \mathbf{1}^{\top})", dS, _scores_gradient),
+           (r"dQ = \tau\, dS\, K", None, lambda Q, K, V, dO, tau: attention_backward(Q, K, V, dO, scale=tau)[0]),
+           (r"dK = \tau\, dS^{\top} Q", tau * dS.T * Q, lambda Q, K, V, dO, tau: attention_backward(Q, K, V, dO, scale=tau)[1])],
+    title="two queries, three keys",
+    text=r"$N = 2$ queries, $M = 3$ keys and values, $d_k = d_v = 2$, $\tau = 1/2$.",
 )

@@ -10,11 +10,12 @@ from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Product, Sum,
 
 from symformer import Claim, Derivation, Domain, Figure, Gradient, Property, Size, Step, Witness
 from symformer.figures import attention_patterns_figure
+from symformer.export import WorkedExample
 from symformer.reference import cross_entropy, cross_entropy_grad, mlm_loss, mlm_loss_grad, mlm_mask, softmax
 
 ORDER = 70
 TOPIC = "Masked and causal language models"
-BERT = "Devlin et al. 2018, BERT, section 3.1"
+BERT = "devlin2019bert, section 3.1"
 
 # --- which tokens BERT corrupts -------------------------------------------------------------------
 
@@ -289,8 +290,18 @@ causal_derivation = Derivation(
         "in a multi-layer model, and training would learn to copy. BERT keeps bidirectional attention and hides the "
         "predicted tokens instead: that is the masked language model."
     ),
-    cite=(BERT, "Vaswani et al. 2017, section 3.2.3"),
+    cite=(BERT, "vaswani2017attention, section 3.2.3"),
     figures=[Figure("attention-patterns", attention_patterns_figure,
                     "Which keys each query may attend to: an encoder sees every token, a decoder only the tokens up to "
                     "itself, and padded keys are seen by no query.")],
+)
+
+
+EXAMPLE = WorkedExample(
+    mlm_loss_derivation,
+    inputs={"z": [[2, 0, 1], [0, 1, 1]], "w": [[1, 1, 2], [1, 1, 1]], "m": [1, 0]},
+    shows=[(r"y", y[s, j], lambda w: w / w.sum(axis=-1, keepdims=True)),
+           (r"\frac{\partial L}{\partial z} = \frac{m_s (p_{sj} - y_{sj})}{C}", None, mlm_loss_derivation.result.reference)],
+    title="two positions, one of them chosen",
+    text=r"Only position 1 is chosen ($m = (1, 0)$, $C = 1$): its row is $p - y$, the other row is 0.",
 )

@@ -10,10 +10,11 @@ from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, sqrt
 
 from symformer import Claim, Derivation, Domain, Gradient, Jacobian, Property, Size, Step, Witness
 from symformer.reference import layer_norm, layer_norm_backward, layer_norm_jacobian
+from symformer.export import WorkedExample
 
 ORDER = 80
 TOPIC = "LayerNorm"
-BA = "Ba, Kiros and Hinton 2016, Layer Normalization, section 3"
+BA = "ba2016layer, section 3"
 
 H = sp.Symbol("H", integer=True, positive=True)
 i, j, k, l, a, r = sp.symbols("i j k l a r", integer=True)  # r: a summation dummy that is no free index
@@ -118,13 +119,16 @@ layernorm_jacobian_derivation = Derivation(
             r"the rank of $J$ is $H - 1$ with $\epsilon > 0$ and $H - 2$ with $\epsilon = 0$ ($x$ not constant, $H \ge 2$)",
             exact=_rank_exact,
             numeric=_rank_numeric,
-            why="the kernel is span{1} when eps > 0; with eps = 0 rescaling x changes nothing either, and x_hat joins the kernel",
+            why=r"the kernel is $\operatorname{span}\{\mathbf{1}\}$ when $\epsilon > 0$; with $\epsilon = 0$ rescaling $x$ changes "
+                r"nothing either, and $\hat x$ joins the kernel",
         ),
         Claim(
             r"a constant row $x_k = c$ gives $\hat{x}_k = 0$ and the Jacobian $(\delta_{ij} - 1/H) / \sqrt{\epsilon}$: undefined at $\epsilon = 0$",
             CONSTANT_ROW_JACOBIAN,
             (delta(i, j) - 1 / H) / sqrt(eps),
             why="$\\mu = c$ and the variance is 0, so $\\sigma = \\sqrt{\\epsilon}$",
+            latex=r"\left.\frac{1}{\sigma} \left(\delta_{ij} - \frac{1}{H} - \frac{\hat x_i \hat x_j}{H}\right)\right|_{x_1 = \dots = x_H = c}"
+                  r" = \frac{1}{\sqrt{\epsilon}} \left(\delta_{ij} - \frac{1}{H}\right)",
         ),
     ],
     result=Jacobian(forward=lambda x, epsilon: layer_norm(x, eps=epsilon),
@@ -185,4 +189,15 @@ layernorm_backward_derivation = Derivation(
     ],
     result=Gradient(forward=lambda x, gamma, dy, epsilon: float(np.sum(dy * layer_norm(x, gamma, eps=epsilon))),
                     reference=lambda x, gamma, dy, epsilon: layer_norm_backward(x, dy, gamma, eps=epsilon)[0], wrt="x", indices=(j,)),
+)
+
+
+EXAMPLE = WorkedExample(
+    layernorm_jacobian_derivation,
+    inputs={"x": [1, 2, 6], "epsilon": "1/100"},
+    shows=[(r"\hat x", xh[i], lambda x, epsilon: layer_norm(x, eps=epsilon)),
+           (r"J = \frac{1}{\sigma}\Bigl(I - \frac{\mathbf{1}\mathbf{1}^{\top}}{H} - \frac{\hat x \hat x^{\top}}{H}\Bigr)", None,
+            lambda x, epsilon: layer_norm_jacobian(x, eps=epsilon))],
+    title="three features",
+    text=r"$\mu = 3$ and $\sigma = \sqrt{14/3 + 1/100}$; the rows of $J$ sum to zero.",
 )

@@ -17,12 +17,14 @@ from sympy.matrices.expressions.hadamard import HadamardProduct
 from symformer import Claim, Derivation, Property, Size, Step, Witness
 from symformer.blocks import CausalMask, MaskedEntries, PaddingMask, RowSoftmax
 from symformer.reference import additive_mask, attention, attention_backward, causal_mask, padding_mask
+from symformer.export import WorkedExample
+from symformer.reference import safe_row_softmax
 
 ORDER = 46
 TOPIC = "Attention masks"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.3"
-SAFE = "PyTorch >= 2.5, scaled_dot_product_attention (math path, _safe_softmax)"
-FLASH2 = "FlashAttention >= 2.1 changelog: causal masks aligned to the bottom-right corner"
+VASWANI = "vaswani2017attention, section 3.2.3"
+SAFE = "pytorch2024sdpa, math path, _safe_softmax"
+FLASH2 = "dao2023flashattention21"
 
 N, M = sp.symbols("N M", integer=True, positive=True)
 S, dP = MatrixSymbol("S", N, M), MatrixSymbol("dP", N, M)
@@ -158,4 +160,15 @@ masked_attention = Derivation(
                  numeric=_combination_numeric, why="$-\\infty + 0 = -\\infty + (-\\infty) = -\\infty$"),
     ],
     cite=(VASWANI, SAFE),
+)
+
+
+EXAMPLE = WorkedExample(
+    masked_attention,
+    inputs={"S": [[1, 2, 0], [0, 1, 2], [2, 0, 1]]},
+    shows=[(r"B = B_{\mathrm{causal}}", B_TOP, lambda S: additive_mask(causal_mask(3))),
+           (r"P = \operatorname{softmax}(S + B)", RowSoftmax(S + B_TOP),
+            lambda S: safe_row_softmax(S + additive_mask(causal_mask(3))))],
+    title="a causal mask on three tokens",
+    text=r"Above the diagonal $e^{-\infty} = 0$ exactly; each row of $P$ still sums to one over the keys it may see.",
 )

@@ -15,10 +15,11 @@ from sympy import IndexedBase, KroneckerDelta, Sum, cos, pi, sin
 from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
 from symformer.figures import dot_product_by_offset, encoding_heatmap, rotation_on_circle
 from symformer.reference import rotation_matrix, sinusoidal_encoding, sinusoidal_frequencies
+from symformer.export import WorkedExample
 
 ORDER = 60
 TOPIC = "Positional encodings"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.5"
+VASWANI = "vaswani2017attention, section 3.5"
 
 p, q, k, s, a, b = sp.symbols("p q k s a b", real=True)
 omega = sp.Symbol("omega", positive=True)
@@ -95,7 +96,7 @@ frequencies_derivation = Derivation(
     ],
     cite=(VASWANI,),
     figures=[Figure("encoding-heatmap", encoding_heatmap,
-                    "The encoding of positions 0-99 in d = 128 dimensions: the first pairs oscillate fast, "
+                    "The encoding of positions 0 to 99 in $d = 128$ dimensions: the first pairs oscillate fast, "
                     "the last ones barely move over 100 positions.")],
 )
 
@@ -160,8 +161,8 @@ rotation_derivation = Derivation(
     ),
     cite=(VASWANI,),
     figures=[Figure("rotation-on-circle", rotation_on_circle,
-                    "One frequency pair of the encoding, (PE(p, 2), PE(p, 3)), for p = 0..11: the point turns by the "
-                    "same angle at every step, so an offset of k is the same rotation from any start.")],
+                    "One frequency pair of the encoding, $(PE(p, 2), PE(p, 3))$, for $p = 0, \\dots, 11$: the point turns by "
+                    "the same angle at every step, so an offset of $k$ is the same rotation from any start.")],
 )
 
 
@@ -286,6 +287,18 @@ dot_product_derivation = Derivation(
     ),
     cite=(VASWANI,),
     figures=[Figure("dot-product-by-offset", dot_product_by_offset,
-                    "PE(p) . PE(q) against p - q for d = 128, with q = 0 and q = 400: the two curves coincide "
-                    "and are symmetric about 0, with the peak d/2 = 64 at p = q.")],
+                    "$PE(p) \\cdot PE(q)$ against $p - q$ for $d = 128$, with $q = 0$ and $q = 400$: the two curves coincide "
+                    "and are symmetric about 0, with the peak $d/2 = 64$ at $p = q$.")],
+)
+
+
+EXAMPLE = WorkedExample(
+    rotation_derivation,
+    inputs={"p": 1, "k": 2, "omega": 1},
+    shows=[(r"PE(1)", PE(p), lambda p: sinusoidal_encoding(1, 2, start=p)[0]),
+           (r"T(2)", T(k), lambda k: rotation_matrix(k, 2)),
+           (r"T(2)\, PE(1)", None, lambda p, k: rotation_matrix(k, 2) @ sinusoidal_encoding(1, 2, start=p)[0]),
+           (r"PE(3)", PE(p + k), lambda p, k: sinusoidal_encoding(1, 2, start=p + k)[0])],
+    title="position 1 moved on by 2",
+    text=r"One pair with $\omega = 1$ (the first pair, $i = 0$); the NumPy reference encodes with $d = 2$.",
 )

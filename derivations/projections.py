@@ -10,8 +10,8 @@ from sympy import Derivative, MatrixSymbol, Trace
 from symformer import Claim, Derivation, Gradient, Size, Step
 
 ORDER = 40
-TOPIC = "Attention"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.2"
+TOPIC = "Queries, keys, values and attention"
+VASWANI = "vaswani2017attention, section 3.2.2"
 
 N, d_model, d_k, d_v = sp.symbols("N d_model d_k d_v", integer=True, positive=True)
 X = MatrixSymbol("X", N, d_model)

@@ -16,7 +16,7 @@ from symformer.reference import rope, rope_matrix, rope_permutation
 
 ORDER = 61
 TOPIC = "Positional encodings"
-ROFORMER = "Su et al. 2021, RoFormer, eq. 14-16"
+ROFORMER = "su2021roformer, eq. 14-16"
 
 m, n, s, a, b = sp.symbols("m n s a b", real=True)
 theta = sp.Symbol("theta", positive=True)
@@ -195,6 +195,6 @@ every_d_derivation = Derivation(
     ),
     cite=(ROFORMER,),
     figures=[Figure("rope-score-by-offset", rope_score_by_offset,
-                    "<R(m) q, R(n) k> for fixed random q, k in d = 128, against n - m, with m = 0 and m = 400: "
-                    "the curves coincide, and are not symmetric.")],
+                    "$\\langle R(m) q, R(n) k \\rangle$ for fixed random $q$, $k$ in $d = 128$, against $n - m$, with $m = 0$ and "
+                    "$m = 400$: the curves coincide, and are not symmetric.")],
 )

@@ -14,9 +14,9 @@ from sympy import IndexedBase, KroneckerDelta, Lambda, Sum
 from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
 from symformer.figures import softmax_saturation_figure
 
-ORDER = 50
-TOPIC = "Scaled dot-product attention"
-VASWANI = "Vaswani et al. 2017, section 3.2.1 and footnote 4"
+ORDER = 43  # right after the scores S = tau Q K^T are introduced
+TOPIC = "Queries, keys, values and attention"
+VASWANI = "vaswani2017attention, section 3.2.1 and footnote 4"
 
 d = sp.Symbol("d_k", integer=True, positive=True)
 i, j, a, b = sp.symbols("i j a b", integer=True)

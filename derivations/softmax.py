@@ -9,6 +9,7 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, exp, log
 
 from symformer import Claim, Derivation, Gradient, Jacobian, Property, Size, Step, Witness
+from symformer.export import WorkedExample
 from symformer.reference import (
     cross_entropy,
     cross_entropy_grad,
@@ -20,7 +21,7 @@ from symformer.reference import (
 
 ORDER = 30
 TOPIC = "Softmax and cross-entropy"
-FLASH = "Dao et al. 2022, FlashAttention, appendix B.2"
+FLASH = "dao2022flashattention, appendix B.2"
 
 n = sp.Symbol("n", integer=True, positive=True)
 i, j, k, a = sp.symbols("i j k a", integer=True)
@@ -142,7 +143,7 @@ softmax_jacobian_derivation = Derivation(
             r"the rank of $J$ is $n - 1$ when every $p_i > 0$; with exact zeros, the number of positive $p_i$ less one",
             exact=_rank_exact,
             numeric=_rank_numeric,
-            why="the kernel is spanned by 1, which is the shift invariance below",
+            why="the kernel is spanned by $\\mathbf{1}$, which is the shift invariance below",
         ),
         Claim(
             r"shift invariance: adding $c$ to every logit changes nothing, $\frac{e^{z_i + c}}{\sum_k e^{z_k + c}} = p_i$",
@@ -280,4 +281,14 @@ softmax_max_subtraction_derivation = Derivation(
         Step(p[i], "definition of softmax"),
     ],
     outro="With $m = \\max_k z_k$ the largest term of the sum is $e^0 = 1$, so the sum lies in $[1, n]$: no overflow, no division by zero.",
+)
+
+
+EXAMPLE = WorkedExample(
+    softmax_jacobian_derivation,
+    inputs={"z": [1, 2, 3]},
+    shows=[(r"p = \operatorname{softmax}(z)", p[i], lambda z: softmax(z)),
+           (r"J = \operatorname{diag}(p) - p p^{\top}", None, lambda z: softmax_jacobian(z))],
+    title="the softmax of $(1, 2, 3)$ and its Jacobian",
+    text="Each row of $J$ sums to zero, and $J$ is symmetric, as the claims say.",
 )

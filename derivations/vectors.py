@@ -8,6 +8,7 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, Sum, sqrt
 
 from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness
+from symformer.export import WorkedExample
 from symformer.reference import cosine_similarity, cosine_similarity_grad
 
 ORDER = 10
@@ -145,4 +146,14 @@ cosine_derivation = Derivation(
     ],
     result=Gradient(forward=lambda u, v: cosine_similarity(u, v), reference=lambda u, v: cosine_similarity_grad(u, v),
                     wrt="u", indices=(j,)),
+)
+
+
+EXAMPLE = WorkedExample(
+    cosine_derivation,
+    inputs={"u": [1, 2, 2], "v": [2, 0, 1]},
+    shows=[(r"\cos(u, v)", COSINE, lambda u, v: cosine_similarity(u, v)),
+           (r"\nabla_u \cos(u, v)", None, lambda u, v: cosine_similarity_grad(u, v))],
+    title="the cosine of two vectors and its gradient",
+    text=r"$|u| = 3$ and $|v| = \sqrt{5}$; the gradient is orthogonal to $u$.",
 )

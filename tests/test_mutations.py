@@ -10,7 +10,6 @@ symmetric indices) is skipped.
 
 import random
 
-import pytest
 import sympy as sp
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 

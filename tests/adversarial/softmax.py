@@ -4,10 +4,10 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta as delta, Lambda, Sum, exp, log
 
-from symformer import Claim, Gradient, Jacobian, Property, Size, Witness
+from symformer import Claim, Gradient, Jacobian, Property, Witness
 from symformer.reference import cross_entropy, cross_entropy_grad, softmax, softmax_jacobian
 
-from adversarial._common import SMALL, a, chain, correct, i, j, k, n, wrong
+from adversarial._common import a, chain, correct, i, j, k, n, wrong
 
 z = IndexedBase("z", shape=(n,), real=True)
 y = IndexedBase("y", shape=(n,), positive=True)  # targets that need not sum to one
