@@ -240,7 +240,7 @@ swiglu_backward_derivation = Derivation(
     slug="swiglu-backward",
     title=r"SwiGLU backward: the gradients of $W$ (the gate), $V$ (up) and $x$",
     topic=TOPIC,
-    intro=(r"For one token $x \in \mathbb{R}^{d_{model}}$, end to end: $L = \sum_q dy_q\, \operatorname{silu}(a_q)\, b_q$ with "
+    intro=(r"For one token $x \in \mathbb{R}^{d_{\text{model}}}$, end to end: $L = \sum_q dy_q\, \operatorname{silu}(a_q)\, b_q$ with "
            r"$a = x W$ and $b = x V$, Shazeer's letters for $W_{gate}$ and $W_{up}$. Over a batch the weight gradients add up "
            r"token by token."),
     lhs=Derivative(GATE_LOSS, W_gate[p, c_]),

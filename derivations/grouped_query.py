@@ -133,16 +133,16 @@ grouped_query_counts = Derivation(
     slug="grouped-query-counts",
     title=r"What grouped-query attention saves in weights and in the cache",
     topic=TOPIC,
-    intro=(r"$W_q$ and $W_o$ keep one block of $d_{head}$ columns (rows) per query head; $W_k$ and $W_v$ only one per "
+    intro=(r"$W_q$ and $W_o$ keep one block of $d_{\text{head}}$ columns (rows) per query head; $W_k$ and $W_v$ only one per "
            r"key/value head. The key/value cache of a decoder stores, per token and layer, a key and a value for each "
            r"key/value head (derivation kv-cache-size)."),
     lhs=GQA_WEIGHTS,
-    lhs_latex=r"d_{model} h_q d_{head} + 2\, d_{model} h_{kv} d_{head} + h_q d_{head}\, d_{model}",
+    lhs_latex=r"d_{\text{model}} h_q d_{\text{head}} + 2\, d_{\text{model}} h_{kv} d_{\text{head}} + h_q d_{\text{head}}\, d_{\text{model}}",
     sizes={d: Size(prove=range(1, 4), numeric=64), h_q: Size(prove=range(1, 4), numeric=8),
            h_kv: Size(prove=range(1, 4), numeric=2), d_h: Size(prove=range(1, 4), numeric=8)},
     steps=[Step(2 * d * d_h * (h_q + h_kv), r"collect the terms", cite=AINSLIE)],
     claims=[
-        Claim(r"multi-head attention ($h_{kv} = h_q$) minus grouped-query: $2 d_{model} d_{head} (h_q - h_{kv})$ weights fewer",
+        Claim(r"multi-head attention ($h_{kv} = h_q$) minus grouped-query: $2 d_{\text{model}} d_{\text{head}} (h_q - h_{kv})$ weights fewer",
               (2 * d * d_h * (h_q + h_kv)).subs(h_kv, h_q) - 2 * d * d_h * (h_q + h_kv), 2 * d * d_h * (h_q - h_kv),
               why="only $W_k$ and $W_v$ shrink"),
         Claim("with as many key/value heads as query heads, and heads that fill the model width, it is multi-head attention's four squared model widths",
@@ -179,15 +179,15 @@ grouped_query_llama = Derivation(
     slug="grouped-query-llama-example",
     title="Grouped-query attention in Llama 2 70B",
     topic=TOPIC,
-    intro=(r"Llama 2 70B has $d_{model} = 8192$, $h_q = 64$ query heads of $d_{head} = 128$, $h_{kv} = 8$ key/value heads "
+    intro=(r"Llama 2 70B has $d_{\text{model}} = 8192$, $h_q = 64$ query heads of $d_{\text{head}} = 128$, $h_{kv} = 8$ key/value heads "
            r"(groups of 8) and $L = 80$ layers."),
     lhs=2 * d * d_h * (h_q + h_kv),
-    lhs_latex=r"2\, d_{model} d_{head} (h_q + h_{kv})",
+    lhs_latex=r"2\, d_{\text{model}} d_{\text{head}} (h_q + h_{kv})",
     definitions=LLAMA_2_70B,
     steps=[Step(sp.Integer(150_994_944), r"$2 \cdot 8192 \cdot 128 \cdot 72$ attention weights per layer (derivation grouped-query-counts)",
                 cite="Touvron et al. 2023, Llama 2: Open Foundation and Fine-Tuned Chat Models, section 2.2")],
     claims=[
-        Claim(r"multi-head attention would need 268,435,456 weights ($4 d_{model}^2$)", 4 * d**2, sp.Integer(268_435_456),
+        Claim(r"multi-head attention would need 268,435,456 weights ($4 d_{\text{model}}^2$)", 4 * d**2, sp.Integer(268_435_456),
               why=r"$4 \cdot 8192^2$: grouped-query attention saves 44\%"),
         Claim("the cache holds 163,840 numbers per token (320 KiB in fp16), not 1,310,720", 2 * L * h_kv * d_h, sp.Integer(163_840),
               why=r"$2 \cdot 80 \cdot 8 \cdot 128$; with 64 key/value heads it would be 8 times as much"),

@@ -97,16 +97,16 @@ def _gpt2_numeric(rng, sizes):
 
 kv_cache_size_derivation = Derivation(
     slug="kv-cache-size",
-    title=r"The cache holds $2 L\, h_{kv} d_{head}$ numbers per token",
+    title=r"The cache holds $2 L\, h_{kv} d_{\text{head}}$ numbers per token",
     topic=TOPIC,
-    intro=(r"Each of the $L$ layers keeps, for each of $T$ tokens, one key and one value of $d_{head}$ numbers per "
+    intro=(r"Each of the $L$ layers keeps, for each of $T$ tokens, one key and one value of $d_{\text{head}}$ numbers per "
            r"key/value head; there are $h_{kv}$ of them ($h_{kv} = h$ in multi-head attention, fewer with grouped-query "
            r"attention). The cache grows linearly with the context."),
     lhs=T * L * (h_kv * d_head + h_kv * d_head),
-    lhs_latex=r"T L\, (h_{kv} d_{head} + h_{kv} d_{head})",
+    lhs_latex=r"T L\, (h_{kv} d_{\text{head}} + h_{kv} d_{\text{head}})",
     sizes={L: Size(prove=(1, 2), numeric=12), h_kv: Size(prove=(1, 2), numeric=12),
            d_head: Size(prove=(1, 2), numeric=64), T: Size(prove=(1, 2), numeric=1024)},
-    steps=[Step(2 * L * h_kv * d_head * T, r"keys and values are the same size: $2 L\, h_{kv} d_{head}$ per token", cite=POPE)],
+    steps=[Step(2 * L * h_kv * d_head * T, r"keys and values are the same size: $2 L\, h_{kv} d_{\text{head}}$ per token", cite=POPE)],
     claims=[
         Property("kv_cache_size counts 2 L h_kv d_head T; GPT-2 small caches 18,432 numbers per token, 36 MiB for 1024 tokens in fp16",
                  exact=_formula_exact, numeric=_gpt2_numeric, why=r"$2 \cdot 12 \cdot 12 \cdot 64$, two bytes a number"),

@@ -127,8 +127,6 @@ layernorm_jacobian_derivation = Derivation(
             CONSTANT_ROW_JACOBIAN,
             (delta(i, j) - 1 / H) / sqrt(eps),
             why="$\\mu = c$ and the variance is 0, so $\\sigma = \\sqrt{\\epsilon}$",
-            latex=r"\left.\frac{1}{\sigma} \left(\delta_{ij} - \frac{1}{H} - \frac{\hat x_i \hat x_j}{H}\right)\right|_{x_1 = \dots = x_H = c}"
-                  r" = \frac{1}{\sqrt{\epsilon}} \left(\delta_{ij} - \frac{1}{H}\right)",
         ),
     ],
     result=Jacobian(forward=lambda x, epsilon: layer_norm(x, eps=epsilon),

@@ -144,7 +144,7 @@ masked_attention = Derivation(
               why="the same argument; with $N > M$ the first $N - M$ queries see no key and get $P = 0$ (safe softmax)"),
         Claim(r"the two alignments agree when $N = M$", MaskedEntries(CausalMask(N, N, "top-left")),
               MaskedEntries(CausalMask(N, N, "bottom-right")), why="the offset $M - N$ is 0"),
-        Claim(r"masked entries receive zero gradient: $dS \odot \mathbb{1}\left[B_{\mathrm{causal}} = -\infty\right] = 0$",
+        Claim(r"masked entries receive zero gradient: $dS \odot \mathbf{1}\left[B_{\mathrm{causal}} = -\infty\right] = 0$",
               HadamardProduct(HadamardProduct(RowSoftmax(S + B_TOP), dP - HadamardProduct(RowSoftmax(S + B_TOP), dP)
                                               * sp.OneMatrix(M, 1) * sp.OneMatrix(1, M)), MaskedEntries(B_TOP)),
               ZeroMatrix(N, M),

@@ -82,14 +82,14 @@ weight_count = Derivation(
     intro=("$h$ heads with $d_k = d_v = d_{\\text{model}} / h$: the projections hold $h\\, d_{\\text{model}} (2 d_k + d_v)$ "
            "weights and $W^O$ holds $h\\, d_v\\, d_{\\text{model}}$; the biases add $h (2 d_k + d_v) + d_{\\text{model}}$."),
     lhs=h * (h * d) * (2 * d + d) + h * d * (h * d),
-    lhs_latex="h\\, d_{model} (2 d_k + d_v) + h\\, d_v\\, d_{model}",
-    notation={"d_{model}": h * d, "d_k": d, "d_v": d},
+    lhs_latex="h\\, d_{\\text{model}} (2 d_k + d_v) + h\\, d_v\\, d_{\\text{model}}",
+    notation={"d_{\\text{model}}": h * d, "d_k": d, "d_v": d},
     sizes={h: Size(prove=range(1, 5), numeric=12), d: Size(prove=range(1, 5), numeric=64)},
     steps=[Step(4 * (h * d) ** 2, "with $d_{\\text{model}} = h d$ and $d_k = d_v = d$: $3 h^2 d^2 + h^2 d^2 = 4 d_{\\text{model}}^2$",
                 latex="4\\, d_{\\text{model}}^2", cite=VASWANI)],
     claims=[
-        Claim(r"the biases number $4\, d_{model}$", h * (2 * d + d) + h * d, 4 * (h * d), why="$3 h d + h d = 4 d_{model}$"),
-        Property(r"BERT-base ($d_{model} = 768$, $h = 12$) has 2,359,296 attention weights", exact=_count_exact,
+        Claim(r"the biases number $4\, d_{\text{model}}$", h * (2 * d + d) + h * d, 4 * (h * d), why="$3 h d + h d = 4 d_{\\text{model}}$"),
+        Property(r"BERT-base ($d_{\text{model}} = 768$, $h = 12$) has 2,359,296 attention weights", exact=_count_exact,
                  numeric=_count_numeric, why="$4 \\cdot 768^2$"),
     ],
 )
@@ -126,6 +126,6 @@ EXAMPLE = WorkedExample(
     inputs={},
     sizes={"h": 12, "d": 64},
     shows=[(r"4 d_{\text{model}}^2", None, lambda h, d: multi_head_parameter_count(h * d, h, bias=False))],
-    title="BERT-base, $d_{\text{model}} = 768$ in $h = 12$ heads",
+    title=r"BERT-base, $d_{\text{model}} = 768$ in $h = 12$ heads",
     text=r"With $d = d_k = d_v = 64$; the NumPy reference counts the entries of $W^Q_i$, $W^K_i$, $W^V_i$ and $W^O$.",
 )

@@ -40,7 +40,7 @@ projection_weight_gradient = Derivation(
     steps=[
         Step(Derivative(Trace((X.T * dQ).T * W_Q), W_Q),
              "only the first trace depends on $W_Q$, and $\\operatorname{tr}(dQ^{\\top} X W_Q) = \\operatorname{tr}((X^{\\top} dQ)^{\\top} W_Q)$"),
-        Step(X.T * dQ, "$\\partial \\operatorname{tr}(A^{\\top} W) / \\partial W = A$: $dW_Q = X^{\\top} dQ$, of shape $d_{model} \\times d_k$"),
+        Step(X.T * dQ, "$\\partial \\operatorname{tr}(A^{\\top} W) / \\partial W = A$: $dW_Q = X^{\\top} dQ$, of shape $d_{\\text{model}} \\times d_k$"),
     ],
     claims=[
         Claim(r"$dW_K = X^{\top} dK$", Derivative(LOSS, W_K), X.T * dK, why="the same argument for the keys"),
