@@ -13,8 +13,8 @@ from symformer.blocks import PermutationMatrix, RowSoftmax
 from symformer.reference import attention
 
 ORDER = 42
-TOPIC = "Attention"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, eq. 1"
+TOPIC = "Queries, keys, values and attention"
+VASWANI = "vaswani2017attention, eq. 1"
 
 N, M, d_k, d_v = sp.symbols("N M d_k d_v", integer=True, positive=True)
 tau = sp.Symbol("tau", positive=True)
@@ -75,16 +75,16 @@ attention_forward = Derivation(
              cite=VASWANI),
     ],
     claims=[
-        Claim("P is row-stochastic: P 1 = 1", P * OneMatrix(M, 1), OneMatrix(N, 1),
+        Claim(r"$P$ is row-stochastic: $P \mathbf{1} = \mathbf{1}$", P * OneMatrix(M, 1), OneMatrix(N, 1),
               why="each row is a softmax: $\\sum_j e^{S_{ij}} / \\sum_k e^{S_{ik}} = 1$"),
         Property("every weight is positive", exact=_positive_exact, numeric=_positive_numeric,
                  why="$e^{x} > 0$ for every finite score (a -inf mask gives exact zeros, see the masks)"),
         Property("each output row is a convex combination of the value rows", exact=_positive_exact, numeric=_convex_numeric,
                  why="$o_i = \\sum_j P_{ij} v_j$ with $P_{ij} > 0$ and $\\sum_j P_{ij} = 1$: the weights are positive "
                      "(the exact witness) and sum to one (the claim above)"),
-        Claim("permuting the rows of K and V together leaves O unchanged (a cycle)", _permuted("cycle"), O,
+        Claim(r"permuting the rows of $K$ and $V$ together leaves $O$ unchanged (a cycle)", _permuted("cycle"), O,
               why="$\\Pi$ permutes the columns of $S$ and of $P$ the same way, and $P \\Pi^{\\top} \\Pi V = P V$"),
-        Claim("permuting the rows of K and V together leaves O unchanged (a swap)", _permuted("swap"), O,
+        Claim(r"permuting the rows of $K$ and $V$ together leaves $O$ unchanged (a swap)", _permuted("swap"), O,
               why="a cycle and a transposition generate every permutation, so O is invariant under all of them"),
     ],
     cite=(VASWANI,),

@@ -22,10 +22,12 @@ from sympy.matrices.expressions.hadamard import HadamardProduct
 from symformer import Claim, Derivation, Gradient, Size, Step
 from symformer.blocks import RowSoftmax
 from symformer.reference import attention_backward, safe_row_softmax, softmax_jacobian
+from symformer.export import ShapesTable, WorkedExample
+from symformer.reference import attention as attention_forward_reference
 
 ORDER = 44
-TOPIC = "Attention"
-FLASH = "Dao et al. 2022, FlashAttention, appendix B.2, eq. 4 and algorithm 4 line 19"
+TOPIC = "Queries, keys, values and attention"
+FLASH = "dao2022flashattention, appendix B.2, eq. 4 and algorithm 4 line 19"
 SOFTMAX = "derivation softmax-jacobian"
 
 N, M, d_k, d_v = sp.symbols("N M d_k d_v", integer=True, positive=True)
@@ -47,6 +49,7 @@ def _value_loss(S, V, dO):
 
 attention_grad_v = Derivation(
     slug="attention-backward-v",
+    notation={"dP": Derivative(Trace(dO.T * MatrixSymbol("W", N, M) * V), MatrixSymbol("W", N, M))},
     title="Attention backward: the gradients of the values and of the weights, and FlashAttention's D",
     topic=TOPIC,
     intro=("With $P = \\operatorname{softmax}(S)$ row by row and $O = P V$, a loss $L$ sends back "
@@ -60,10 +63,11 @@ attention_grad_v = Derivation(
         Step(P.T * dO, "$\\partial \\operatorname{tr}(A^{\\top} V) / \\partial V = A$, and $P$ does not depend on $V$: $dV = P^{\\top} dO$"),
     ],
     claims=[
-        Claim("dP = dO V^T: the gradient reaching the attention weights", Derivative(Trace(dO.T * MatrixSymbol("W", N, M) * V),
+        Claim(r"$dP = dO\, V^{\top}$: the gradient reaching the attention weights", Derivative(Trace(dO.T * MatrixSymbol("W", N, M) * V),
                                                                             MatrixSymbol("W", N, M)), dO * V.T,
               why="$\\operatorname{tr}(dO^{\\top} W V) = \\operatorname{tr}((dO V^{\\top})^{\\top} W)$ for any weights $W$"),
-        Claim("FlashAttention's D: rowsum(P o dP) = rowsum(dO o O), for any weights P",
+        Claim(r"FlashAttention's $D$: $\left(W \odot dO\, V^{\top}\right) \mathbf{1} = \left(dO \odot W V\right) \mathbf{1}$ "
+              r"for any weights $W$, so also for $W = P$",
               HadamardProduct(MatrixSymbol("W", N, M), dO * V.T) * OneMatrix(M, 1),
               HadamardProduct(dO, MatrixSymbol("W", N, M) * V) * OneMatrix(d_v, 1),
               why="$\\sum_j W_{ij} \\sum_c dO_{ic} V_{jc} = \\sum_c dO_{ic} \\sum_j W_{ij} V_{jc}$; it needs $O$ to be the output the loss saw",
@@ -93,7 +97,7 @@ attention_grad_s = Derivation(
              "(claim of derivation attention-backward-v)", cite=FLASH),
     ],
     claims=[
-        Claim("each row of dS sums to zero", HadamardProduct(P, dP - D * OneMatrix(1, M)) * OneMatrix(M, 1), ZeroMatrix(N, 1),
+        Claim(r"each row of $dS$ sums to zero", HadamardProduct(P, dP - D * OneMatrix(1, M)) * OneMatrix(M, 1), ZeroMatrix(N, 1),
               why="the softmax Jacobian annihilates $\\mathbf{1}$: adding a constant to a row of scores changes nothing"),
     ],
     result=Gradient(forward=lambda S, dP: float((dP * safe_row_softmax(S)).sum()),
@@ -107,6 +111,7 @@ def _score_loss(Q, K, dS, tau):
 
 attention_grad_qk = Derivation(
     slug="attention-backward-qk",
+    notation={"dK": Derivative(Trace(dS.T * S), K)},
     title="Attention backward: the gradients of the queries and keys",
     topic=TOPIC,
     intro=("The scores are $S = \\tau Q K^{\\top}$ with $\\tau = 1/\\sqrt{d_k}$; the stage before sends back $dS$. "
@@ -120,7 +125,7 @@ attention_grad_qk = Derivation(
         Step(tau * dS * K, "$\\partial \\operatorname{tr}(A^{\\top} Q) / \\partial Q = A$: $dQ = \\tau\\, dS\\, K$"),
     ],
     claims=[
-        Claim("dK = tau dS^T Q", Derivative(Trace(dS.T * S), K), tau * dS.T * Q,
+        Claim(r"$dK = \tau\, dS^{\top} Q$", Derivative(Trace(dS.T * S), K), tau * dS.T * Q,
               why="$\\operatorname{tr}(dS^{\\top} \\tau Q K^{\\top}) = \\tau \\operatorname{tr}((dS^{\\top} Q)^{\\top} K)$"),
     ],
     result=Gradient(forward=_score_loss, reference=lambda Q, K, dS, tau: tau * dS @ K, wrt="Q"),
@@ -188,6 +193,7 @@ attention_grad_q_general = Derivation(
 
 attention_grad_kv_general = Derivation(
     slug="attention-backward-kv-general",
+    notation={"dV": Lambda((a, b), Derivative(Sum(Sum(dOi[i, e] * Oi[i, e], (e, 1, d_v)), (i, 1, N)), Vi[a, b]))},
     title="$dK = \\tau\\, dS^{\\top} Q$ and $dV = P^{\\top} dO$ for every $N$, $M$, $d_k$, $d_v$ (index notation)",
     topic=TOPIC,
     intro=("The loss $L = \\sum_{i,e} dO_{ie} O_{ie}$ with $O_{ie} = \\sum_j P_{ij} V_{je}$, differentiated end to end; "
@@ -206,8 +212,33 @@ attention_grad_kv_general = Derivation(
                 "key $a$ enters every row $i$ through $S_{ia} = \\tau \\sum_c Q_{ic} K_{ac}$; the softmax Jacobian of each row, "
                 "then FlashAttention's $D$", cite=FLASH)],
     claims=[
-        Claim("dV = P^T dO", Derivative(Sum(Sum(dOi[i, e] * Oi[i, e], (e, 1, d_v)), (i, 1, N)), Vi[a, b]),
+        Claim(r"the values' gradient, $P$ transposed times $dO$: $dV_{ab} = \sum_i P_{ia} dO_{ib}$", Derivative(Sum(Sum(dOi[i, e] * Oi[i, e], (e, 1, d_v)), (i, 1, N)), Vi[a, b]),
               Sum(Pi[i, a] * dOi[i, b], (i, 1, N)), indices={a: M, b: d_v}, why="$O$ is linear in $V$"),
     ],
     cite=(FLASH,),
+)
+
+
+def _scores_gradient(Q, K, V, dO, tau):
+    """dS from the NumPy forward pass: P (dO V^T - rowsum(dO o O))."""
+    out, weights = attention_forward_reference(Q, K, V, scale=tau, return_weights=True)
+    return weights * (dO @ V.T - np.sum(dO * out, axis=1, keepdims=True))
+
+
+SHAPES = ShapesTable([attention_grad_v, attention_grad_s, attention_grad_qk, attention_grad],
+                     title="The shapes of attention and of its gradients")
+
+EXAMPLE = WorkedExample(
+    attention_grad,
+    inputs={"Q": [[1, 0], [0, 1]], "K": [[1, 1], [0, 1], [1, 0]], "V": [[1, 2], [0, 1], [2, 0]],
+            "dO": [[1, 0], [0, 1]], "tau": "1/2"},
+    sizes={"d_k": 2, "d_v": 2},
+    shows=[(r"P = \operatorname{softmax}(\tau Q K^{\top})", P,
+            lambda Q, K, V, tau: attention_forward_reference(Q, K, V, scale=tau, return_weights=True)[1]),
+           (r"dV = P^{\top} dO", P.T * dO, lambda Q, K, V, dO, tau: attention_backward(Q, K, V, dO, scale=tau)[2]),
+           (r"dS = P \odot (dP - D \mathbf{1}^{\top})", dS, _scores_gradient),
+           (r"dQ = \tau\, dS\, K", None, lambda Q, K, V, dO, tau: attention_backward(Q, K, V, dO, scale=tau)[0]),
+           (r"dK = \tau\, dS^{\top} Q", tau * dS.T * Q, lambda Q, K, V, dO, tau: attention_backward(Q, K, V, dO, scale=tau)[1])],
+    title="two queries, three keys",
+    text=r"$N = 2$ queries, $M = 3$ keys and values, $d_k = d_v = 2$, $\tau = 1/2$.",
 )

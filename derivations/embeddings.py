@@ -9,6 +9,7 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum
 
 from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness
+from symformer.export import WorkedExample
 from symformer.reference import embedding_backward, tied_embedding_backward, tied_logits
 
 ORDER = 20
@@ -103,7 +104,7 @@ gradient_derivation = Derivation(
              "holding token $v$ (a scatter-add; repeated tokens accumulate, absent tokens get 0)"),
     ],
     claims=[
-        Property("repeated tokens accumulate: row v of dE is the sum of G over the positions holding v",
+        Property(r"repeated tokens accumulate: row $v$ of $dE$ is the sum of the rows of $G$ at the positions holding $v$",
                  exact=_accumulate_exact, numeric=_accumulate_numeric,
                  why="$(X^{\\top} G)_{v} = \\sum_s X_{sv} G_s$ and $X_{sv} = 1$ exactly where token $v$ sits"),
     ],
@@ -131,10 +132,19 @@ tied_derivation = Derivation(
              "the scatter-add of the input path (derivation embedding-gradient) plus $(R^{\\top} h)_{vj}$ "
              "from $z_{sw} = \\sum_c h_{sc} E_{wc}$"),
     ],
-    cite=("Press and Wolf 2017, Using the Output Embedding to Improve Language Models",),
+    cite=("press2017using",),
     result=Gradient(
         forward=lambda E, X, G, h, R: float(np.sum(G * (X @ E)) + np.sum(R * tied_logits(E, h))),
         reference=lambda E, X, G, h, R: tied_embedding_backward(_token_ids(X), G, h, R, E.shape[0]),
         wrt="E", indices=(v, j),
     ),
+)
+
+
+EXAMPLE = WorkedExample(
+    gradient_derivation,
+    inputs={"X": [[1, 0, 0], [0, 0, 1], [1, 0, 0]], "G": [[1, 2], [3, 4], [5, 6]]},
+    shows=[(r"dE = X^{\top} G", None, lambda X, G: embedding_backward(_token_ids(X), G, 3))],
+    title="tokens 1, 3, 1 of a vocabulary of 3",
+    text=r"Token 1 sits at positions 1 and 3, so its row collects $G_1 + G_3$; token 2 is absent and gets 0.",
 )

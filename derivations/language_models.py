@@ -10,11 +10,12 @@ from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Product, Sum,
 
 from symformer import Claim, Derivation, Domain, Figure, Gradient, Property, Size, Step, Witness
 from symformer.figures import attention_patterns_figure
+from symformer.export import WorkedExample
 from symformer.reference import cross_entropy, cross_entropy_grad, mlm_loss, mlm_loss_grad, mlm_mask, softmax
 
 ORDER = 70
 TOPIC = "Masked and causal language models"
-BERT = "Devlin et al. 2018, BERT, section 3.1"
+BERT = "devlin2019bert, section 3.1"
 
 # --- which tokens BERT corrupts -------------------------------------------------------------------
 
@@ -84,15 +85,16 @@ mlm_fractions_derivation = Derivation(
     ),
     lhs=rho * alpha,
     lhs_latex="P(\\text{input is [MASK]})",
+    notation={r"P(\text{input is [MASK]})": rho * alpha},
     definitions=BERT_RATES,
     steps=[Step(sp.Rational(3, 25), "$0.15 \\times 0.8 = 0.12$: 12% of all positions", cite=BERT)],
     claims=[
-        Claim("P(random token) = 1.5%", rho * beta, sp.Rational(3, 200), why="$0.15 \\times 0.1$"),
-        Claim("P(chosen but unchanged) = 1.5%", rho * (1 - alpha - beta), sp.Rational(3, 200), why="$0.15 \\times 0.1$"),
-        Claim("the three cases make up the 15% chosen", rho * alpha + rho * beta + rho * (1 - alpha - beta), rho,
+        Claim(r"a random token: $\rho \beta = 1.5\%$", rho * beta, sp.Rational(3, 200), why="$0.15 \\times 0.1$"),
+        Claim(r"chosen but unchanged: $\rho (1 - \alpha - \beta) = 1.5\%$", rho * (1 - alpha - beta), sp.Rational(3, 200), why="$0.15 \\times 0.1$"),
+        Claim(r"the three cases make up the 15% chosen: $\rho \alpha + \rho \beta + \rho (1 - \alpha - \beta) = \rho$", rho * alpha + rho * beta + rho * (1 - alpha - beta), rho,
               why="the shares $\\alpha$, $\\beta$, $1 - \\alpha - \\beta$ sum to one"),
         Property(
-            "mlm_mask realises these fractions, with Hugging Face's Bernoulli choice and with the original fixed count",
+            "the reference mlm_mask realises these fractions, with Hugging Face's Bernoulli choice and with the original fixed count",
             exact=_fractions_exact,
             numeric=_fractions_simulated,
             why="the fixed count is deterministic; the rates are checked on 256,000 simulated tokens",
@@ -191,7 +193,7 @@ mlm_loss_derivation = Derivation(
     ],
     claims=[
         Property(
-            "with no chosen position the loss is defined as 0 (gradient 0), not 0/0 = NaN: divide by max(C, 1)",
+            r"with no chosen position the loss is defined as 0 (gradient 0), not $0/0$, which is NaN: divide by $\max(C, 1)$",
             exact=_empty_exact,
             numeric=_empty_numeric,
             why="$\\max(C, 1) = C$ whenever a position is chosen, and the numerator is 0 when none is",
@@ -269,14 +271,15 @@ causal_derivation = Derivation(
     ),
     lhs=log(Product(q[t], (t, 1, T))),
     lhs_latex="\\log p(x_1, \\dots, x_T)",
+    notation={r"p(x_1, \dots, x_T)": Product(q[t], (t, 1, T))},
     domains={q: "unit interval"},
     sizes={T: Size(prove=range(1, 7), numeric=16)},
     steps=[Step(Sum(log(q[t]), (t, 1, T)), "the log of a product is the sum of the logs: "
                                             "$\\log p(x) = \\sum_t \\log p(x_t \\mid x_{<t})$, one cross-entropy term per position")],
     claims=[
         Property(
-            "with the causal mask the output at t depends only on x_1..x_t; bidirectional attention lets it see x_{t+1}, "
-            "the very token it would predict",
+            r"with the causal mask the output at $t$ depends only on $x_1$ to $x_t$; bidirectional attention lets it "
+            r"see $x_{t+1}$, the very token it would predict",
             exact=_causal_exact,
             numeric=_causal_numeric,
             why="a masked score is $-\\infty$, its weight $e^{-\\infty} = 0$, so the later token drops out of the sums",
@@ -287,8 +290,18 @@ causal_derivation = Derivation(
         "in a multi-layer model, and training would learn to copy. BERT keeps bidirectional attention and hides the "
         "predicted tokens instead: that is the masked language model."
     ),
-    cite=(BERT, "Vaswani et al. 2017, section 3.2.3"),
+    cite=(BERT, "vaswani2017attention, section 3.2.3"),
     figures=[Figure("attention-patterns", attention_patterns_figure,
                     "Which keys each query may attend to: an encoder sees every token, a decoder only the tokens up to "
                     "itself, and padded keys are seen by no query.")],
+)
+
+
+EXAMPLE = WorkedExample(
+    mlm_loss_derivation,
+    inputs={"z": [[2, 0, 1], [0, 1, 1]], "w": [[1, 1, 2], [1, 1, 1]], "m": [1, 0]},
+    shows=[(r"y", y[s, j], lambda w: w / w.sum(axis=-1, keepdims=True)),
+           (r"\frac{\partial L}{\partial z} = \frac{m_s (p_{sj} - y_{sj})}{C}", None, mlm_loss_derivation.result.reference)],
+    title="two positions, one of them chosen",
+    text=r"Only position 1 is chosen ($m = (1, 0)$, $C = 1$): its row is $p - y$, the other row is 0.",
 )

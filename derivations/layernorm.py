@@ -10,10 +10,11 @@ from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, sqrt
 
 from symformer import Claim, Derivation, Domain, Gradient, Jacobian, Property, Size, Step, Witness
 from symformer.reference import layer_norm, layer_norm_backward, layer_norm_jacobian
+from symformer.export import WorkedExample
 
 ORDER = 80
 TOPIC = "LayerNorm"
-BA = "Ba, Kiros and Hinton 2016, Layer Normalization, section 3"
+BA = "ba2016layer, section 3"
 
 H = sp.Symbol("H", integer=True, positive=True)
 i, j, k, l, a, r = sp.symbols("i j k l a r", integer=True)  # r: a summation dummy that is no free index
@@ -85,6 +86,7 @@ def _rank_numeric(rng, sizes):
 
 layernorm_jacobian_derivation = Derivation(
     slug="layernorm-jacobian",
+    notation={"J": Lambda((i, j), JACOBIAN)},
     title="The LayerNorm Jacobian",
     topic=TOPIC,
     intro=(
@@ -106,21 +108,22 @@ layernorm_jacobian_derivation = Derivation(
                        "$J = \\frac{1}{\\sigma}(I - \\mathbf{1}\\mathbf{1}^{\\top}/H - \\hat x \\hat x^{\\top}/H)$", cite=BA),
     ],
     claims=[
-        Claim("d sigma / d x_j = (x_j - mu) / (H sigma)", Derivative(sigma, x[j]), (x[j] - mu) / (H * sigma),
+        Claim(r"$\frac{\partial \sigma}{\partial x_j} = \frac{x_j - \mu}{H \sigma}$", Derivative(sigma, x[j]), (x[j] - mu) / (H * sigma),
               why="chain rule through the root; the $\\partial\\mu/\\partial x_j$ terms vanish because $\\sum_k (x_k - \\mu) = 0$"),
-        Claim("J is symmetric", JACOBIAN, JACOBIAN.xreplace({i: j, j: i}), why="every term is symmetric in $i$ and $j$"),
-        Claim("J 1 = 0: adding a constant to every feature changes nothing", Sum(JACOBIAN.xreplace({j: r}), (r, 1, H)), 0,
+        Claim(r"$J$ is symmetric", JACOBIAN, JACOBIAN.xreplace({i: j, j: i}), why="every term is symmetric in $i$ and $j$"),
+        Claim(r"$\sum_j J_{ij} = 0$: adding a constant to every feature changes nothing", Sum(JACOBIAN.xreplace({j: r}), (r, 1, H)), 0,
               why="$\\sum_j \\hat x_j = 0$"),
-        Claim("J x_hat = eps x_hat / sigma^3, which is 0 only when eps = 0", Sum((JACOBIAN * xh[j]).xreplace({j: r}), (r, 1, H)),
+        Claim(r"$\sum_j J_{ij} \hat{x}_j = \epsilon \hat{x}_i / \sigma^3$, which is 0 only when $\epsilon = 0$", Sum((JACOBIAN * xh[j]).xreplace({j: r}), (r, 1, H)),
               eps * xh[i] / sigma**3, why="$\\sum_j \\hat x_j^2 = H\\,\\mathrm{var} / (\\mathrm{var} + \\epsilon) = H (1 - \\epsilon/\\sigma^2)$"),
         Property(
-            "rank J = H - 1 with eps > 0 and H - 2 with eps = 0 (x not constant, H >= 2)",
+            r"the rank of $J$ is $H - 1$ with $\epsilon > 0$ and $H - 2$ with $\epsilon = 0$ ($x$ not constant, $H \ge 2$)",
             exact=_rank_exact,
             numeric=_rank_numeric,
-            why="the kernel is span{1} when eps > 0; with eps = 0 rescaling x changes nothing either, and x_hat joins the kernel",
+            why=r"the kernel is $\operatorname{span}\{\mathbf{1}\}$ when $\epsilon > 0$; with $\epsilon = 0$ rescaling $x$ changes "
+                r"nothing either, and $\hat x$ joins the kernel",
         ),
         Claim(
-            "a constant row x_k = c gives x_hat = 0 and J = (I - 1 1^T / H) / sqrt(eps): undefined at eps = 0",
+            r"a constant row $x_k = c$ gives $\hat{x}_k = 0$ and the Jacobian $(\delta_{ij} - 1/H) / \sqrt{\epsilon}$: undefined at $\epsilon = 0$",
             CONSTANT_ROW_JACOBIAN,
             (delta(i, j) - 1 / H) / sqrt(eps),
             why="$\\mu = c$ and the variance is 0, so $\\sigma = \\sqrt{\\epsilon}$",
@@ -174,14 +177,25 @@ layernorm_backward_derivation = Derivation(
              "the delta picks $i = j$: $dx = (g - \\operatorname{mean}(g) - \\hat x \\operatorname{mean}(g \\odot \\hat x)) / \\sigma$"),
     ],
     claims=[
-        Claim("d gamma_i: the gradient of the gain is dy_i x_hat_i", Derivative(Sum(dy[k] * (g[k] * xh[k] + b[k]), (k, 1, H)), g[j]),
+        Claim(r"$d\gamma_j$: the gradient of the gain is $dy_j \hat{x}_j$", Derivative(Sum(dy[k] * (g[k] * xh[k] + b[k]), (k, 1, H)), g[j]),
               dy[j] * xh[j], indices={j: H}, why="$y_k$ depends on $\\gamma_j$ only for $k = j$"),
-        Claim("d beta_i: the gradient of the bias is dy_i", Derivative(Sum(dy[k] * (g[k] * xh[k] + b[k]), (k, 1, H)), b[j]),
+        Claim(r"$d\beta_j$: the gradient of the bias is $dy_j$", Derivative(Sum(dy[k] * (g[k] * xh[k] + b[k]), (k, 1, H)), b[j]),
               dy[j], indices={j: H}, why="$\\partial y_k / \\partial \\beta_j = \\delta_{kj}$"),
-        Claim("dx sums to zero, whatever dy", Sum((gh[j] - Sum(gh[i], (i, 1, H)) / H
+        Claim(r"$dx$ sums to zero, whatever $dy$", Sum((gh[j] - Sum(gh[i], (i, 1, H)) / H
                                                    - xh[j] * Sum(gh[i] * xh[i], (i, 1, H)) / H) / sigma, (j, 1, H)), 0,
               why="$J \\mathbf{1} = 0$ and $J$ is symmetric, so $\\mathbf{1}^{\\top} J^{\\top} g = 0$"),
     ],
     result=Gradient(forward=lambda x, gamma, dy, epsilon: float(np.sum(dy * layer_norm(x, gamma, eps=epsilon))),
                     reference=lambda x, gamma, dy, epsilon: layer_norm_backward(x, dy, gamma, eps=epsilon)[0], wrt="x", indices=(j,)),
+)
+
+
+EXAMPLE = WorkedExample(
+    layernorm_jacobian_derivation,
+    inputs={"x": [1, 2, 6], "epsilon": "1/100"},
+    shows=[(r"\hat x", xh[i], lambda x, epsilon: layer_norm(x, eps=epsilon)),
+           (r"J = \frac{1}{\sigma}\Bigl(I - \frac{\mathbf{1}\mathbf{1}^{\top}}{H} - \frac{\hat x \hat x^{\top}}{H}\Bigr)", None,
+            lambda x, epsilon: layer_norm_jacobian(x, eps=epsilon))],
+    title="three features",
+    text=r"$\mu = 3$ and $\sigma = \sqrt{14/3 + 1/100}$; the rows of $J$ sum to zero.",
 )

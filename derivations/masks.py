@@ -17,12 +17,14 @@ from sympy.matrices.expressions.hadamard import HadamardProduct
 from symformer import Claim, Derivation, Property, Size, Step, Witness
 from symformer.blocks import CausalMask, MaskedEntries, PaddingMask, RowSoftmax
 from symformer.reference import additive_mask, attention, attention_backward, causal_mask, padding_mask
+from symformer.export import WorkedExample
+from symformer.reference import safe_row_softmax
 
 ORDER = 46
 TOPIC = "Attention masks"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.3"
-SAFE = "PyTorch >= 2.5, scaled_dot_product_attention (math path, _safe_softmax)"
-FLASH2 = "FlashAttention >= 2.1 changelog: causal masks aligned to the bottom-right corner"
+VASWANI = "vaswani2017attention, section 3.2.3"
+SAFE = "pytorch2024sdpa, math path, _safe_softmax"
+FLASH2 = "dao2023flashattention21"
 
 N, M = sp.symbols("N M", integer=True, positive=True)
 S, dP = MatrixSymbol("S", N, M), MatrixSymbol("dP", N, M)
@@ -127,6 +129,7 @@ def _combination_numeric(rng, sizes):
 
 masked_attention = Derivation(
     slug="masked-attention",
+    notation={"dS": HadamardProduct(RowSoftmax(S + B_TOP), dP - HadamardProduct(RowSoftmax(S + B_TOP), dP) * sp.OneMatrix(M, 1) * sp.OneMatrix(1, M))},
     title="Masked attention: $-\\infty$ before the softmax gives exact zeros",
     topic=TOPIC,
     intro=("Adding $B_{ij} = -\\infty$ to a score removes key $j$ from query $i$: $e^{-\\infty} = 0$. "
@@ -136,12 +139,12 @@ masked_attention = Derivation(
     steps=[Step(ZeroMatrix(N, M), "$e^{S_{ij} - \\infty} = 0$ in the numerator, the denominator keeps the visible keys",
                 cite=VASWANI)],
     claims=[
-        Claim("bottom-right alignment: masked entries have P = 0 too",
+        Claim(r"bottom-right alignment: masked entries get weight 0 too",
               HadamardProduct(RowSoftmax(S + B_BOTTOM), MaskedEntries(B_BOTTOM)), ZeroMatrix(N, M), cite=FLASH2,
               why="the same argument; with $N > M$ the first $N - M$ queries see no key and get $P = 0$ (safe softmax)"),
-        Claim("the two alignments agree when N = M", MaskedEntries(CausalMask(N, N, "top-left")),
+        Claim(r"the two alignments agree when $N = M$", MaskedEntries(CausalMask(N, N, "top-left")),
               MaskedEntries(CausalMask(N, N, "bottom-right")), why="the offset $M - N$ is 0"),
-        Claim("masked entries receive zero gradient: dS o [B = -inf] = 0",
+        Claim(r"masked entries receive zero gradient: $dS \odot \mathbf{1}\left[B_{\mathrm{causal}} = -\infty\right] = 0$",
               HadamardProduct(HadamardProduct(RowSoftmax(S + B_TOP), dP - HadamardProduct(RowSoftmax(S + B_TOP), dP)
                                               * sp.OneMatrix(M, 1) * sp.OneMatrix(1, M)), MaskedEntries(B_TOP)),
               ZeroMatrix(N, M),
@@ -149,12 +152,23 @@ masked_attention = Derivation(
         Property("the explicit gradient at masked scores is exactly zero", exact=_masked_gradient_exact,
                  numeric=_masked_gradient_numeric,
                  why="a masked score enters only through $e^{S_{ij} - \\infty} = 0$; so padded keys and values get no gradient"),
-        Property("causal prefix invariance: output t does not depend on tokens after t", exact=_prefix_exact,
+        Property(r"causal prefix invariance: output $t$ does not depend on tokens after $t$", exact=_prefix_exact,
                  numeric=_prefix_numeric, why="row $t$ of $P$ is 0 beyond column $t$, so later keys and values never enter it"),
         Property("a fully masked row returns zeros, and zero gradients", exact=_empty_row_exact, numeric=_empty_row_numeric,
                  cite=SAFE, why="the safe softmax returns 0 for a row of only $-\\infty$; the textbook formula gives 0/0"),
-        Property("causal and padding masks combine by addition (boolean: and)", exact=_combination_exact,
+        Property(r"causal and padding masks combine by addition (as booleans, by and)", exact=_combination_exact,
                  numeric=_combination_numeric, why="$-\\infty + 0 = -\\infty + (-\\infty) = -\\infty$"),
     ],
     cite=(VASWANI, SAFE),
+)
+
+
+EXAMPLE = WorkedExample(
+    masked_attention,
+    inputs={"S": [[1, 2, 0], [0, 1, 2], [2, 0, 1]]},
+    shows=[(r"B = B_{\mathrm{causal}}", B_TOP, lambda S: additive_mask(causal_mask(3))),
+           (r"P = \operatorname{softmax}(S + B)", RowSoftmax(S + B_TOP),
+            lambda S: safe_row_softmax(S + additive_mask(causal_mask(3))))],
+    title="a causal mask on three tokens",
+    text=r"Above the diagonal $e^{-\infty} = 0$ exactly; each row of $P$ still sums to one over the keys it may see.",
 )

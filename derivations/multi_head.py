@@ -11,6 +11,7 @@ from sympy import BlockMatrix, Derivative, MatrixSymbol, Trace
 
 from symformer import Claim, Derivation, Property, Size, Step, Witness
 from symformer.blocks import RowSoftmax
+from symformer.export import WorkedExample
 from symformer.reference import (
     attention,
     multi_head_attention,
@@ -20,7 +21,7 @@ from symformer.reference import (
 
 ORDER = 48
 TOPIC = "Multi-head attention"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.2"
+VASWANI = "vaswani2017attention, section 3.2.2"
 
 N, d_v, d_model = sp.symbols("N d_v d_model", integer=True, positive=True)
 H = [MatrixSymbol(f"H_{i}", N, d_v) for i in (1, 2, 3)]
@@ -35,6 +36,7 @@ SUM = H[0] * W[0] + H[1] * W[1] + H[2] * W[2]
 
 concat_as_sum = Derivation(
     slug="multi-head-concat-as-sum",
+    notation={"dH_1": Derivative(Trace(G.T * SUM), H[0]), "dW^{O}_{2}": Derivative(Trace(G.T * SUM), W[1])},
     title="$\\operatorname{Concat}(\\text{heads})\\, W^O$ is a sum over the heads",
     topic=TOPIC,
     intro=("Three heads, each $N \\times d_v$. Split $W^O$ into row blocks $W^O_i$ of $d_v$ rows: the output "
@@ -43,13 +45,13 @@ concat_as_sum = Derivation(
     sizes=SIZES,
     steps=[Step(SUM, "block matrix product: a row of blocks times a column of blocks", cite=VASWANI)],
     claims=[
-        Claim("the backward pass: d head_i = dY (W^O_i)^T", Derivative(Trace(G.T * SUM), H[0]), G * W[0].T,
+        Claim(r"the backward pass of the first head: $dH_1 = dY\, {W^{O}_{1}}^{\top}$", Derivative(Trace(G.T * SUM), H[0]), G * W[0].T,
               why="$\\operatorname{tr}(dY^{\\top} H_1 W^O_1) = \\operatorname{tr}((dY W^{O\\top}_1)^{\\top} H_1)$"),
-        Claim("dW^O_i = head_i^T dY", Derivative(Trace(G.T * SUM), W[1]), H[1].T * G,
+        Claim(r"the second head's output weights: $dW^{O}_{2} = H_2^{\top} dY$", Derivative(Trace(G.T * SUM), W[1]), H[1].T * G,
               why="$\\operatorname{tr}(dY^{\\top} H_2 W^O_2) = \\operatorname{tr}((H_2^{\\top} dY)^{\\top} W^O_2)$"),
-        Property("h = 1 reduces to Attention(X W^Q, X W^K, X W^V) W^O", exact=lambda sizes: _one_head_exact(sizes),
+        Property(r"with one head, multi-head attention reduces to single-head attention of the projected inputs, times $W^O$", exact=lambda sizes: _one_head_exact(sizes),
                  numeric=lambda rng, sizes: _one_head_numeric(rng, sizes),
-                 why="one column block is the whole matrix, and its scale is $1/\\sqrt{d_k}$ with $d_k = d_{model}$"),
+                 why="one column block is the whole matrix, and its scale is $1/\\sqrt{d_k}$ with $d_k = d_{\\text{model}}$"),
     ],
     cite=(VASWANI,),
 )
@@ -77,16 +79,17 @@ weight_count = Derivation(
     slug="multi-head-weight-count",
     title="Multi-head attention has $4 d_{\\text{model}}^2$ weights",
     topic=TOPIC,
-    intro=("$h$ heads with $d_k = d_v = d_{model} / h$: the projections hold $h\\, d_{model} (2 d_k + d_v)$ weights "
-           "and $W^O$ holds $h\\, d_v\\, d_{model}$; the biases add $h (2 d_k + d_v) + d_{model}$."),
+    intro=("$h$ heads with $d_k = d_v = d_{\\text{model}} / h$: the projections hold $h\\, d_{\\text{model}} (2 d_k + d_v)$ "
+           "weights and $W^O$ holds $h\\, d_v\\, d_{\\text{model}}$; the biases add $h (2 d_k + d_v) + d_{\\text{model}}$."),
     lhs=h * (h * d) * (2 * d + d) + h * d * (h * d),
-    lhs_latex="h\\, d_{model} (2 d_k + d_v) + h\\, d_v\\, d_{model}",
+    lhs_latex="h\\, d_{\\text{model}} (2 d_k + d_v) + h\\, d_v\\, d_{\\text{model}}",
+    notation={"d_{\\text{model}}": h * d, "d_k": d, "d_v": d},
     sizes={h: Size(prove=range(1, 5), numeric=12), d: Size(prove=range(1, 5), numeric=64)},
-    steps=[Step(4 * (h * d) ** 2, "with $d_{model} = h d$ and $d_k = d_v = d$: $3 h^2 d^2 + h^2 d^2 = 4 d_{model}^2$",
-                latex="4\\, d_{model}^2", cite=VASWANI)],
+    steps=[Step(4 * (h * d) ** 2, "with $d_{\\text{model}} = h d$ and $d_k = d_v = d$: $3 h^2 d^2 + h^2 d^2 = 4 d_{\\text{model}}^2$",
+                latex="4\\, d_{\\text{model}}^2", cite=VASWANI)],
     claims=[
-        Claim("the biases number 4 d_model", h * (2 * d + d) + h * d, 4 * (h * d), why="$3 h d + h d = 4 d_{model}$"),
-        Property("BERT-base (d_model = 768, h = 12) has 2,359,296 attention weights", exact=_count_exact,
+        Claim(r"the biases number $4\, d_{\text{model}}$", h * (2 * d + d) + h * d, 4 * (h * d), why="$3 h d + h d = 4 d_{\\text{model}}$"),
+        Property(r"BERT-base ($d_{\text{model}} = 768$, $h = 12$) has 2,359,296 attention weights", exact=_count_exact,
                  numeric=_count_numeric, why="$4 \\cdot 768^2$"),
     ],
 )
@@ -116,3 +119,13 @@ def _one_head_numeric(rng, sizes):
     error = float(np.abs(multi - single).max())
     grads = multi_head_attention_backward(X, X, Wq, Wk, Wv, Wo, 1, np.ones((n, width)))
     return Witness(error < 1e-12 and np.isfinite(grads.dW_o).all(), f"largest difference {error:.2g}", error)
+
+
+EXAMPLE = WorkedExample(
+    weight_count,
+    inputs={},
+    sizes={"h": 12, "d": 64},
+    shows=[(r"4 d_{\text{model}}^2", None, lambda h, d: multi_head_parameter_count(h * d, h, bias=False))],
+    title=r"BERT-base, $d_{\text{model}} = 768$ in $h = 12$ heads",
+    text=r"With $d = d_k = d_v = 64$; the NumPy reference counts the entries of $W^Q_i$, $W^K_i$, $W^V_i$ and $W^O$.",
+)

@@ -15,10 +15,11 @@ from sympy import IndexedBase, KroneckerDelta, Sum, cos, pi, sin
 from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
 from symformer.figures import dot_product_by_offset, encoding_heatmap, rotation_on_circle
 from symformer.reference import rotation_matrix, sinusoidal_encoding, sinusoidal_frequencies
+from symformer.export import WorkedExample
 
 ORDER = 60
 TOPIC = "Positional encodings"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.5"
+VASWANI = "vaswani2017attention, section 3.5"
 
 p, q, k, s, a, b = sp.symbols("p q k s a b", real=True)
 omega = sp.Symbol("omega", positive=True)
@@ -74,6 +75,7 @@ frequencies_derivation = Derivation(
     ),
     lhs=2 * pi / omega_i,
     lhs_latex="\\lambda_i = \\frac{2\\pi}{\\omega_i}",
+    notation={r"\lambda_i": 2 * pi / omega_i},
     definitions={omega_i: 10000 ** (-2 * i / d)},
     domains={d: "positive"},
     steps=[
@@ -81,20 +83,20 @@ frequencies_derivation = Derivation(
         Step(WAVELENGTH, "$1 / 10000^{-x} = 10000^{x}$: the wavelength grows geometrically with $i$"),
     ],
     claims=[
-        Claim("the shortest wavelength, pair i = 0, is 2 pi", WAVELENGTH.subs(i, 0), 2 * pi),
-        Claim("the longest wavelength, pair i = d/2 - 1, is 2 pi 10000^((d-2)/d)", WAVELENGTH.subs(i, d / 2 - 1), LONGEST,
+        Claim(r"the shortest wavelength, pair $i = 0$, is $2\pi$", WAVELENGTH.subs(i, 0), 2 * pi),
+        Claim(r"the longest wavelength, pair $i = d/2 - 1$, is $2\pi \cdot 10000^{(d-2)/d}$", WAVELENGTH.subs(i, d / 2 - 1), LONGEST,
               why="$2(d/2 - 1)/d = (d - 2)/d$"),
-        Claim("it falls short of 2 pi 10000 by the factor 10000^(2/d)", 2 * pi * 10000 / LONGEST, 10000 ** (2 / d),
+        Claim(r"it falls short of $2\pi \cdot 10000$ by the factor $10000^{2/d}$", 2 * pi * 10000 / LONGEST, 10000 ** (2 / d),
               why="$1 - (d-2)/d = 2/d$; for $d = 512$ the factor is $1.037$, for $d = 4$ it is $100$"),
-        Claim("consecutive wavelengths have the constant ratio 10000^(2/d)", WAVELENGTH.subs(i, i + 1) / WAVELENGTH,
+        Claim(r"consecutive wavelengths have the constant ratio $10000^{2/d}$", WAVELENGTH.subs(i, i + 1) / WAVELENGTH,
               10000 ** (2 / d), why="a geometric progression"),
-        Property("every wavelength lies in [2 pi, 2 pi 10000^((d-2)/d)], below 2 pi 10000, and the reference "
-                 "encoding repeats after it", exact=_wavelength_range_exact, numeric=_wavelength_range_numeric,
+        Property(r"every wavelength lies between $2\pi$ and $2\pi \cdot 10000^{(d-2)/d}$, below $2\pi \cdot 10000$, "
+                 r"and the reference encoding repeats after it", exact=_wavelength_range_exact, numeric=_wavelength_range_numeric,
                  why="$0 \\le 2i/d \\le (d-2)/d < 1$"),
     ],
     cite=(VASWANI,),
     figures=[Figure("encoding-heatmap", encoding_heatmap,
-                    "The encoding of positions 0-99 in d = 128 dimensions: the first pairs oscillate fast, "
+                    "The encoding of positions 0 to 99 in $d = 128$ dimensions: the first pairs oscillate fast, "
                     "the last ones barely move over 100 positions.")],
 )
 
@@ -118,6 +120,7 @@ def _pairs(*positions):
 
 rotation_derivation = Derivation(
     slug="sinusoidal-rotation",
+    notation={"T": T, "PE": PE},
     title="The rotation property: $PE(p + k) = T(k)\\, PE(p)$",
     topic=TOPIC,
     intro=(
@@ -136,20 +139,20 @@ rotation_derivation = Derivation(
              cite=VASWANI),
     ],
     claims=[
-        Claim("T(k) is orthogonal: T(k)^T T(k) = I", sp.MatMul(T(k).T, T(k)), sp.eye(2),
+        Claim(r"$T(k)$ is orthogonal: $T(k)^{\top} T(k) = I$", sp.MatMul(T(k).T, T(k)), sp.eye(2),
               why="$\\cos^2 + \\sin^2 = 1$; the map preserves length, $|PE(p)| = |PE(p + k)|$"),
-        Claim("one T(k) serves every position: T(k) [PE(p), PE(q)] = [PE(p + k), PE(q + k)]",
+        Claim(r"one $T(k)$ serves every position: $T(k) \begin{pmatrix} PE(p) & PE(q) \end{pmatrix} = \begin{pmatrix} PE(p + k) & PE(q + k) \end{pmatrix}$",
               sp.MatMul(T(k), _pairs(p, q)), _pairs(p + k, q + k),
               why="$p$ does not occur in $T(k)$"),
-        Claim("two positions determine T(k): det [PE(p), PE(q)] = sin(omega (p - q))",
+        Claim(r"two positions determine $T(k)$: $\det \begin{pmatrix} PE(p) & PE(q) \end{pmatrix} = \sin(\omega (p - q))$",
               sp.Determinant(_pairs(p, q)), sin(omega * (p - q)),
               why="where this is not 0, $T(k) = [PE(p+k), PE(q+k)]\\,[PE(p), PE(q)]^{-1}$, so no other matrix "
                   "maps every $PE(p)$ to $PE(p + k)$: $T(k)$ cannot depend on $p$"),
-        Claim("offsets add: T(a) T(b) = T(a + b)", sp.MatMul(T(a), T(b)), T(a + b),
+        Claim(r"offsets add: $T(a) T(b) = T(a + b)$", sp.MatMul(T(a), T(b)), T(a + b),
               why="rotations by $\\omega a$ and $\\omega b$ compose to one by $\\omega(a + b)$"),
-        Claim("going back is the transpose: T(-k) = T(k)^T", T(-k), T(k).T,
+        Claim(r"going back is the transpose: $T(-k) = T(k)^{\top}$", T(-k), T(k).T,
               why="$\\cos$ is even and $\\sin$ is odd"),
-        Claim("T(0) = I", T(0), sp.eye(2), why="no offset, no rotation"),
+        Claim(r"$T(0) = I$", T(0), sp.eye(2), why="no offset, no rotation"),
     ],
     outro=(
         "In the plane with axes $(\\sin, \\cos)$ the pair is a point on the unit circle at angle $\\omega p$ from the "
@@ -158,8 +161,8 @@ rotation_derivation = Derivation(
     ),
     cite=(VASWANI,),
     figures=[Figure("rotation-on-circle", rotation_on_circle,
-                    "One frequency pair of the encoding, (PE(p, 2), PE(p, 3)), for p = 0..11: the point turns by the "
-                    "same angle at every step, so an offset of k is the same rotation from any start.")],
+                    "One frequency pair of the encoding, $(PE(p, 2), PE(p, 3))$, for $p = 0, \\dots, 11$: the point turns by "
+                    "the same angle at every step, so an offset of $k$ is the same rotation from any start.")],
 )
 
 
@@ -220,6 +223,8 @@ rotation_every_d_derivation = Derivation(
     lhs=ROTATED_SIN,
     lhs_latex="\\left(T(k)\\, PE(p)\\right)_{2j-1} = \\sum_{l=1}^{h} \\delta_{jl} \\left(\\cos(\\omega_l k) \\sin(\\omega_l p) "
               "+ \\sin(\\omega_l k) \\cos(\\omega_l p)\\right)",
+    notation={r"\left(T(k)\, PE(p)\right)_{2j-1}": ROTATED_SIN, r"PE(p + k)_{2j}": cos(w[j] * (p + k)),
+              r"\left(T(k)\, PE(p)\right)_{2j}": Sum(delta(j, l) * (-sin(w[l] * k) * sin(w[l] * p) + cos(w[l] * k) * cos(w[l] * p)), (l, 1, h))},
     sizes=PAIRS,
     domains={w: "positive"},
     indices={j: h},
@@ -229,11 +234,11 @@ rotation_every_d_derivation = Derivation(
         Step(sin(w[j] * (p + k)), "angle addition: this is $PE(p + k)_{2j-1}$", cite=VASWANI),
     ],
     claims=[
-        Claim("the cosine row: (T(k) PE(p))_{2j} = cos(omega_j (p + k)) = PE(p + k)_{2j}",
+        Claim(r"the cosine row: $(T(k)\, PE(p))_{2j} = \cos(\omega_j (p + k)) = PE(p + k)_{2j}$",
               Sum(delta(j, l) * (-sin(w[l] * k) * sin(w[l] * p) + cos(w[l] * k) * cos(w[l] * p)), (l, 1, h)),
               cos(w[j] * (p + k)), why="angle addition for $\\cos$"),
-        Property("assembled at d = 2h, T(k) maps PE(p) to PE(p + k) and is orthogonal; the NumPy reference agrees "
-                 "to 1e-12 relative for p up to 10^4, both layouts",
+        Property(r"assembled in $2h$ dimensions, the rotation maps each encoding to the one $k$ positions on and is "
+                 r"orthogonal; the NumPy reference agrees to $10^{-12}$ relative for positions up to $10^4$, both layouts",
                  exact=_block_rotation_exact, numeric=_block_rotation_numeric,
                  why="a block-diagonal matrix of rotations is a rotation"),
     ],
@@ -261,18 +266,19 @@ dot_product_derivation = Derivation(
     lhs=_dot(p, q),
     lhs_latex="PE(p) \\cdot PE(q) = \\sum_{l=1}^{h} \\left(\\sin(\\omega_l p) \\sin(\\omega_l q) "
               "+ \\cos(\\omega_l p) \\cos(\\omega_l q)\\right)",
+    notation={r"PE(p) \cdot PE(q)": _dot(p, q), r"PE(p + s) \cdot PE(q + s)": _dot(p + s, q + s), r"\|PE(p)\|^2": _dot(p, p)},
     sizes=PAIRS,
     domains={w: "positive"},
     steps=[
         Step(COSINES, "$\\cos(x - y) = \\cos x \\cos y + \\sin x \\sin y$ in every pair"),
     ],
     claims=[
-        Claim("it depends only on p - q: shifting both positions by s changes nothing", _dot(p + s, q + s), _dot(p, q),
+        Claim(r"it depends only on $p - q$: shifting both positions by $s$ changes nothing", _dot(p + s, q + s), _dot(p, q),
               why="$(p + s) - (q + s) = p - q$",
               latex=r"PE(p + s) \cdot PE(q + s) = PE(p) \cdot PE(q)"),
-        Claim("it is even in p - q, so it cannot tell p before q from p after q", COSINES,
+        Claim(r"it is even in $p - q$, so it cannot tell $p$ before $q$ from $p$ after $q$", COSINES,
               Sum(cos(w[l] * (q - p)), (l, 1, h)), why="$\\cos$ is even"),
-        Claim("|PE(p)|^2 = d/2 = h", _dot(p, p), h, why="$\\sin^2 + \\cos^2 = 1$ in each of the $h$ pairs"),
+        Claim(r"$\|PE(p)\|^2 = h$, half the dimension", _dot(p, p), h, why="$\\sin^2 + \\cos^2 = 1$ in each of the $h$ pairs"),
     ],
     outro=(
         "The maximum $h = d/2$ is reached at $p = q$. Because the function is even, a dot product of sinusoidal "
@@ -281,6 +287,18 @@ dot_product_derivation = Derivation(
     ),
     cite=(VASWANI,),
     figures=[Figure("dot-product-by-offset", dot_product_by_offset,
-                    "PE(p) . PE(q) against p - q for d = 128, with q = 0 and q = 400: the two curves coincide "
-                    "and are symmetric about 0, with the peak d/2 = 64 at p = q.")],
+                    "$PE(p) \\cdot PE(q)$ against $p - q$ for $d = 128$, with $q = 0$ and $q = 400$: the two curves coincide "
+                    "and are symmetric about 0, with the peak $d/2 = 64$ at $p = q$.")],
+)
+
+
+EXAMPLE = WorkedExample(
+    rotation_derivation,
+    inputs={"p": 1, "k": 2, "omega": 1},
+    shows=[(r"PE(1)", PE(p), lambda p: sinusoidal_encoding(1, 2, start=p)[0]),
+           (r"T(2)", T(k), lambda k: rotation_matrix(k, 2)),
+           (r"T(2)\, PE(1)", None, lambda p, k: rotation_matrix(k, 2) @ sinusoidal_encoding(1, 2, start=p)[0]),
+           (r"PE(3)", PE(p + k), lambda p, k: sinusoidal_encoding(1, 2, start=p + k)[0])],
+    title="position 1 moved on by 2",
+    text=r"One pair with $\omega = 1$ (the first pair, $i = 0$); the NumPy reference encodes with $d = 2$.",
 )

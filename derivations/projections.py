@@ -10,8 +10,8 @@ from sympy import Derivative, MatrixSymbol, Trace
 from symformer import Claim, Derivation, Gradient, Size, Step
 
 ORDER = 40
-TOPIC = "Attention"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.2"
+TOPIC = "Queries, keys, values and attention"
+VASWANI = "vaswani2017attention, section 3.2.2"
 
 N, d_model, d_k, d_v = sp.symbols("N d_model d_k d_v", integer=True, positive=True)
 X = MatrixSymbol("X", N, d_model)
@@ -29,6 +29,7 @@ def _loss(X, W_Q, W_K, W_V, dQ, dK, dV):
 
 projection_weight_gradient = Derivation(
     slug="projection-weight-gradient",
+    notation={"dW_K": Derivative(LOSS, W_K), "dW_V": Derivative(LOSS, W_V)},
     title="The gradient of a projection\'s weights: $dW_Q = X^{\\top} dQ$",
     topic=TOPIC,
     intro=("Queries, keys and values are linear maps of the tokens: $Q = X W_Q$ ($N \\times d_k$), "
@@ -39,11 +40,11 @@ projection_weight_gradient = Derivation(
     steps=[
         Step(Derivative(Trace((X.T * dQ).T * W_Q), W_Q),
              "only the first trace depends on $W_Q$, and $\\operatorname{tr}(dQ^{\\top} X W_Q) = \\operatorname{tr}((X^{\\top} dQ)^{\\top} W_Q)$"),
-        Step(X.T * dQ, "$\\partial \\operatorname{tr}(A^{\\top} W) / \\partial W = A$: $dW_Q = X^{\\top} dQ$, of shape $d_{model} \\times d_k$"),
+        Step(X.T * dQ, "$\\partial \\operatorname{tr}(A^{\\top} W) / \\partial W = A$: $dW_Q = X^{\\top} dQ$, of shape $d_{\\text{model}} \\times d_k$"),
     ],
     claims=[
-        Claim("dW_K = X^T dK", Derivative(LOSS, W_K), X.T * dK, why="the same argument for the keys"),
-        Claim("dW_V = X^T dV", Derivative(LOSS, W_V), X.T * dV, why="the same argument for the values ($d_v$ columns)"),
+        Claim(r"$dW_K = X^{\top} dK$", Derivative(LOSS, W_K), X.T * dK, why="the same argument for the keys"),
+        Claim(r"$dW_V = X^{\top} dV$", Derivative(LOSS, W_V), X.T * dV, why="the same argument for the values ($d_v$ columns)"),
     ],
     result=Gradient(forward=_loss, reference=lambda X, dQ: X.T @ dQ, wrt="W_Q"),
     cite=(VASWANI,),

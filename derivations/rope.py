@@ -16,7 +16,7 @@ from symformer.reference import rope, rope_matrix, rope_permutation
 
 ORDER = 61
 TOPIC = "Positional encodings"
-ROFORMER = "Su et al. 2021, RoFormer, eq. 14-16"
+ROFORMER = "su2021roformer, eq. 14-16"
 
 m, n, s, a, b = sp.symbols("m n s a b", real=True)
 theta = sp.Symbol("theta", positive=True)
@@ -41,6 +41,7 @@ relative_score_derivation = Derivation(
     ),
     lhs=sp.MatMul(sp.MatMul(R(m), q).T, sp.MatMul(R(n), k)),
     lhs_latex="\\langle R(m) q, R(n) k \\rangle = (R(m) q)^{\\top} R(n) k",
+    notation={"R": R, "q": q, "k": k},
     steps=[
         Step(sp.MatMul(q.T, R(m).T, R(n), k), "$(R q)^{\\top} = q^{\\top} R^{\\top}$",
              latex="q^{\\top} R(m)^{\\top} R(n)\\, k"),
@@ -48,11 +49,11 @@ relative_score_derivation = Derivation(
              latex="q^{\\top} R(n - m)\\, k = \\langle q, R(n - m) k \\rangle", cite=ROFORMER),
     ],
     claims=[
-        Claim("R(m)^T R(n) = R(n - m)", sp.MatMul(R(m).T, R(n)), R(n - m),
+        Claim(r"$R(m)^{\top} R(n) = R(n - m)$", sp.MatMul(R(m).T, R(n)), R(n - m),
               why="undo the rotation by $m\\theta$, then rotate by $n\\theta$"),
-        Claim("R(m) is orthogonal: R(m)^T R(m) = I", sp.MatMul(R(m).T, R(m)), sp.eye(2), why="$\\cos^2 + \\sin^2 = 1$"),
-        Claim("rotations compose: R(a) R(b) = R(a + b)", sp.MatMul(R(a), R(b)), R(a + b), why="angles add"),
-        Claim("shifting both positions by s leaves the score unchanged",
+        Claim(r"$R(m)$ is orthogonal: $R(m)^{\top} R(m) = I$", sp.MatMul(R(m).T, R(m)), sp.eye(2), why="$\\cos^2 + \\sin^2 = 1$"),
+        Claim(r"rotations compose: $R(a) R(b) = R(a + b)$", sp.MatMul(R(a), R(b)), R(a + b), why="angles add"),
+        Claim(r"shifting both positions by $s$ leaves the score unchanged",
               sp.MatMul(sp.MatMul(R(m + s), q).T, sp.MatMul(R(n + s), k)),
               sp.MatMul(sp.MatMul(R(m), q).T, sp.MatMul(R(n), k)), why="$(n + s) - (m + s) = n - m$",
               latex=r"(R(m + s)\, q)^{\top} R(n + s)\, k = (R(m)\, q)^{\top} R(n)\, k"),
@@ -161,6 +162,9 @@ every_d_derivation = Derivation(
     ),
     lhs=_score(m, n),
     lhs_latex="\\langle R(m) q, R(n) k \\rangle",
+    notation={r"\langle R(m) q, R(n) k \rangle": _score(m, n), r"\langle R(m + s) q, R(n + s) k \rangle": _score(m + s, n + s),
+              r"(R(n - m) k)_{j1}": _rotated(K, n - m, 1), r"(R(n - m) k)_{j2}": _rotated(K, n - m, 2),
+              r"\langle q, R(n - m) k \rangle": RELATIVE, "i": sp.Symbol("i", integer=True), "d": 2 * h},
     sizes={h: Size(prove=range(1, 4), numeric=64)},
     domains={th: "positive"},
     steps=[
@@ -169,14 +173,15 @@ every_d_derivation = Derivation(
                    "= \\langle q, R(n - m) k \\rangle", cite=ROFORMER),
     ],
     claims=[
-        Claim("the score depends only on n - m: shifting both positions by s changes nothing", _score(m + s, n + s),
+        Claim(r"the score depends only on $n - m$: shifting both positions by $s$ changes nothing", _score(m + s, n + s),
               _score(m, n), why="$(n + s) - (m + s) = n - m$",
               latex=r"\langle R(m + s)\, q, R(n + s)\, k \rangle = \langle R(m)\, q, R(n)\, k \rangle"),
-        Property("the NumPy reference rope scores equal <q, R(n - m) k> and are shift invariant, both layouts",
+        Property(r"the NumPy reference rope scores equal $\langle q, R(n - m) k \rangle$ and are shift invariant, both layouts",
                  exact=_reference_scores_exact, numeric=_reference_scores_numeric,
                  why="the block-diagonal $R(m)^{\\top} R(n) = R(n - m)$"),
-        Property("layouts: interleaved pairs (2i, 2i+1) and rotate-half pairs (i, i + d/2) differ; with "
-                 "P the permutation [0, 2, 4, ..., 1, 3, 5, ...], R_half(m) = P R_inter(m) P^T",
+        Property(r"layouts: interleaved pairs (coordinates $2i$ and $2i + 1$) and rotate-half pairs ($i$ and $i + d/2$) "
+                 r"differ; with $P$ the permutation that lists the even coordinates first, then the odd ones, the "
+                 r"rotate-half rotation is $P$ times the interleaved one times $P^{\top}$",
                  exact=_layouts_exact, numeric=_layouts_numeric,
                  why="P sends coordinate $2i$ to $i$ and $2i+1$ to $i + d/2$, so it sends each interleaved pair "
                      "onto the matching rotate-half pair"),
@@ -190,6 +195,6 @@ every_d_derivation = Derivation(
     ),
     cite=(ROFORMER,),
     figures=[Figure("rope-score-by-offset", rope_score_by_offset,
-                    "<R(m) q, R(n) k> for fixed random q, k in d = 128, against n - m, with m = 0 and m = 400: "
-                    "the curves coincide, and are not symmetric.")],
+                    "$\\langle R(m) q, R(n) k \\rangle$ for fixed random $q$, $k$ in $d = 128$, against $n - m$, with $m = 0$ and "
+                    "$m = 400$: the curves coincide, and are not symmetric.")],
 )

@@ -14,9 +14,9 @@ from sympy import IndexedBase, KroneckerDelta, Lambda, Sum
 from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
 from symformer.figures import softmax_saturation_figure
 
-ORDER = 50
-TOPIC = "Scaled dot-product attention"
-VASWANI = "Vaswani et al. 2017, section 3.2.1 and footnote 4"
+ORDER = 43  # right after the scores S = tau Q K^T are introduced
+TOPIC = "Queries, keys, values and attention"
+VASWANI = "vaswani2017attention, section 3.2.1 and footnote 4"
 
 d = sp.Symbol("d_k", integer=True, positive=True)
 i, j, a, b = sp.symbols("i j a b", integer=True)
@@ -111,6 +111,8 @@ scaling_derivation = Derivation(
     ),
     lhs=VARIANCE,
     lhs_latex="\\operatorname{Var}[q \\cdot k]",
+    notation={r"\operatorname{Var}[q \cdot k]": VARIANCE, r"\mathbb{E}[q \cdot k]": Sum(mq * mk, (i, 1, d)),
+              r"\mathbb{E}[q \cdot q]": Sum(Mq[i, i], (i, 1, d))},
     definitions=SECOND_MOMENTS,
     sizes=SIZES,
     steps=[
@@ -122,17 +124,17 @@ scaling_derivation = Derivation(
                       "$E[q \\cdot k]^2$", cite=VASWANI),
     ],
     claims=[
-        Claim("E[q . k] = d_k mu_q mu_k, which is 0 for zero-mean components", Sum(mq * mk, (i, 1, d)), d * mq * mk,
+        Claim(r"$\mathbb{E}[q \cdot k] = d_k \mu_q \mu_k$, which is 0 for zero-mean components", Sum(mq * mk, (i, 1, d)), d * mq * mk,
               why="linearity and independence: $E[q_i k_i] = \\mu_q \\mu_k$"),
-        Claim("with mean 0 and variance 1, Var[q . k] = d_k", STANDARD_VARIANCE, d,
+        Claim(r"with mean 0 and variance 1 the variance of the score is $d_k$", STANDARD_VARIANCE, d,
               why="only $\\sigma_q^2 \\sigma_k^2 = 1$ survives, once per dimension", cite=VASWANI),
-        Claim("after scaling by 1/sqrt(d_k) the variance is 1", STANDARD_VARIANCE / sp.sqrt(d) ** 2, 1,
+        Claim(r"after scaling by $1/\sqrt{d_k}$ the variance is 1", STANDARD_VARIANCE / sp.sqrt(d) ** 2, 1,
               why="$\\operatorname{Var}[c X] = c^2 \\operatorname{Var}[X]$ with $c = 1/\\sqrt{d_k}$"),
-        Claim("the counter-case q = k: E[q . q] = d_k (sigma_q^2 + mu_q^2), which is d_k, not 0",
+        Claim(r"the counter-case of a key equal to the query: $\mathbb{E}[q \cdot q] = d_k (\sigma_q^2 + \mu_q^2)$, which is $d_k$, not 0",
               Sum(Mq[i, i], (i, 1, d)), d * (sq**2 + mq**2),
               why="$E[q_i q_i] = \\sigma_q^2 + \\mu_q^2$: a vector is perfectly aligned with itself"),
         Property(
-            "Var[q . k] = d_k, Var[q . k / sqrt(d_k)] = 1 and E[q . q] = d_k for mean-0, variance-1 components, Gaussian or not",
+            r"sampled with mean-0, variance-1 components, Gaussian or not: the score has variance $d_k$, the scaled score variance 1, and a query's squared length has mean $d_k$",
             exact=_variance_exact,
             numeric=_variance_monte_carlo,
             why="exact distributions of a skewed two-point law; seeded Monte Carlo for Gaussian, Rademacher and skewed",

@@ -9,6 +9,7 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, exp, log
 
 from symformer import Claim, Derivation, Gradient, Jacobian, Property, Size, Step, Witness
+from symformer.export import WorkedExample
 from symformer.reference import (
     cross_entropy,
     cross_entropy_grad,
@@ -20,7 +21,7 @@ from symformer.reference import (
 
 ORDER = 30
 TOPIC = "Softmax and cross-entropy"
-FLASH = "Dao et al. 2022, FlashAttention, appendix B.2"
+FLASH = "dao2022flashattention, appendix B.2"
 
 n = sp.Symbol("n", integer=True, positive=True)
 i, j, k, a = sp.symbols("i j k a", integer=True)
@@ -95,6 +96,7 @@ def _rank_numeric(rng, sizes):
 
 softmax_jacobian_derivation = Derivation(
     slug="softmax-jacobian",
+    notation={"J": sp.Lambda((i, j), p[i] * (delta(i, j) - p[j]))},
     title="The softmax Jacobian",
     topic=TOPIC,
     intro=(
@@ -121,30 +123,30 @@ softmax_jacobian_derivation = Derivation(
              cite=FLASH),
     ],
     claims=[
-        Claim("J is symmetric", p[i] * (delta(i, j) - p[j]), p[j] * (delta(j, i) - p[i]),
+        Claim(r"$J$ is symmetric", p[i] * (delta(i, j) - p[j]), p[j] * (delta(j, i) - p[i]),
               why="$p_i \\delta_{ij} = p_j \\delta_{ij}$ and $p_i p_j = p_j p_i$"),
-        Claim("J 1 = 0: each row sums to zero", Sum(p[i] * (delta(i, j) - p[j]), (j, 1, n)), 0,
+        Claim(r"each row sums to zero: $\sum_j J_{ij} = 0$", Sum(p[i] * (delta(i, j) - p[j]), (j, 1, n)), 0,
               why="$\\sum_j p_j = 1$"),
         Claim(
-            "the quadratic form is a variance: x^T J x = sum_i p_i (x_i - sum_k p_k x_k)^2",
+            r"the quadratic form is a variance: $\sum_i \sum_j x_i J_{ij} x_j = \sum_i p_i \left(x_i - \sum_k p_k x_k\right)^2$",
             Sum(Sum(x[i] * p[i] * (delta(i, j) - p[j]) * x[j], (j, 1, n)), (i, 1, n)),
             Sum(p[i] * (x[i] - Sum(p[k] * x[k], (k, 1, n))) ** 2, (i, 1, n)),
             why="expand the square and use $\\sum_i p_i = 1$; a weighted variance is never negative",
         ),
         Property(
-            "J is positive semidefinite",
+            r"$J$ is positive semidefinite",
             exact=_psd_exact,
             numeric=_psd_numeric,
             why="the quadratic form above is a sum of non-negative terms",
         ),
         Property(
-            "rank J = n - 1 when every p_i > 0; with exact zeros, (number of positive p_i) - 1",
+            r"the rank of $J$ is $n - 1$ when every $p_i > 0$; with exact zeros, the number of positive $p_i$ less one",
             exact=_rank_exact,
             numeric=_rank_numeric,
-            why="the kernel is spanned by 1, which is the shift invariance below",
+            why="the kernel is spanned by $\\mathbf{1}$, which is the shift invariance below",
         ),
         Claim(
-            "shift invariance: softmax(z + c 1) = softmax(z)",
+            r"shift invariance: adding $c$ to every logit changes nothing, $\frac{e^{z_i + c}}{\sum_k e^{z_k + c}} = p_i$",
             exp(z[i] + c) / Sum(exp(z[k] + c), (k, 1, n)),
             p[i],
             why="$e^{c}$ cancels between numerator and denominator",
@@ -170,10 +172,10 @@ log_softmax_jacobian_derivation = Derivation(
         Step(delta(i, j) - p[j], "recognise $p_j$; in matrix form $I - \\mathbf{1} p^{\\top}$, which is not symmetric"),
     ],
     claims=[
-        Claim("the softmax Jacobian is diag(p) times this one", Derivative(p[i], z[j]), p[i] * (delta(i, j) - p[j]),
+        Claim(r"the softmax Jacobian is this one with row $i$ scaled by $p_i$: $\frac{\partial p_i}{\partial z_j} = p_i (\delta_{ij} - p_j)$", Derivative(p[i], z[j]), p[i] * (delta(i, j) - p[j]),
               why="$\\partial p_i = p_i \\, \\partial \\log p_i$"),
         Claim(
-            "subtracting any m from every logit gives the same log-softmax (the stable form uses m = max z)",
+            r"subtracting any $m$ from every logit gives the same log-softmax, $z_i - m - \log \sum_k e^{z_k - m} = \log p_i$ (the stable form takes the largest logit for $m$)",
             (z[i] - m) - log(Sum(exp(z[k] - m), (k, 1, n))),
             log(p[i]),
             why="$\\log \\sum_k e^{z_k - m} = \\log \\sum_k e^{z_k} - m$",
@@ -202,7 +204,7 @@ softmax_temperature_derivation = Derivation(
     ],
     claims=[
         Claim(
-            "at T = 1 it is the softmax Jacobian",
+            r"at $T = 1$ it is the softmax Jacobian",
             (exp(z[i] / T) / SUM_EXP_T * (delta(i, j) - exp(z[j] / T) / SUM_EXP_T) / T).subs(T, 1),
             p[i] * (delta(i, j) - p[j]),
             why="$z / 1 = z$",
@@ -255,7 +257,7 @@ cross_entropy_probability_derivation = Derivation(
         Step(Sum(y[k], (k, 1, n)) * p[j] - y[j], "the general cross-entropy gradient (derivation cross-entropy-gradient)"),
         Step(p[j] - y[j], "the targets sum to one"),
     ],
-    claims=[Claim("the targets sum to one", Sum(y[k], (k, 1, n)), 1, why="$\\sum_k w_k / \\sum_l w_l = 1$")],
+    claims=[Claim(r"the targets sum to one: $\sum_k y_k = 1$", Sum(y[k], (k, 1, n)), 1, why="$\\sum_k w_k / \\sum_l w_l = 1$")],
     result=Gradient(forward=lambda z, w: cross_entropy(z, w / w.sum()), reference=lambda z, w: softmax(z) - w / w.sum(),
                     wrt="z", indices=(j,)),
 )
@@ -279,4 +281,14 @@ softmax_max_subtraction_derivation = Derivation(
         Step(p[i], "definition of softmax"),
     ],
     outro="With $m = \\max_k z_k$ the largest term of the sum is $e^0 = 1$, so the sum lies in $[1, n]$: no overflow, no division by zero.",
+)
+
+
+EXAMPLE = WorkedExample(
+    softmax_jacobian_derivation,
+    inputs={"z": [1, 2, 3]},
+    shows=[(r"p = \operatorname{softmax}(z)", p[i], lambda z: softmax(z)),
+           (r"J = \operatorname{diag}(p) - p p^{\top}", None, lambda z: softmax_jacobian(z))],
+    title="the softmax of $(1, 2, 3)$ and its Jacobian",
+    text="Each row of $J$ sums to zero, and $J$ is symmetric, as the claims say.",
 )

@@ -8,6 +8,7 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, Sum, sqrt
 
 from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness
+from symformer.export import WorkedExample
 from symformer.reference import cosine_similarity, cosine_similarity_grad
 
 ORDER = 10
@@ -42,9 +43,9 @@ projection_derivation = Derivation(
         Step(sp.Integer(0), "the two sums are $u \\cdot v$ and $v \\cdot v$: the residual is orthogonal to $v$"),
     ],
     claims=[
-        Claim("the squared length of the projection is (u . v)^2 / |v|^2",
+        Claim(r"the squared length of the projection is $(u \cdot v)^2 / \|v\|^2$",
               Sum((UV / VV * v[i]) ** 2, (i, 1, d)), UV**2 / VV, why="$|c v|^2 = c^2 |v|^2$ with $c = u \\cdot v / v \\cdot v$"),
-        Claim("Pythagoras: |u|^2 = |projection|^2 + |residual|^2",
+        Claim(r"Pythagoras: $\|u\|^2$ is the squared length of the projection plus that of the residual",
               UU, Sum((UV / VV * v[i]) ** 2, (i, 1, d)) + Sum((u[i] - UV / VV * v[i]) ** 2, (i, 1, d)),
               why="the cross term is twice the projection times the residual, which is 0"),
     ],
@@ -106,7 +107,7 @@ cauchy_schwarz_derivation = Derivation(
     ],
     claims=[
         Property(
-            "|u . v| <= |u| |v|, with equality exactly when u and v are parallel",
+            r"$|u \cdot v| \le \|u\|\, \|v\|$, with equality exactly when $u$ and $v$ are parallel",
             exact=_cauchy_schwarz_exact,
             numeric=_cauchy_schwarz_numeric,
             why="the gap is a sum of squares; it is 0 only when $u_i v_j = u_j v_i$ for every pair",
@@ -117,6 +118,8 @@ cauchy_schwarz_derivation = Derivation(
 
 cosine_derivation = Derivation(
     slug="cosine-similarity-gradient",
+    notation={r"\cos(a u, b v)": Sum(a * u[k] * b * v[k], (k, 1, d)) / (sqrt(Sum((a * u[k]) ** 2, (k, 1, d))) * sqrt(Sum((b * v[k]) ** 2, (k, 1, d)))),
+              r"\cos(u, v)": COSINE},
     title="Cosine similarity and its gradient",
     topic=TOPIC,
     intro=(
@@ -134,13 +137,23 @@ cosine_derivation = Derivation(
              "recognise the cosine: $\\nabla_u \\cos = \\frac{v}{|u||v|} - \\cos(u, v) \\frac{u}{|u|^2}$"),
     ],
     claims=[
-        Claim("scaling invariance: cos(a u, b v) = cos(u, v) for a, b > 0",
+        Claim(r"scaling invariance: $\cos(a u, b v) = \cos(u, v)$ for positive $a$ and $b$",
               Sum(a * u[k] * b * v[k], (k, 1, d)) / (sqrt(Sum((a * u[k]) ** 2, (k, 1, d))) * sqrt(Sum((b * v[k]) ** 2, (k, 1, d)))),
               COSINE, why="$a b$ leaves the numerator and $\\sqrt{a^2} \\sqrt{b^2} = a b$ the denominator"),
-        Claim("the gradient is orthogonal to u: lengthening u does not change the cosine",
+        Claim(r"the gradient is orthogonal to $u$: lengthening $u$ does not change the cosine",
               Sum((v[j] / (sqrt(UU) * sqrt(VV)) - COSINE * u[j] / UU) * u[j], (j, 1, d)), 0,
               why="$u \\cdot v / (|u||v|) - \\cos(u, v) |u|^2 / |u|^2 = 0$"),
     ],
     result=Gradient(forward=lambda u, v: cosine_similarity(u, v), reference=lambda u, v: cosine_similarity_grad(u, v),
                     wrt="u", indices=(j,)),
+)
+
+
+EXAMPLE = WorkedExample(
+    cosine_derivation,
+    inputs={"u": [1, 2, 2], "v": [2, 0, 1]},
+    shows=[(r"\cos(u, v)", COSINE, lambda u, v: cosine_similarity(u, v)),
+           (r"\nabla_u \cos(u, v)", None, lambda u, v: cosine_similarity_grad(u, v))],
+    title="the cosine of two vectors and its gradient",
+    text=r"$|u| = 3$ and $|v| = \sqrt{5}$; the gradient is orthogonal to $u$.",
 )

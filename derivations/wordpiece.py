@@ -15,11 +15,12 @@ import sympy as sp
 from sympy import IndexedBase, Sum, log
 
 from symformer import Claim, Derivation, Property, Size, Step, Witness
+from symformer.export import WorkedExample
 
 ORDER = 5  # the course begins where text becomes tokens
 TOPIC = "WordPiece tokenization"
-COURSE = "Hugging Face NLP course, chapter 6, WordPiece tokenization"
-SCHUSTER = "Schuster and Nakajima 2012, Japanese and Korean voice search"
+COURSE = "huggingface2022wordpiece"
+SCHUSTER = "schuster2012japanese"
 
 # k occurrences of the pair (a, b); a occurs s_a more times elsewhere, b s_b more; m other units.
 k, s_a, s_b = sp.symbols("k s_a s_b", positive=True)
@@ -211,11 +212,12 @@ wordpiece_score_derivation = Derivation(
         "so its log-likelihood is $L = \\sum_u f(u) \\log (f(u)/N)$. Merge every one of the $k = f(ab)$ "
         "adjacent occurrences of the pair $(a, b)$ into a new unit $ab$ ($a$ and $b$ distinct, $ab$ new): "
         "$f(a)$ and $f(b)$ drop by $k$, $f(ab) = k$, and the total drops to $N - k$. "
-        "Write $c_a = f(a)$, $c_b = f(b)$, $o_u$ for the other units' counts, $R = \\sum_u o_u$, "
-        "and $S = k / (c_a c_b)$ for the score."
+        "Write $c_a = f(a)$, $c_b = f(b)$, $o_1, \\dots, o_m$ for the counts of the $m$ other units, "
+        "$R = \\sum_u o_u$, and $S = k / (c_a c_b)$ for the score."
     ),
     lhs=L_AFTER - L_BEFORE,
     lhs_latex="\\Delta L",
+    notation={r"\Delta L": L_AFTER - L_BEFORE},
     definitions=COUNTS,
     sizes={m: Size(prove=range(1, 4), numeric=50)},
     domains={o: "positive"},
@@ -245,8 +247,8 @@ wordpiece_score_derivation = Derivation(
     ],
     claims=[
         Claim(
-            "with the probabilities held fixed, each merged occurrence changes L by log S + log N, "
-            "the pointwise mutual information of a and b",
+            r"with the probabilities held fixed, each merged occurrence changes $L$ by $\log S + \log N$, "
+            r"the pointwise mutual information of $a$ and $b$",
             log(k / N) - log(c_a / N) - log(c_b / N),
             log(S) + log(N),
             why="an occurrence stops contributing $\\log p_a + \\log p_b$ and contributes $\\log p_{ab}$; "
@@ -255,28 +257,28 @@ wordpiece_score_derivation = Derivation(
             cite=SCHUSTER,
         ),
         Claim(
-            "the renormalisation term splits into one function of k/c per count",
+            r"the renormalisation term splits into one function of $k / c_a$, $k / c_b$ and $k / N$ per count",
             E / k + 1,
             F.subs(x, k / c_a) + F.subs(x, k / c_b) - F.subs(x, k / N),
             why="$E/k = (c/k - 1)\\log(1 - k/c)$ summed with signs, and $+1 = 1 + 1 - 1$",
         ),
         Property(
-            "-k/N <= E/k + 1 <= k/c_a + k/c_b, so Delta L / k = log S + log N - 1 for a pair rare against "
-            "its units and the corpus",
+            r"$-k/N \le E/k + 1 \le k/c_a + k/c_b$, so $\Delta L / k \approx \log S + \log N - 1$ for a pair "
+            r"rare against its units and the corpus",
             exact=_f_series_exact,
             numeric=_f_bound_numeric,
             why="$F(x) = (1/x - 1)\\log(1 - x) + 1 = \\sum_{n \\ge 1} x^n / (n(n+1))$ has positive "
             "coefficients adding up to 1, so $0 \\le F(x) \\le x$ on $[0, 1]$",
         ),
         Property(
-            "on the built-in corpus, ranking the first step's pairs by S agrees with ranking them by the "
-            "exact gain per occurrence Delta L / k (Spearman >= 0.99)",
+            r"on the built-in corpus, ranking the first step's pairs by $S$ agrees with ranking them by the "
+            r"exact gain per occurrence $\Delta L / k$ (a Spearman correlation of at least 0.99)",
             exact=lambda sizes: None,
             numeric=_per_occurrence_numeric,
             why="by the claims above the two differ by the constant $\\log N - 1$ plus $O(k/c)$",
         ),
         Property(
-            "but not with the total exact gain Delta L: at most 6 of the top 10 agree, and the pair the "
+            r"but not with the total exact gain $\Delta L$: at most 6 of the top 10 agree, and the pair the "
             "score picks gains less than a quarter of the best",
             exact=lambda sizes: None,
             numeric=_total_numeric,
@@ -295,4 +297,25 @@ wordpiece_score_derivation = Derivation(
         "does; the score merges pairs that are surprising, and reaches frequent pairs later."
     ),
     cite=(COURSE, SCHUSTER),
+)
+
+
+def unigram_gain(k, s_a, s_b, o):
+    """The exact change of the unigram log-likelihood sum_u f(u) log(f(u) / N) when k occurrences of
+    (a, b) merge, counted directly from the unit counts before and after (NumPy, no SymPy)."""
+    def log_likelihood(counts):
+        counts = np.asarray(counts, dtype=float)
+        return float(np.sum(counts * np.log(counts / counts.sum())))
+
+    c_a, c_b, others = k + s_a, k + s_b, list(np.atleast_1d(o))
+    return log_likelihood([c_a - k, c_b - k, k, *others]) - log_likelihood([c_a, c_b, *others])
+
+
+EXAMPLE = WorkedExample(
+    wordpiece_score_derivation,
+    inputs={"k": 2, "s_a": 1, "s_b": 2, "o": [5, 6]},
+    shows=[(r"S = \frac{k}{c_a c_b}", S, lambda k, s_a, s_b: k / ((k + s_a) * (k + s_b))),
+           (r"\Delta L = k (\log S + \log N) + E", None, unigram_gain)],
+    title="merging a pair seen twice",
+    text=r"Here $c_a = 3$, $c_b = 4$ and $N = 18$; the NumPy reference counts the units before and after the merge.",
 )

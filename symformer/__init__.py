@@ -21,7 +21,7 @@ from symformer.engine.domains import Domain
 from symformer.engine.model import Claim, Derivation, Figure, Gradient, Jacobian, Property, Size, Step, Witness
 from symformer.engine.results import Report, VerifyConfig
 from symformer.engine.verify import verify
-from symformer._version import __version__
+from symformer._version import __version__  # noqa: F401  (symformer.__version__)
 from symformer.errors import DerivationError, InputError, LoadError, SymformerError, UnknownDerivation, UsageError
 from symformer.notation.printer import Style
 

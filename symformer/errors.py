@@ -76,3 +76,15 @@ _REMEDIES = {
     errno.EEXIST: "a file of that name is in the way; move it or choose another path",
     errno.ENAMETOOLONG: "the name is too long; choose a shorter path",
 }
+
+
+class LatexError(UsageError):
+    """LaTeX that cannot be read: the message names the line and column and what was expected there."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
+class LatexShapeError(LatexError):
+    """Readable LaTeX whose matrix shapes do not fit (an undefined product, a sum of two shapes): a wrong formula."""

@@ -105,8 +105,10 @@ def test_forward_derivation_is_proved_at_every_small_size():
     report = catalog_report("scaled-dot-product-attention")
     assert report.ok, report.describe_failures()
     levels = {c.label: c.level for c in report.checks}
-    assert levels["claim 'P is row-stochastic: P 1 = 1'"] == "proved for N = 1..3, M = 1..3, d_k in {1, 2}, d_v in {1, 2}"
-    assert levels["claim 'permuting the rows of K and V together leaves O unchanged (a cycle)'"].startswith("proved for N = 1..3")
+    assert levels["claim " + repr(r"$P$ is row-stochastic: $P \mathbf{1} = \mathbf{1}$")] == \
+        "proved for N = 1..3, M = 1..3, d_k in {1, 2}, d_v in {1, 2}"
+    assert levels["claim " + repr(r"permuting the rows of $K$ and $V$ together leaves $O$ unchanged (a cycle)")].startswith(
+        "proved for N = 1..3")
 
 
 def test_projection_derivations_verify():

@@ -1,15 +1,21 @@
 """``symformer build``: what it writes, what it refuses, how it rebuilds, and the PDFs pdflatex makes."""
 
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from symformer import discover
 from symformer.cli import main
-from symformer.export import LatexCompileError, build
+from symformer.errors import SymformerError
+from symformer.export import LatexCompileError, WorkedExample, build
 from symformer.export import builder as build_module
+from symformer.export import figures as figures_module
+from symformer.export.bibliography import backend, free_text_key
+from symformer.export.builder import overfull_boxes
 from symformer.export.compile import pdf_pages  # pages counted as the builder counts them
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,13 +70,22 @@ def test_build_writes_notes_slides_handout_and_figures(demo, tmp_path, capsys):
     assert len(re.findall(r"^\[\d/7\] [a-z-]+: ok \(\d", err, re.M)) == 7  # a derivation a line
     notes = (out / "notes.tex").read_text()
     assert notes.index(r"\section{Softmax and cross-entropy}") < notes.index(r"\section{Demo: sums \& 50\% of \#\#ing}")
-    assert r"\includegraphics[width=0.75\linewidth]{figures/double-sum-bars.pdf}" in notes
-    assert r"\hfill {\footnotesize\textit{proved for all n}}" in notes
-    assert r"\bibitem{knuth-1968-section-1" in notes and r"\cite{knuth-1968-section-1" in notes
+    assert r"\includegraphics[width=0.85\linewidth,height=0.4\textheight,keepaspectratio]{figures/double-sum-bars.pdf}" in notes
+    assert r"{\mbox{proved for all $n$}}" in notes  # the level typeset as mathematics, beside its step
+    key = free_text_key("Knuth 1968, section 1.2.3")
+    if backend() == "biblatex":  # a free-text source becomes an entry of its own, labelled by its text
+        assert rf"\parencite{{{key}}}" in notes
+        bib = (out / "references.bib").read_text()
+        assert f"@misc{{{key}," in bib and "shorthand = {Knuth 1968, section 1.2.3}" in bib
+        assert bib.count("@inproceedings{dao2022flashattention,") == 1
+    else:
+        assert rf"\hyperlink{{ref:{key}}}{{Knuth 1968, section 1.2.3}}" in notes
     assert (out / "figures" / "double-sum-bars.pdf").read_bytes().startswith(b"%PDF")
     assert (out / "figures" / "double-sum-bars.png").read_bytes().startswith(b"\x89PNG")
     assert r"\documentclass[handout]{beamer}" in (out / "slides-handout.tex").read_text()
-    assert r"\documentclass[]{beamer}" in (out / "slides.tex").read_text()
+    slides = (out / "slides.tex").read_text()
+    assert r"\documentclass[]{beamer}" in slides
+    assert r"\includegraphics[width=\linewidth,height=0.64\textheight,keepaspectratio]{figures/double-sum-bars.pdf}" in slides
 
 
 def test_rebuild_is_incremental(demo, tmp_path, capsys):
@@ -148,24 +163,256 @@ def test_compiled_pdfs_have_the_expected_pages(demo, tmp_path):
 @pytest.mark.latex
 @needs_latex
 def test_a_compile_failure_shows_the_log_and_keeps_the_tex(demo, tmp_path):
+    # the reader refuses the unknown macro, so only an unverified export reaches LaTeX with it
     demo.write_text(DEMO.replace('cite="Knuth 1968, section 1.2.3"', r'latex=r"\notamacro x"'))
     out = tmp_path / "out"
     with pytest.raises(LatexCompileError) as failure:
-        build(discover([demo]).derivations, out)
+        build(discover([demo]).derivations, out, allow_unverified=True)
     message = str(failure.value)
     assert "did not compile; the source is kept at" in message
     assert "Undefined control sequence" in message and r"\notamacro" in message
     assert (out / "notes.tex").is_file()
 
 
-@pytest.mark.slow
-@pytest.mark.latex
-@needs_latex
-def test_the_whole_builtin_course_builds(tmp_path, capsys):
-    out = tmp_path / "course"
-    assert main(["build", "-o", str(out)]) == 0, capsys.readouterr().err
-    found = discover()
+def test_one_lecture_builds_alone_with_its_prerequisites_listed(tmp_path, capsys):
+    out = tmp_path / "lecture"
+    assert main(["build", "cross-entropy-gradient", "-o", str(out), "--no-pdf"]) == 0, capsys.readouterr().err
+    notes, slides = (out / "notes.tex").read_text(), (out / "slides.tex").read_text()
+    assert notes.count(r"\label{d:") == 1 and r"\label{d:cross-entropy-gradient}" in notes
+    # it cites the log-softmax Jacobian, which this lecture does not derive: listed first, by title, never by slug
+    for text in (notes, slides):
+        assert "Before this lecture" in text and r"\item The log-softmax Jacobian" in text
+        assert r"the log-softmax Jacobian (derivation~\emph{The log-softmax Jacobian})" in text
+        assert "derivation log-softmax-jacobian" not in text
+
+
+def test_a_topic_builds_alone(tmp_path, capsys):
+    out = tmp_path / "topic"
+    assert main(["build", "--topic", "layernorm", "-o", str(out), "--no-pdf"]) == 0, capsys.readouterr().err
     notes = (out / "notes.tex").read_text()
-    for derivation in found.derivations:
-        assert rf"\label{{d:{derivation.slug}}}" in notes
-    assert pdf_pages(out / "slides-handout.pdf") == len(_frames((out / "slides-handout.tex").read_text()))
+    assert re.findall(r"\\label\{d:([a-z-]+)\}", notes) == ["layernorm-jacobian", "layernorm-affine-jacobian",
+                                                              "layernorm-backward"]
+    assert re.findall(r"^\\section\{(.*)\}$", notes, re.M) == ["LayerNorm"]
+    # a cross-reference inside the lecture is a section number, by \ref
+    assert r"the LayerNorm Jacobian (Section~\ref{d:layernorm-jacobian})" in notes
+
+
+def test_an_unknown_topic_is_refused_with_the_topics_there_are(tmp_path, capsys):
+    assert main(["build", "--topic", "layer norms", "-o", str(tmp_path / "x"), "--no-pdf"]) == 2
+    err = capsys.readouterr().err
+    assert "no topic 'layer norms' among the derivations to build; did you mean 'LayerNorm'" in err
+    assert "Softmax and cross-entropy" in err and not (tmp_path / "x").exists()
+
+
+def test_the_title_page_carries_author_institute_and_date(demo, tmp_path):
+    out = tmp_path / "out"
+    assert main(["build", str(demo), "-o", str(out), "--no-pdf", "--author", "A. Teacher & co", "--institute",
+                 "School of Sums", "--date", "1 May 2026", "--title", "Sums"]) == 0
+    slides, notes = (out / "slides.tex").read_text(), (out / "notes.tex").read_text()
+    for line in (r"\title{Sums}", r"\author{A. Teacher \& co}", r"\institute{School of Sums}", r"\date{1 May 2026}"):
+        assert line in slides
+    assert r"\author{A. Teacher \& co \\ School of Sums}" in notes and r"\date{1 May 2026}" in notes
+
+
+def test_figures_are_cached_by_content_so_a_new_folder_draws_nothing(demo, tmp_path, monkeypatch):
+    derivations = discover([demo]).derivations
+    build(derivations, tmp_path / "first", compile=False)
+    drawn = (tmp_path / "first" / "figures" / "double-sum-bars.png").read_bytes()
+
+    def no_drawing(*arguments):
+        raise AssertionError("a figure already in the cache was drawn again")
+
+    monkeypatch.setattr(figures_module, "_draw", no_drawing)
+    build(derivations, tmp_path / "second", compile=False)
+    assert (tmp_path / "second" / "figures" / "double-sum-bars.png").read_bytes() == drawn
+    assert (tmp_path / "second" / "figures" / "double-sum-bars.pdf").read_bytes().startswith(b"%PDF")
+    # the key follows what the picture depends on, not the caption
+    figure = derivations[0].figures[0]
+    assert figures_module.figure_key(figure) == figures_module.figure_key(type(figure)(figure.name, figure.make, "new"))
+
+
+def test_a_worked_example_whose_reference_disagrees_stops_the_build(demo, tmp_path):
+    derivation = discover([demo]).derivations[0]
+    WorkedExample(derivation, {"x": [1, 2, 3]}, [("2 S", None, lambda x: 2 * x.sum() + 1)], sizes={"n": 3})
+    with pytest.raises(SymformerError, match=r"derivation 'double-sum', worked example, 2 S: the derived result gives "
+                                             r"12\.0 but the NumPy reference gives 13\.0"):
+        build([derivation], tmp_path / "out", compile=False)
+
+
+def test_a_worked_example_is_shown_with_its_numbers(demo, tmp_path):
+    derivation = discover([demo]).derivations[0]
+    WorkedExample(derivation, {"x": [1, "1/2", 3]}, [("2 S", None, lambda x: 2 * x.sum())], sizes={"n": 3},
+                  title="three numbers")
+    build([derivation], tmp_path / "out", compile=False)
+    slides = (tmp_path / "out" / "slides.tex").read_text()
+    assert r"\begin{frame}[t]{Worked example: three numbers}" in slides
+    assert r"x = \left(1, \frac{1}{2}, 3\right)" in slides and "2 S &= 9" in slides
+
+
+OVERFULL_LOG = """(./slides.tex
+Overfull \\hbox (12.5pt too wide) detected at line 6
+[]
+Overfull \\vbox (3.25pt too high) detected at line 9
+Overfull \\hbox (0.4pt too wide) in paragraph at lines 2--2
+"""
+OVERFULL_TEX = """\\begin{document}
+front matter
+% symformer: derivation softmax-jacobian, steps 1-3
+\\begin{frame}
+rows
+\\end{frame}
+% symformer: derivation softmax-jacobian, claims
+\\begin{frame}
+\\end{frame}
+"""
+
+
+def test_overfull_boxes_are_named_by_the_derivation_and_steps_they_belong_to(tmp_path):
+    (tmp_path / "slides.tex").write_text(OVERFULL_TEX)
+    (tmp_path / "slides.log").write_text(OVERFULL_LOG)
+    boxes = overfull_boxes(tmp_path / "slides.tex")
+    assert [str(b) for b in boxes] == [
+        "slides.tex, line 6: a box 12.5 pt too wide in derivation softmax-jacobian, steps 1-3",
+        "slides.tex, line 9: a box 3.2 pt too high in derivation softmax-jacobian, claims",
+        "slides.tex, line 2: a box 0.4 pt too wide in the front matter",
+    ]
+    assert overfull_boxes(tmp_path / "missing.tex") == []
+
+
+# --- the whole course, compiled once for the session ---------------------------------------------------
+
+COURSE_TOPICS = ["WordPiece tokenization", "Vectors and dot products", "Word embeddings", "Softmax and cross-entropy",
+                 "Queries, keys, values and attention", "Attention masks", "Multi-head attention", "Positional encodings",
+                 "Masked and causal language models", "LayerNorm"]
+ASCII_MATHEMATICS = ["d_k", "sqrt(", "^T", "sum_", " in {", "\\", "mathbb"]
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory):
+    """The built-in course built and compiled once: (folder, BuildResult)."""
+    if shutil.which("pdflatex") is None or shutil.which("pdftotext") is None or shutil.which("pdfinfo") is None:
+        pytest.skip("needs pdflatex, pdftotext and pdfinfo (Debian: texlive-*, poppler-utils)")
+    folder = tmp_path_factory.mktemp("course")
+    cache = folder / "cache"
+    saved = os.environ.get("SYMFORMER_CACHE_DIR")
+    os.environ["SYMFORMER_CACHE_DIR"] = str(cache)
+    try:
+        result = build(discover().derivations, folder / "out", author="A. Teacher", date="1 May 2026")
+    finally:
+        if saved is None:
+            os.environ.pop("SYMFORMER_CACHE_DIR", None)
+        else:
+            os.environ["SYMFORMER_CACHE_DIR"] = saved
+    return folder / "out", result
+
+
+def _text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.latex
+def test_course_has_no_overfull_box_above_a_point(course):
+    folder, result = course
+    assert [str(b) for b in result.overfull if b.points > 1.0] == []
+    for name in ("notes", "slides", "slides-handout"):  # the logs say the same, read independently
+        log = (folder / f"{name}.log").read_text(errors="replace")
+        sizes = [float(v) for v in re.findall(r"^Overfull \\[hv]box \(([\d.]+)pt too", log, re.M)]
+        assert [v for v in sizes if v > 1.0] == [], name
+
+
+@pytest.mark.latex
+def test_every_text_box_of_the_course_lies_inside_its_page(course):
+    folder, _ = course
+    for name in ("notes", "slides", "slides-handout"):
+        xml = subprocess.run(["pdftotext", "-bbox", str(folder / f"{name}.pdf"), "-"], capture_output=True, text=True,
+                             check=True).stdout
+        pages = re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', xml, re.S)
+        assert len(pages) == pdf_pages(folder / f"{name}.pdf")
+        outside = []
+        for number, (width, height, body) in enumerate(pages, start=1):
+            for word, box in ((w[-1], tuple(map(float, w[:4]))) for w in re.findall(
+                    r'<word xMin="([\d.-]+)" yMin="([\d.-]+)" xMax="([\d.-]+)" yMax="([\d.-]+)">(.*?)</word>', body)):
+                # a glyph's box may reach a hair beyond its ink (the radical of a title's sqrt): 1 pt of slack
+                if box[0] < -1 or box[1] < -1 or box[2] > float(width) + 1 or box[3] > float(height) + 1:
+                    outside.append((name, number, word))
+        assert outside == []
+
+
+@pytest.mark.latex
+def test_slides_and_handout_show_every_justification_and_level(course):
+    folder, _ = course
+    for name in ("slides", "slides-handout"):
+        text = " ".join(_text(folder / f"{name}.pdf").split())
+        assert "quotient rule" in text and "split the fraction" in text
+        assert "proved for all n" in text and "Vaswani et al. 2017" in text
+        assert "Worked example: the softmax of (1, 2, 3) and its Jacobian" in text
+    notes = " ".join(_text(folder / "notes.pdf").split())
+    assert "quotient rule" in notes and "proved for all n" in notes
+
+
+@pytest.mark.latex
+def test_no_ascii_mathematics_reaches_the_pages(course):
+    folder, _ = course
+    for name in ("notes", "slides"):
+        text = _text(folder / f"{name}.pdf")
+        assert [token for token in ASCII_MATHEMATICS if token in text] == [], name
+
+
+@pytest.mark.latex
+def test_topics_follow_the_teaching_order_with_scaffolding(course):
+    folder, _ = course
+    notes, slides = (folder / "notes.tex").read_text(), (folder / "slides.tex").read_text()
+    assert re.findall(r"^\\section\{(.*)\}$", notes, re.M) == [t.replace("&", "\\&") for t in COURSE_TOPICS]
+    assert re.findall(r"^\\section\{(.*)\}$", slides, re.M) == COURSE_TOPICS
+    # the scale 1/sqrt(d_k) comes right after the scores, before the backward pass
+    order = re.findall(r"\\label\{d:([a-z-]+)\}", notes)
+    assert order.index("scaled-dot-product-attention") + 1 == order.index("dot-product-variance")
+    assert order.index("dot-product-variance") < order.index("attention-backward-v")
+    for topic in COURSE_TOPICS:  # a section slide and a summary per topic, a worked example in each
+        assert f"% symformer: section {topic}" in slides and f"% symformer: summary of {topic}" in slides
+    assert slides.count("% symformer: derivation") and len(re.findall(r"worked example\n", slides)) >= len(COURSE_TOPICS)
+    assert r"\author{A. Teacher}" in slides and r"\tableofcontents" in slides
+    shapes = slides[slides.index("The shapes of attention"):]
+    shapes = shapes[:shapes.index(r"\end{tabular}")]
+    rows = re.findall(r"^\$([^$]+)\$ & \$([^$]+)\$ &", shapes, re.M)
+    assert [r[0] for r in rows] == ["Q", "K", "V", "S", "P", "O", "dO", "dP", "D", "dS", "dV", "dQ", "dK"]
+    assert dict(rows)["dK"] == r"M \times d_{k}" and dict(rows)["S"] == r"N \times M"
+
+
+@pytest.mark.latex
+def test_the_bibliography_has_one_entry_per_source(course):
+    folder, _ = course
+    if backend() != "biblatex":
+        pytest.skip("biber and biblatex are not installed (Debian: biber, texlive-bibtex-extra)")
+    bib = (folder / "references.bib").read_text()
+    keys = re.findall(r"^@\w+\{([^,]+),", bib, re.M)
+    assert len(keys) == len(set(keys)) == 10
+    assert bib.count("Attention Is All You Need") == 1
+    for entry in re.split(r"^@", bib, flags=re.M)[1:]:
+        assert "year = {" in entry and "title = {" in entry and "author = {" in entry
+        assert any(field in entry for field in ("eprint = {", "doi = {", "url = {")), entry
+    cited = set(re.findall(r"\\parencites?(?:\[[^\]]*\])?\{([^}]+)\}", (folder / "notes.tex").read_text()))
+    assert cited <= set(keys) and len(cited) == 10
+    references = " ".join(_text(folder / "notes.pdf").split())
+    references = references[references.rindex("References"):]
+    assert references.count("Attention Is All You Need") == 1 and "arXiv: 1706.03762" in references
+
+
+@pytest.mark.latex
+def test_wordpiece_trace_frames_fit_their_slides(tmp_path):
+    if shutil.which("pdflatex") is None:
+        pytest.skip("needs pdflatex")
+    from symformer.export.tables import trace_to_beamer
+    from symformer.tokenizer.wordpiece import WordPiece, tokenize_with_trace
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "the", ",", "a", "##b"]
+    trace = tokenize_with_trace(WordPiece(vocab), "The unaffable tokenizers!")
+    frames = trace_to_beamer(trace)
+    assert frames.count(r"\begin{frame}") == 2 and "(2/2)" in frames
+    document = (r"\documentclass{beamer}\usepackage[T1]{fontenc}\usepackage{booktabs}\begin{document}"
+                + frames + r"\end{document}")
+    (tmp_path / "trace.tex").write_text(document)
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "trace.tex"], cwd=tmp_path, capture_output=True, timeout=120)
+    log = (tmp_path / "trace.log").read_text(errors="replace")
+    assert "Output written on trace.pdf (27 pages" in log  # 25 look-ups and the tokens, one overlay each
+    assert [float(v) for v in re.findall(r"^Overfull \\[hv]box \(([\d.]+)pt", log, re.M) if float(v) > 1.0] == []

@@ -102,7 +102,7 @@ def test_show_text_and_latex(capsys):
     assert main(["show", "softmax-jacobian", "--format", "latex"]) == 0
     latex = capsys.readouterr().out
     assert latex.startswith("\\begin{align*}") and latex.rstrip().endswith("\\end{align*}")
-    assert "\\intertext{quotient rule}" in latex
+    assert "\\why{quotient rule}{}" in latex
 
 
 @pytest.mark.parametrize(

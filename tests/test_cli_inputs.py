@@ -346,6 +346,16 @@ def test_a_cache_folder_that_is_a_file_degrades_to_no_cache_with_one_warning(fil
     assert files["file"].read_text() == "not a folder\n"
 
 
+def test_a_cache_that_is_a_file_still_builds_with_its_figures(files, capsys, monkeypatch):
+    monkeypatch.setenv("SYMFORMER_CACHE_DIR", str(files["file"]))
+    out = files["tmp"] / "out"
+    code, _, err = _run(["build", files["demo"], "-o", out, "--no-pdf", "--no-site"], capsys)
+    assert code == 0, err
+    assert err.count("warning: verdicts are not cached") == 1  # the verdicts and the figures: one warning
+    assert (out / "figures" / "double-sum-bars.png").read_bytes().startswith(b"\x89PNG")  # drawn in place
+    assert files["file"].read_text() == "not a folder\n"
+
+
 def test_a_read_only_cache_degrades_to_no_cache_and_the_build_still_finishes(files, capsys, monkeypatch):
     cache = files["tmp"] / "cache"
     cache.mkdir()

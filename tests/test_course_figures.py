@@ -34,11 +34,11 @@ def test_saturation_figure_draws_the_data_with_readable_text():
     left, right = figure.axes
     data = softmax_saturation_data(dims=(1, 16, 256), trials=40)
     plotted = {line.get_label(): line.get_ydata() for line in left.get_lines()}
-    np.testing.assert_array_equal(plotted["q . k"], data["unscaled"]["max_probability"])
-    np.testing.assert_array_equal(plotted["q . k / sqrt(d_k)"], data["scaled"]["max_probability"])
+    np.testing.assert_array_equal(plotted[r"$q \cdot k$"], data["unscaled"]["max_probability"])
+    np.testing.assert_array_equal(plotted[r"$q \cdot k / \sqrt{d_k}$"], data["scaled"]["max_probability"])
     assert [ax.get_xscale() for ax in (left, right)] == ["log", "log"]
     assert left.get_ylabel() == "largest attention probability"
-    assert right.get_ylabel() == "Frobenius norm of softmax Jacobian"
+    assert right.get_ylabel() == r"$\|J\|_F$ of the softmax Jacobian"
     assert all(text.get_fontsize() >= 12 for text in _texts(figure))
     assert _renders(figure)
 

@@ -9,7 +9,7 @@ import pytest
 from symformer import discover
 from symformer.cli import main
 from symformer.export import Entry, to_beamer, to_markdown, to_notebook
-from symformer.export.beamer import step_groups  # how rows group into frames is the exporter's own rule
+from symformer.notation.printer import step_latex
 from symformer.export.notebook import verification_code
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,8 +49,8 @@ def test_markdown_shows_levels_from_the_report():
     derivation = SOFTMAX["cross-entropy-gradient-probability-targets"]
     report["checks"].append({**report["checks"][0], "label": "step 2", "level": "proved for n = 1..6"})
     text = to_markdown(Entry(derivation, report))
-    assert "1. the general cross-entropy gradient (derivation cross-entropy-gradient) *(proved for all n)*" in text
-    assert "2. the targets sum to one *(proved for n = 1..6)*" in text
+    assert "1. the general cross-entropy gradient (derivation cross-entropy-gradient) *(proved for all $n$)*" in text
+    assert "2. the targets sum to one *(proved for $n = 1, \\dots, 6$)*" in text
 
 
 def test_a_derivation_displays_as_latex_in_a_notebook():
@@ -82,20 +82,38 @@ def test_notebook_of_a_user_file_loads_that_file(tmp_path):
     assert namespace["ok"] is True
 
 
-def test_beamer_reveals_rows_with_uncover_never_pause():
-    text = to_beamer(Entry(SOFTMAX["softmax-jacobian"]))
+def test_beamer_reveals_each_row_with_its_justification_and_level():
+    report = {"ok": True, "checks": [{"kind": "step", "label": f"step {k}", "ok": True, "level": "proved for all n"}
+                                     for k in range(1, 6)]}
+    text = to_beamer(Entry(SOFTMAX["softmax-jacobian"], report))
     assert r"\pause" not in text
     frames = re.findall(r"\\begin\{frame\}.*?\\end\{frame\}", text, re.S)
-    assert len(frames) == 3  # 5 steps as 3 + 2 rows, then the claims
-    assert re.findall(r"\\uncover<(\d+)->", frames[0]) == ["1", "2", "3"]
-    assert re.findall(r"\\uncover<(\d+)->", frames[1]) == ["1", "2"]
-    assert r"\note{\begin{itemize}" in frames[0] and r"\item[2.] quotient rule" in frames[0]
+    chains = [f for f in frames if r"\begin{align*}" in f]
+    rows = [k for f in chains for k in re.findall(r"&\\uncover<(\d+)->\{\{\}= ", f)]
+    assert len(rows) == 5  # every step is a row of some frame, revealed on the frame's overlays 1, 2, ...
+    for frame in chains:
+        numbers = [int(k) for k in re.findall(r"&\\uncover<(\d+)->\{\{\}= ", frame)]
+        assert numbers == list(range(1, len(numbers) + 1))
+        # under each row, revealed with it: the justification and the level, typeset on the slide itself
+        whys = re.findall(r"\\shortintertext\{\\uncover<(\d+)->\{\\why\{(.*?)\}\{\\mbox\{(.*?)\}\}\}\}", frame)
+        assert [int(k) for k, _, _ in whys] == numbers
+        assert all(level == "proved for all $n$" for _, _, level in whys)
+    assert r"\why{quotient rule}{\mbox{proved for all $n$}}" in text
+    assert r"\note{\begin{itemize}" in text and r"\item[2.] quotient rule" in text  # the presenter's notes stay
+    assert r"\parencite[appendix~B.2]{dao2022flashattention}" in text
 
 
-@pytest.mark.parametrize("count, groups", [(1, [[0]]), (4, [[0, 1, 2, 3]]), (5, [[0, 1, 2], [3, 4]]),
-                                           (9, [[0, 1, 2], [3, 4, 5], [6, 7, 8]])])
-def test_step_groups_are_balanced(count, groups):
-    assert step_groups(count) == groups
+def test_a_long_row_breaks_at_top_level_signs_and_each_piece_fits():
+    from symformer.notation.chain import chain_layout
+    from symformer.notation.layout import SLIDE_WIDTH, width
+
+    derivation = discover([ROOT / "derivations" / "wordpiece.py"]).derivations[0]
+    layout = chain_layout(derivation, available=SLIDE_WIDTH)
+    lines = [line for line, scale in layout.steps[0]]
+    assert len(lines) >= 2 and lines[1].startswith("+ ")  # continued before a sign, never inside brackets
+    assert "".join(lines).replace(" ", "") == step_latex(derivation.steps[0]).replace(" ", "")
+    assert all(width(line) <= SLIDE_WIDTH for line in lines)
+    assert all(scale == 1.0 for _, scale in layout.steps[0])
 
 
 @pytest.mark.parametrize("fmt, marker", [("tex", r"\documentclass[11pt]{article}"), ("beamer", r"{beamer}"),

@@ -33,3 +33,9 @@ def test_fresh_venv_install_lists_and_verifies_the_built_in_course(tmp_path):
     shown = subprocess.run([str(python), "-m", "symformer", "show", "softmax-jacobian"], capture_output=True,
                            text=True, cwd=tmp_path, env=env, timeout=120)
     assert shown.returncode == 0 and shown.stdout.startswith("The softmax Jacobian")
+    # the course's bibliography is package data: the installed package reads its entries
+    cited = subprocess.run([str(python), "-c", "from symformer.export.bibliography import references, REFERENCES; "
+                            "print(len(references()), REFERENCES)"], capture_output=True, text=True, cwd=tmp_path,
+                           env=env, timeout=120)
+    count, path = cited.stdout.split()
+    assert int(count) == 10 and str(environment) in path, cited.stderr

@@ -109,7 +109,7 @@ def test_mask_blocks_latex_and_explicit_form():
     n, m = sp.symbols("N M", integer=True, positive=True)
     assert to_latex(CausalMask(n, m)) == r"B_{\mathrm{causal}}"
     assert to_latex(CausalMask(n, m, "bottom-right")) == r"B_{\mathrm{causal}}^{\searrow}"
-    assert to_latex(MaskedEntries(CausalMask(n, m))) == r"\mathbb{1}\left[B_{\mathrm{causal}} = -\infty\right]"
+    assert to_latex(MaskedEntries(CausalMask(n, m))) == r"\mathbf{1}\left[B_{\mathrm{causal}} = -\infty\right]"
     assert CausalMask(2, 3, "bottom-right").as_explicit().tolist() == [[0, 0, -sp.oo], [0, 0, 0]]
     assert PaddingMask(1, 3, 2).as_explicit().tolist() == [[0, 0, -sp.oo]]
 

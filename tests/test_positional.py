@@ -224,7 +224,7 @@ def test_the_every_d_statements_are_proved_for_all_sizes():
 def test_the_one_pair_rotation_is_proved_exactly():
     levels = {c.label: c.level for c in catalog_report("sinusoidal-rotation").checks}
     assert levels["step 2"] == "proved"
-    assert levels["claim 'offsets add: T(a) T(b) = T(a + b)'"] == "proved"
+    assert levels["claim " + repr(r"offsets add: $T(a) T(b) = T(a + b)$")] == "proved"
 
 
 def test_latex_shows_the_rotation_and_the_papers_wavelength():

@@ -203,7 +203,7 @@ def test_each_derivation_verifies(slug):
 
 
 def test_the_relative_score_is_proved_for_every_number_of_pairs():
-    levels = [c.level for c in catalog_report("rope-relative-score-every-d").checks]
+    levels = [c.level for c in catalog_report("rope-relative-score-every-d").checks if c.kind != "display"]
     assert levels == ["proved for all h", "proved for all h", "proved for h = 1..3", "proved for h = 1..3"]
 
 

@@ -197,7 +197,7 @@ class MaskedEntries(Block):
         return MaskedEntries(mask)
 
     def _latex(self, printer, *args):
-        return rf"\mathbb{{1}}\left[{printer._print(self.args[0])} = -\infty\right]"
+        return rf"\mathbf{{1}}\left[{printer._print(self.args[0])} = -\infty\right]"
 
 
 class PermutationMatrix(Block):

@@ -7,6 +7,8 @@ stderr (a derivation a line), returns the exit code, and raises symformer errors
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,7 +28,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "site/ (static HTML, typeset with KaTeX when Node.js has it) into DIR, and compile the PDFs "
                     "when latexmk or pdflatex is installed.")
     building.add_argument("paths", nargs="*", metavar="TARGET",
-                          help="files, folders or built-in names (default: the built-in course)")
+                          help="files, folders or built-in names: one name builds one lecture (default: the built-in course)")
+    building.add_argument("--topic", action="append", default=[], metavar="TOPIC",
+                          help="build only the derivations of this topic (repeatable); 'symformer list' shows the topics")
     building.add_argument("-o", "--output", type=path_option("-o"), default="symformer-build", metavar="DIR",
                           help="the output folder (default: %(default)s)")
     building.add_argument("--allow-unverified", action="store_true",
@@ -35,6 +39,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     building.add_argument("--no-site", action="store_true", help="do not write site/, the course as static HTML")
     building.add_argument("--title", default="The mathematics of transformers",
                           help="the title of notes, slides and site, as plain text ($, & and %% print as typed)")
+    building.add_argument("--author", default="", help="the author on the title page (plain text)")
+    building.add_argument("--institute", default="", help="the institute on the title page (plain text)")
+    building.add_argument("--date", default="", help="the date on the title page (default: the day it is compiled)")
     from symformer.export.builder import WAIT_SECONDS
 
     jobs_option(building)
@@ -63,6 +70,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_style_options(parser) -> None:
+    parser.add_argument("--allow-shadowing", action="store_true",
+                        help="let a derivation of your files take the slug of a built-in one")
     parser.add_argument("--bold-matrices", action="store_true", help="print matrices in bold")
     parser.add_argument("--transpose", choices=("top", "T"), default="top", help="X^\\top or X^T (default: top)")
 
@@ -77,7 +86,7 @@ def run_build(args) -> int:
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise UsageError(f"the output directory {output} is a file; give a folder with -o (it is created if missing)")
-    found = resolve(args.paths)
+    found = resolve(args.paths, allow_shadowing=args.allow_shadowing)
     for error in found.errors:
         say(f"error: {error}")
     if found.errors and not args.allow_unverified:
@@ -86,17 +95,50 @@ def run_build(args) -> int:
     if not found.derivations:
         where = ", ".join(args.paths) or "the built-in course"
         raise UsageError(f"no derivations found in {where}; a derivation is a module-level Derivation object")
+    derivations = select_topics(found.derivations, args.topic)
     started = time.perf_counter()
-    result = build(found.derivations, output, allow_unverified=args.allow_unverified, compile=not args.no_pdf,
+    result = build(derivations, output, allow_unverified=args.allow_unverified, compile=not args.no_pdf,
                    style=_style(args), jobs=args.jobs, use_cache=not args.no_cache, site=not args.no_site,
-                   title=args.title, progress=progress, log=say, wait=args.wait)
+                   title=args.title, author=args.author, institute=args.institute, date=args.date, progress=progress,
+                   log=say, wait=args.wait)
     seconds = time.perf_counter() - started
     for slug in result.unverified:
         say(f"warning: {slug} failed verification and is marked NOT VERIFIED")
     made = ", ".join(p.name for p in result.pdfs) or "the .tex files"
     phases = ", ".join(f"{name} {value:.2f} s" for name, value in result.timings.items())
-    say(f"built {len(found.derivations)} derivations into {output}: {made} ({seconds:.2f} s: {phases})")
+    big = [box for box in result.overfull if box.points > 1.0]
+    if big:
+        say(f"warning: {len(big)} overfull box(es) above 1 pt: the pages above clip or run into the margin")
+    say(f"built {len(derivations)} derivations into {output}: {made} ({seconds:.2f} s: {phases})")
     return 0
+
+
+def _topic_key(topic: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", topic.lower()))
+
+
+def select_topics(derivations: list, topics: list) -> list:
+    """The derivations whose topic is one of ``topics`` (matched ignoring case and punctuation).
+
+    >>> from symformer import catalog
+    >>> [d.slug for d in select_topics(list(catalog().values()), ["layernorm"])][:1]
+    ['layernorm-jacobian']
+    """
+    if not topics:
+        return list(derivations)
+    available = {}
+    for derivation in derivations:
+        available.setdefault(_topic_key(derivation.topic), derivation.topic)
+    chosen = set()
+    for topic in topics:
+        key = _topic_key(topic)
+        if key not in available:
+            close = difflib.get_close_matches(key, list(available), n=2, cutoff=0.4)
+            hint = f"; did you mean {' or '.join(repr(available[c]) for c in close)}?" if close else ""
+            raise UsageError(f"no topic {topic!r} among the derivations to build{hint} The topics are: "
+                             + "; ".join(dict.fromkeys(available.values())))
+        chosen.add(key)
+    return [d for d in derivations if _topic_key(d.topic) in chosen]
 
 
 def run_export(args) -> int:
@@ -104,7 +146,7 @@ def run_export(args) -> int:
     from symformer.engine.catalog import Catalog
     from symformer.export import Entry, exporter
 
-    found = resolve(args.paths)
+    found = resolve(args.paths, allow_shadowing=args.allow_shadowing)
     derivation = Catalog(found.derivations)[args.name]
     style = _style(args)
     entry = Entry(derivation)

@@ -1,4 +1,4 @@
-"""The command line: ``symformer list | verify | show | build | export | derive | tokenize | wordpiece``.
+"""The command line: ``symformer list | verify | show | build | export | derive | check | tokenize | wordpiece``.
 
 The library raises typed errors; only this module turns them into messages and exit codes:
 0 when everything holds, 1 when a derivation fails, a file does not load or an output cannot be
@@ -19,8 +19,8 @@ import threading
 from contextlib import contextmanager
 from typing import Sequence
 
-from symformer.cli.common import (MAX_SEED, jobs_option, path_option, progress, report_load_errors, resolve,
-                                  seconds, whole_number)
+from symformer.cli.common import (jobs_option, path_option, progress, report_load_errors, resolve, seed_option,
+                                  time_bound_option)
 from symformer.engine.catalog import Catalog, discover
 from symformer.errors import SymformerError, UsageError, advice
 from symformer.engine.results import VerifyConfig
@@ -49,7 +49,7 @@ def _cmd_list(args) -> int:
     from symformer.engine.report import weakest_level
     from symformer.engine import cache as _cache
 
-    found = resolve(args.targets)
+    found = resolve(args.targets, allow_shadowing=args.allow_shadowing)
     config = VerifyConfig()
     rows = []
     for derivation in found.derivations:
@@ -71,7 +71,20 @@ def _cmd_verify(args) -> int:
     from symformer.engine.report import format_failures, format_table
     from symformer.engine.batch import verify_many
 
-    found = resolve(args.targets)
+    if args.watch:
+        from symformer.cli.watch import verify_files_once, watch
+
+        if not args.targets:
+            raise UsageError("--watch needs the files or folders to watch, like: symformer verify --watch my_file.py")
+        if args.json:
+            raise UsageError("--watch prints a table for each save; it cannot be combined with --json")
+        config = _config(args)
+        try:
+            watch(args.targets, lambda files: verify_files_once(files, args, config))
+        except KeyboardInterrupt:  # the way a watch ends
+            print("stopped watching", file=sys.stderr)
+        return EXIT_OK
+    found = resolve(args.targets, allow_shadowing=args.allow_shadowing)
     if not found.derivations and not found.errors:
         raise UsageError(f"no derivations found in {', '.join(args.targets)}; a derivation is a module-level Derivation object")
     reports = verify_many(found.derivations, _config(args), use_cache=not args.no_cache, jobs=args.jobs,
@@ -90,16 +103,20 @@ def _cmd_verify(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    found = resolve([*args.paths]) if args.paths else discover()
+    found = resolve([*args.paths], allow_shadowing=args.allow_shadowing) if args.paths else discover()
     derivation = Catalog(found.derivations)[args.name]
     if args.format == "latex":
         from symformer.notation.chain import derivation_to_latex
 
         print(derivation_to_latex(derivation))
     else:
+        from symformer.engine import cache as _cache
+        from symformer.engine.report import format_levels
         from symformer.notation.text import derivation_to_text
 
         print(derivation_to_text(derivation))
+        cached = _cache.load(_cache.content_hash(derivation, VerifyConfig()))
+        print("\n" + (format_levels(cached) if cached else f"Not verified yet: run symformer verify {' '.join(args.paths) or args.name}"))
     return EXIT_OK
 
 
@@ -112,19 +129,22 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list derivations with their topic and proof level")
     listing.add_argument("targets", nargs="*", metavar="PATH", help="files or folders (default: the built-in course)")
     listing.add_argument("--json", action="store_true", help="print one JSON document")
+    listing.add_argument("--allow-shadowing", action="store_true",
+                         help="let a derivation of your files take the slug of a built-in one")
     listing.set_defaults(run=_cmd_list)
 
     verifying = commands.add_parser("verify", help="verify derivations: every step symbolically and numerically")
     verifying.add_argument("targets", nargs="*", metavar="TARGET", help="files, folders or built-in names (default: all)")
     verifying.add_argument("--json", action="store_true", help="print one JSON document to stdout")
-    verifying.add_argument("--time-bound", type=seconds("--time-bound"), default=VerifyConfig.time_bound,
-                           metavar="SECONDS", help="time for each symbolic method of each check, up to a day "
-                           "(default %(default)s)")
-    verifying.add_argument("--seed", type=whole_number("--seed", 0, MAX_SEED), default=0, metavar="N",
-                           help=f"seed of the random inputs, 0 to {MAX_SEED} (default 0)")
+    time_bound_option(verifying, VerifyConfig.time_bound)
+    seed_option(verifying)
     jobs_option(verifying)
     verifying.add_argument("--no-cache", action="store_true", help="verify again even if nothing changed")
     verifying.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    verifying.add_argument("--watch", action="store_true",
+                           help="stay running and verify each file again when it is saved (Ctrl-C stops)")
+    verifying.add_argument("--allow-shadowing", action="store_true",
+                           help="let a derivation of your files take the slug of a built-in one")
     verifying.set_defaults(run=_cmd_verify)
 
     showing = commands.add_parser("show", help="print one derivation")
@@ -133,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     showing.add_argument("--path", dest="paths", type=path_option("--path"), action="append", default=[],
                          metavar="PATH",
                          help="look in this file or folder instead of the built-in course")
+    showing.add_argument("--allow-shadowing", action="store_true",
+                         help="let a derivation of your files take the slug of a built-in one")
     showing.set_defaults(run=_cmd_show)
 
     for extension in _extensions():
@@ -143,10 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list:
     """Subcommands defined beside the features they drive: each adds its parsers to ``commands``."""
     from symformer.cli.build import add_commands as build_commands
+    from symformer.cli.check import add_commands as check_commands
     from symformer.cli.derive import add_commands as derive_commands
+    from symformer.cli.new import add_commands as new_commands
     from symformer.cli.tokenize import add_commands as wordpiece_commands
 
-    extensions = [wordpiece_commands, build_commands, derive_commands]
+    extensions = [wordpiece_commands, build_commands, derive_commands, new_commands, check_commands]
     return extensions
 
 

@@ -6,7 +6,9 @@ defines them. No registration is needed. A file may set ``ORDER = <number>`` to 
 the course; files without it come after, by name.
 
 A file that fails to import is reported with its path and the exception, and the other files are
-still collected.
+still collected. So is a file that calls ``sys.exit`` while being imported (which would otherwise end
+the run with that exit code and nothing verified) or whose import does not finish within
+``IMPORT_TIME_BOUND`` seconds. What a file prints while being imported goes to stderr.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from symformer.engine.model import Derivation
+from symformer.engine.timebound import TimeBoundExceeded, run_bounded
+from symformer.engine.usercode import DERIVATION_MODULE_PREFIX, file_digest, local_modules, stdout_to_stderr
 from symformer.errors import LoadError, SymformerError, UnknownDerivation, UsageError
 
 
@@ -48,30 +52,48 @@ def builtin_folder() -> Path:
 def _module_name(path: Path) -> str:
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
     stem = "".join(c if c.isalnum() else "_" for c in path.stem)
-    return f"symformer_derivations_{stem}_{digest}"
+    return f"{DERIVATION_MODULE_PREFIX}{stem}_{digest}"
 
 
 #: Modules already imported, by path, with the digest of the source they were imported from.
 _LOADED: dict = {}
 
+#: The instructor's own modules that derivation files imported, by module name.
+_HELPERS: dict = {}
+
+#: Seconds a derivation file's import may take.
+IMPORT_TIME_BOUND = 30.0
+
 
 def _import(path: Path):
     """Import ``path`` once per content: an unchanged file gives back the same module object, so
-    the derivations (and anything a test patches in their module) stay the ones already handed out."""
+    the derivations (and anything a test patches in their module) stay the ones already handed out.
+
+    "Unchanged" covers the instructor's own modules the file imported (a ``_helpers.py``): when one
+    of them changes, the file is imported again. Before a file is imported, the helpers earlier
+    derivation files brought in are dropped from ``sys.modules``, so each file imports the helpers
+    it would import on its own, fresh, and never another folder's ``_helpers`` of the same name.
+    """
     digest = hashlib.sha1(path.read_bytes()).hexdigest()
     known = _LOADED.get(path)
-    if known is not None and known[0] == digest:
+    if known is not None and known[0] == digest and all(file_digest(f) == d for f, d in known[2].items()):
         return known[1]
+    for helper in _HELPERS:
+        sys.modules.pop(helper, None)
     name = _module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    before = set(local_modules())
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        with stdout_to_stderr():
+            run_bounded(lambda: spec.loader.exec_module(module), IMPORT_TIME_BOUND)
     except BaseException:
         sys.modules.pop(name, None)
         raise
-    _LOADED[path] = (digest, module)
+    helpers = {helper: file for helper, file in local_modules().items() if helper not in before}
+    _HELPERS.update(helpers)
+    _LOADED[path] = (digest, module, {file: file_digest(file) for file in helpers.values()})
     return module
 
 
@@ -80,11 +102,17 @@ def load_file(path) -> tuple[list, LoadError | None]:
     path = Path(path).resolve()
     try:
         module = _import(path)
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:
         raise
     except BaseException as exc:  # a broken file must not stop the others
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == path]
         line = f", line {frames[-1].lineno}" if frames else ""
+        if isinstance(exc, TimeBoundExceeded):
+            return [], LoadError(f"{path}{line}: did not finish importing within {IMPORT_TIME_BOUND:g} s; "
+                                 "does it loop, or do heavy work at import?")
+        if isinstance(exc, SystemExit):
+            return [], LoadError(f"{path}{line}: could not be imported: it called sys.exit({exc.code}); "
+                                 "a derivation file must not exit")
         return [], LoadError(f"{path}{line}: could not be imported: {type(exc).__name__}: {exc}")
     found = []
     for value in vars(module).values():
@@ -120,6 +148,10 @@ def discover(paths: Iterable = ()) -> Discovery:
             files.append(path)
         else:
             raise UsageError(f"{path} does not exist; give a derivation file, a folder, or a built-in name")
+    unique = {}
+    for file in files:  # a file named twice, or also found through its folder, is loaded once
+        unique.setdefault(file.resolve(), file)
+    files = list(unique.values())
     seen = {}
     for file in files:
         derivations, error = load_file(file)
@@ -134,6 +166,27 @@ def discover(paths: Iterable = ()) -> Discovery:
             result.derivations.append(derivation)
     result.derivations.sort(key=lambda d: getattr(d, "_order", (float("inf"), "")))
     return result
+
+
+def builtin_slugs() -> dict:
+    """Slug -> file of every built-in derivation, read from the course's source without importing it.
+
+    Importing the course takes seconds; checking a user's slugs against it must not.
+    The course writes every slug as a literal ``slug="..."`` of a ``Derivation(...)`` call.
+
+    >>> builtin_slugs()["softmax-jacobian"].name
+    'softmax.py'
+    """
+    import ast
+
+    slugs = {}
+    for path in _python_files(builtin_folder()):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Derivation":
+                for keyword in node.keywords:
+                    if keyword.arg == "slug" and isinstance(keyword.value, ast.Constant):
+                        slugs[keyword.value.value] = path
+    return slugs
 
 
 class Catalog(Mapping):

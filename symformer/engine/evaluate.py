@@ -18,6 +18,7 @@ one with ``@numpy_rule.register(TheirClass)``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 from functools import singledispatch
@@ -50,6 +51,8 @@ class Env:
     axis: Mapping = field(default_factory=dict)
     depth: int = 0
     ranges: Mapping = field(default_factory=dict)
+    fd_step: float = FD_STEP  # the relative step of central differences (a check may ask for another)
+    scale: dict | None = None  # collects "function": the largest |f| a central difference evaluated
 
     def index_array(self, symbol: sp.Symbol) -> np.ndarray:
         low, high = self.ranges[symbol]
@@ -67,18 +70,20 @@ class Env:
         )
 
 
-def evaluate(expr, values: Mapping, free: Mapping | None = None) -> np.ndarray:
+def evaluate(expr, values: Mapping, free: Mapping | None = None, fd_step: float = FD_STEP, scale: dict | None = None) -> np.ndarray:
     """Evaluate ``expr`` with ``values``; ``free`` maps free index symbols to (low, high).
 
     The result has one axis per free index, in the order of ``free``, followed by the matrix
-    axes of a matrix-valued expression.
+    axes of a matrix-valued expression. ``fd_step`` is the relative step of the central differences
+    of Derivative nodes; ``scale``, when given, receives ``scale["function"]``, the largest |f| those
+    differences evaluated, from which their rounding error eps |f| / h follows.
 
     >>> n, k = sp.Symbol("n", integer=True), sp.Symbol("k", integer=True)
     >>> z = sp.IndexedBase("z")
     >>> float(evaluate(sp.Sum(z[k] ** 2, (k, 1, 3)), {z: np.array([1.0, 2.0, 3.0])}))
     14.0
     """
-    env = Env(values=values)
+    env = Env(values=values, fd_step=fd_step, scale=scale)
     free = dict(free or {})
     for symbol, (low, high) in reversed(list(free.items())):
         env = env.bind(symbol, int(low), int(high))
@@ -87,10 +92,16 @@ def evaluate(expr, values: Mapping, free: Mapping | None = None) -> np.ndarray:
         raise DerivationError(f"{expr} is matrix-valued and has free indices {list(free)}; use one or the other")
     # NaN and inf are results here (the checks report them), not reasons to stop
     with np.errstate(all="ignore"):
-        out = np.asarray(numpy_rule(expr, env), dtype=float)
+        out = _numbers(numpy_rule(expr, env))
     if free:
         out = np.broadcast_to(out, tuple(high - low + 1 for low, high in free.values()))
     return np.array(out)
+
+
+def _numbers(value) -> np.ndarray:
+    """float64, or complex128 where an expression has imaginary parts (e^{i m theta})."""
+    array = np.asarray(value)
+    return array.astype(complex, copy=False) if np.iscomplexobj(array) else array.astype(float, copy=False)
 
 
 def _concrete_int(expr, env: Env, what: str) -> int:
@@ -118,19 +129,26 @@ def numpy_rule(expr, env: Env):
 _UFUNC_NAMES = {
     "exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
     "Abs": "abs", "sign": "sign", "atan": "arctan", "asin": "arcsin", "acos": "arccos",
-    "sinh": "sinh", "cosh": "cosh", "erf": "", "floor": "floor", "ceiling": "ceil",
+    "sinh": "sinh", "cosh": "cosh", "floor": "floor", "ceiling": "ceil",
 }
+
+#: NumPy has no erf and SciPy is no dependency: math.erf (float64-accurate), element by element.
+_ERF = np.vectorize(math.erf, otypes=[float])
 
 
 @numpy_rule.register(sp.erf)
 def _(expr, env):
-    # NumPy has no erf ufunc; math.erf is exact to float64 rounding, applied entry by entry
-    return np.vectorize(math.erf, otypes=[float])(numpy_rule(expr.args[0], env))
+    return _ERF(numpy_rule(expr.args[0], env))
 
 
 @numpy_rule.register(sp.Number)
 def _(expr, env):
     return float(expr)
+
+
+@numpy_rule.register(sp.core.numbers.ImaginaryUnit)
+def _(expr, env):
+    return 1j
 
 
 @numpy_rule.register(sp.NumberSymbol)
@@ -172,7 +190,7 @@ def _(expr, env):
         return 1.0 / base
     if expr.exp == sp.Rational(1, 2):
         return np.sqrt(base)
-    return np.power(np.asarray(base, dtype=float), exponent)
+    return np.power(_numbers(base), exponent)
 
 
 @numpy_rule.register(sp.KroneckerDelta)
@@ -234,24 +252,75 @@ def _(expr, env):
     array = np.asarray(env.values[base])
     if len(expr.indices) != array.ndim:
         raise DerivationError(f"{expr} uses {len(expr.indices)} indices but {base} has {array.ndim}")
-    positions = [np.asarray(numpy_rule(index, env)).astype(int) - 1 for index in expr.indices]
+    positions = [_positions(expr, index, env, array.shape[axis], first=1) for axis, index in enumerate(expr.indices)]
     return array[tuple(positions)]
+
+
+def _positions(entry, index, env, extent: int, first: int) -> np.ndarray:
+    """The 0-based array positions an index names, checked against the declared range.
+
+    Index notation counts from 1, matrix entries from 0 (``first``). NumPy would read x[0] of a
+    1-based x as x[n] and a real-valued index as its integer part; both are errors here.
+    """
+    value = np.asarray(numpy_rule(index, env))
+    if value.dtype.kind not in "iub":
+        if value.dtype.kind != "f" or not np.all(value == np.round(value)):
+            raise DerivationError(f"{entry}: the index {index} takes values that are not integers; "
+                                  f"declare {index} as an index with its range (indices={{{index}: ...}})")
+    value = value.astype(int)
+    outside = (value < first) | (value >= extent + first)
+    if outside.any():
+        bad = int(value[outside].ravel()[0])
+        raise DerivationError(f"{entry} reads entry {bad}, outside the declared range {first}..{extent + first - 1}; "
+                              f"check the sum limits and index shifts")
+    return value - first
 
 
 def _reduce(expr, env, reduction):
     body, limits = expr.function, list(expr.limits)
     symbol, low, high = limits[-1]
+    outer = sorted((sp.sympify(low).free_symbols | sp.sympify(high).free_symbols) & set(env.axis), key=str)
+    if outer:
+        return _reduce_per_outer_value(expr, env, outer)
     inner = expr.func(body, *limits[:-1]) if len(limits) > 1 else body
     low_value = _concrete_int(low, env, "the lower limit")
     high_value = _concrete_int(high, env, "the upper limit")
-    if high_value < low_value:
+    if high_value < low_value:  # an empty range: the empty sum is 0, the empty product 1
         return 0.0 if reduction is np.sum else 1.0
     inner_env = env.bind(symbol, low_value, high_value)
-    values = np.asarray(numpy_rule(inner, inner_env), dtype=float)
+    values = _numbers(numpy_rule(inner, inner_env))
     shape = [1] * inner_env.depth
     shape[0] = high_value - low_value + 1
     values = np.broadcast_to(values, np.broadcast_shapes(values.shape, tuple(shape)))
     return reduction(values, axis=0)
+
+
+def _reduce_per_outer_value(expr, env, outer):
+    """A sum whose limits depend on outer indices (sum_{k=i+1}^{n}), one value of those indices at a time.
+
+    Each value gives the sum concrete limits, so it reads only the entries that value of the outer
+    indices reaches; the pieces are laid back on the outer indices' axes.
+    """
+    positions = [env.depth - 1 - env.axis[symbol] for symbol in outer]
+    spans = [env.ranges[symbol] for symbol in outer]
+    pieces, shape = [], (1,) * env.depth
+    for values in itertools.product(*(range(low, high + 1) for low, high in spans)):
+        piece = _numbers(numpy_rule(expr.xreplace(dict(zip(outer, map(sp.Integer, values)))), env))
+        if piece.ndim > env.depth:
+            raise DerivationError(f"{expr}: a matrix-valued sum with limits that depend on an outer index is not supported")
+        piece = piece.reshape((1,) * (env.depth - piece.ndim) + piece.shape)
+        pieces.append((values, piece))
+        shape = np.broadcast_shapes(shape, piece.shape)
+    shape = list(shape)
+    for position, (low, high) in zip(positions, spans):
+        shape[position] = high - low + 1
+    out = np.empty(shape, dtype=np.result_type(*(piece for _, piece in pieces)))
+    for values, piece in pieces:
+        where = [slice(None)] * env.depth
+        for position, value, (low, _) in zip(positions, values, spans):
+            where[position] = slice(value - low, value - low + 1)
+        out[tuple(where)] = piece
+    return out
 
 
 @numpy_rule.register(sp.Sum)
@@ -290,19 +359,21 @@ def _central_difference(function, variable, env):
     if isinstance(variable, sp.Symbol):
         plus, minus = dict(env.values), dict(env.values)
         x = float(env.values[variable])
-        h = FD_STEP * max(1.0, abs(x))
+        h = env.fd_step * max(1.0, abs(x))
         plus[variable], minus[variable] = x + h, x - h
-        return (numpy_rule(function, replace(env, values=plus)) - numpy_rule(function, replace(env, values=minus))) / (2 * h)
+        f_plus, f_minus = numpy_rule(function, replace(env, values=plus)), numpy_rule(function, replace(env, values=minus))
+        _record_scale(env, f_plus, f_minus)
+        return (f_plus - f_minus) / (2 * h)
     if isinstance(variable, sp.MatrixSymbol):
         return _matrix_gradient(function, variable, env)
     if isinstance(variable, sp.Indexed):
         base = variable.base
         array = np.asarray(env.values[base], dtype=float)
-        positions = [np.asarray(numpy_rule(index, env)).astype(int) - 1 for index in variable.indices]
+        positions = [_positions(variable, index, env, array.shape[axis], first=1) for axis, index in enumerate(variable.indices)]
     elif isinstance(variable, MatrixElement):
         base = variable.parent
         array = np.asarray(env.values[base], dtype=float)
-        positions = [np.asarray(numpy_rule(index, env)).astype(int) for index in variable.indices]
+        positions = [_positions(variable, index, env, array.shape[axis], first=0) for axis, index in enumerate(variable.indices)]
     else:
         raise DerivationError(
             f"symformer differentiates numerically only with respect to a symbol or one element such as z[j]; got {variable}"
@@ -327,13 +398,21 @@ def _matrix_gradient(function, variable, env):
 
 def _entry_difference(function, env, base, array, element):
     """(f(A + h e) - f(A - h e)) / 2h for one entry ``element`` of the input ``base`` whose value is ``array``."""
-    h = FD_STEP * max(1.0, abs(array[element]))
+    h = env.fd_step * max(1.0, abs(array[element]))
     plus, minus = array.copy(), array.copy()
     plus[element] += h
     minus[element] -= h
     f_plus = numpy_rule(function, replace(env, values={**env.values, base: plus}))
     f_minus = numpy_rule(function, replace(env, values={**env.values, base: minus}))
+    _record_scale(env, f_plus, f_minus)
     return (np.asarray(f_plus) - np.asarray(f_minus)) / (2 * h)
+
+
+def _record_scale(env, *values) -> None:
+    if env.scale is not None:
+        finite = [np.abs(v)[np.isfinite(v)] for v in map(np.asarray, values)]
+        largest = max((float(f.max()) for f in finite if f.size), default=0.0)
+        env.scale["function"] = max(env.scale.get("function", 0.0), largest)
 
 
 # Matrix expressions -------------------------------------------------------------------------
@@ -349,7 +428,7 @@ def _(expr, env):
 @numpy_rule.register(sp.MatrixBase)
 def _(expr, env):
     rows = [[numpy_rule(entry, env) for entry in expr.row(r)] for r in range(expr.rows)]
-    return np.array([[np.asarray(v, dtype=float) for v in row] for row in rows], dtype=float)
+    return _numbers([[_numbers(v) for v in row] for row in rows])
 
 
 @dataclass(frozen=True)
@@ -371,7 +450,7 @@ def _(expr, env):
         factor = (
             _Ones(*(_concrete_int(s, env, "the size") for s in arg.shape))
             if isinstance(arg, sp.OneMatrix)
-            else np.asarray(numpy_rule(arg, env), dtype=float)
+            else _numbers(numpy_rule(arg, env))
         )
         if acc is None:
             acc = factor
@@ -431,8 +510,8 @@ def _(expr, env):
 @numpy_rule.register(MatrixElement)
 def _(expr, env):
     parent = np.asarray(numpy_rule(expr.parent, env))
-    rows = np.asarray(numpy_rule(expr.i, env)).astype(int)
-    cols = np.asarray(numpy_rule(expr.j, env)).astype(int)
+    rows = _positions(expr, expr.i, env, parent.shape[-2], first=0)
+    cols = _positions(expr, expr.j, env, parent.shape[-1], first=0)
     return parent[..., rows, cols] if parent.ndim == 2 else parent[rows, cols]
 
 
@@ -453,7 +532,8 @@ def _(expr, env):
     dummy = sp.Dummy("x")
     body = function(dummy)
     inner = numpy_rule(expr.expr, env)
-    return numpy_rule(body, Env(values={**env.values, dummy: inner}, axis=env.axis, depth=env.depth, ranges=env.ranges))
+    return numpy_rule(body, replace(env, values={**env.values, dummy: inner}))
+
 
 
 @numpy_rule.register(Block)

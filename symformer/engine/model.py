@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import sympy as sp
+from sympy.core.function import Application
 
 from symformer.errors import DerivationError
 
@@ -154,6 +155,8 @@ class Derivation:
     figures: Sequence[Figure] = ()
     lhs_latex: str | None = None
     source: str | None = None  # the file it was found in, filled in by discovery
+    # what the names of the hand-written display forms mean: LaTeX -> expression, or -> a function
+    notation: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         self.steps = tuple(self.steps)
@@ -164,6 +167,7 @@ class Derivation:
         self.indices = dict(self.indices)
         self.definitions = dict(self.definitions)
         self.domains = dict(self.domains)
+        self.notation = dict(self.notation)
         self.lhs = sp.sympify(self.lhs)
         self.steps = tuple(
             s if isinstance(s.expr, sp.Basic) else Step(sp.sympify(s.expr), s.why, s.cite, s.latex) for s in self.steps
@@ -250,11 +254,16 @@ def _validate(d: Derivation) -> None:
             raise DerivationError(f"{where}: index {index} runs to {bound}, which uses undeclared sizes")
 
     lhs = d.expand(d.lhs)
+    _check_ranks(lhs, f"{where}, left-hand side")
+    _check_evaluable(lhs, f"{where}, left-hand side")
+    _check_declared_indices(d, lhs, f"{where}, left-hand side")
     lhs_shape, lhs_free = _shape(lhs), set(d.free_indices(d.lhs))
     for number, step in enumerate(d.steps, start=1):
         if not isinstance(step.why, str) or not step.why.strip():
             raise DerivationError(f"{where}, step {number}: every step needs a justification (why=...)")
         expr = d.expand(step.expr)
+        _check_evaluable(expr, f"{where}, step {number}")
+        _check_declared_indices(d, expr, f"{where}, step {number}")
         if _shape(expr) != lhs_shape:
             raise DerivationError(
                 f"{where}, step {number}: its shape {_shape_text(_shape(expr))} differs from "
@@ -270,6 +279,9 @@ def _validate(d: Derivation) -> None:
     for claim in d.claims:
         if isinstance(claim, Claim):
             lhs_c, rhs_c = d.expand(claim.lhs), d.expand(claim.rhs)
+            for side in (lhs_c, rhs_c):
+                _check_evaluable(side, f"{where}, claim {claim.statement!r}")
+                _check_declared_indices(d, side, f"{where}, claim {claim.statement!r}", claim.indices or {})
             if _shape(lhs_c) != _shape(rhs_c):
                 raise DerivationError(
                     f"{where}, claim {claim.statement!r}: the sides have shapes {_shape_text(_shape(lhs_c))} "
@@ -291,11 +303,94 @@ def _shape_text(shape) -> str:
     return "scalar" if not shape else " x ".join(str(s) for s in shape)
 
 
+def _check_products(expr, where: str) -> None:
+    """Every matrix product and sum inside ``expr`` fits: SymPy accepts N x d times M x d while N, M, d are symbols."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.MatMul):
+            factors = [f for f in node.args if getattr(f, "is_Matrix", False)]
+            for left, right in zip(factors, factors[1:]):
+                if sp.simplify(left.shape[1] - right.shape[0]) != 0:
+                    raise DerivationError(f"{where}: in {node}, {left} ({_shape_text(left.shape)}) cannot multiply "
+                                          f"{right} ({_shape_text(right.shape)}); check the transposes")
+        elif isinstance(node, sp.MatAdd):
+            shapes = {tuple(a.shape) for a in node.args}
+            if len(shapes) > 1:
+                raise DerivationError(f"{where}: {node} adds matrices of shapes "
+                                      f"{', '.join(_shape_text(s) for s in sorted(shapes, key=str))}")
+
+
 def _check_ranks(expr, where: str) -> None:
+    if expr.has(sp.MatMul, sp.MatAdd):
+        _check_products(expr, where)
     for indexed in expr.atoms(sp.Indexed):
         shape = indexed.base.shape
         if shape is not None and len(shape) != len(indexed.indices):
             raise DerivationError(
                 f"{where}: {indexed} has {len(indexed.indices)} indices but {indexed.base} is declared "
                 f"with shape {tuple(shape)}"
+            )
+
+
+def _check_declared_indices(d: Derivation, expr, where: str, extra: Mapping | None = None) -> None:
+    """Every index used freely (inside ``x[i]`` or a KroneckerDelta, not bound by a Sum) is declared."""
+    declared = {**d.indices, **dict(extra or {})}
+    free = _free_symbols(expr)
+    runs_to: dict = {}  # index -> the size it runs to, read off the shape of the array it indexes
+    for indexed in sp.preorder_traversal(expr):
+        if isinstance(indexed, sp.Indexed):
+            shape = indexed.base.shape or ()
+            for position, index in enumerate(indexed.indices):
+                if isinstance(index, sp.Symbol) and index in free:
+                    runs_to.setdefault(index, shape[position] if position < len(shape) else None)
+        elif isinstance(indexed, sp.KroneckerDelta):
+            for index in indexed.args:
+                if isinstance(index, sp.Symbol) and index in free:
+                    runs_to.setdefault(index, None)
+    missing = [i for i in sorted(runs_to, key=str) if i not in declared and i not in d.sizes]
+    if not missing:
+        return
+    size = next(iter(d.sizes), None)
+    bounds = {i: runs_to[i] if runs_to[i] is not None else (size if size is not None else "n") for i in missing}
+    line = "indices={" + ", ".join(f"{k}: {v}" for k, v in {**d.indices, **bounds}.items()) + "}"
+    names = ", ".join(map(str, missing))
+    raise DerivationError(
+        f"{where}: the free {'index' if len(missing) == 1 else 'indices'} {names} "
+        f"{'is' if len(missing) == 1 else 'are'} not declared; add {line} to the Derivation "
+        f"(each free index and the size it runs to, 1..size)"
+    )
+
+
+def evaluable_functions() -> list:
+    """The names of the functions the numeric evaluator can compute, read from its rules.
+
+    >>> "erf" in evaluable_functions() and "gamma" not in evaluable_functions()
+    True
+    """
+    from symformer.engine import evaluate
+
+    by_ufunc = [name for name, ufunc in evaluate._UFUNC_NAMES.items() if ufunc and hasattr(evaluate.np, ufunc)]
+    by_rule = [cls.__name__ for cls in evaluate.numpy_rule.registry
+               if isinstance(cls, type) and issubclass(cls, Application)
+               and not issubclass(cls, sp.logic.boolalg.BooleanFunction) and cls is not sp.Function]
+    return sorted(set(by_ufunc) | set(by_rule), key=str.lower)
+
+
+def _evaluable(function_class: type) -> bool:
+    from symformer.engine.evaluate import _UFUNC_NAMES, np, numpy_rule
+
+    if numpy_rule.dispatch(function_class) is not numpy_rule.dispatch(object):
+        return True  # its own rule (singledispatch caches the lookup)
+    ufunc = _UFUNC_NAMES.get(function_class.__name__)
+    return bool(ufunc) and hasattr(np, ufunc)
+
+
+def _check_evaluable(expr, where: str) -> None:
+    """A function the numeric witness cannot compute would leave every check without its second witness."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Function) and not _evaluable(type(node)):
+            name = type(node).__name__
+            raise DerivationError(
+                f"{where}: the function {name} cannot be evaluated numerically, so no step using it can be "
+                f"checked; write it with the supported functions ({', '.join(evaluable_functions())}) "
+                f"or a definition built from them"
             )

@@ -36,18 +36,78 @@ def _realise_uncached(ctx, expr, sizes) -> sp.Basic:
     for matrix in ctx.matrices:
         shape = ctx._shape_at(matrix.shape, sizes)
         concrete = matrix.xreplace(sizes) if sizes else matrix
-        replacements[concrete] = sp.ImmutableMatrix(*shape, lambda r, c: entry_symbol(matrix, r, c))
+        replacements[concrete] = sp.ImmutableMatrix(*shape, lambda r, c: entry_symbol(ctx, matrix, r, c))
     if replacements:
         expr = expr.xreplace(replacements)
-    expr = _explicit_bottom_up(expr).doit()
+    expr = write_out_sums(_explicit_bottom_up(expr)).doit()
     if getattr(expr, "is_Matrix", False):
         expr = sp.ImmutableMatrix(expr.as_explicit())
     return expr
 
 
-def entry_symbol(matrix: sp.MatrixSymbol, row: int, column: int) -> sp.Symbol:
-    """The real symbol standing for one entry of a matrix made explicit (Q_1_12 and Q_11_2 differ)."""
-    return sp.Symbol(f"{matrix.name}_{row}_{column}", real=True)
+def write_out_sums(expr):
+    """Every sum and product with concrete limits written out term by term; an empty one is 0 (or 1).
+
+    Not SymPy's ``doit``: it follows Karr's convention, in which sum_{k=4}^{1} 1 = -2. Limits that
+    depend on an outer dummy become concrete as the outer sum is written out, outermost first.
+    Bound dummies are renamed apart first, so substituting one never reaches a nested sum that
+    binds a symbol of the same name.
+
+    >>> k = sp.Symbol("k", integer=True)
+    >>> write_out_sums(sp.Sum(1, (k, 4, 1))), write_out_sums(sp.Sum(k, (k, 1, 3)))
+    (0, 6)
+    """
+    if not expr.has(sp.Sum, sp.Product):
+        return expr
+    return _write_out(_rename_dummies_apart(expr))
+
+
+def _rename_dummies_apart(expr):
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(_rename_dummies_apart)
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        fresh = {symbol: sp.Dummy(str(symbol), integer=True) for symbol, *_ in expr.limits}
+        body = _rename_dummies_apart(expr.function).xreplace(fresh)
+        # an inner limit may use an outer dummy (SymPy flattens Sum(Sum(f, inner), outer) into one Sum)
+        limits = [(fresh[symbol], _rename_dummies_apart(low).xreplace(fresh), _rename_dummies_apart(high).xreplace(fresh))
+                  for symbol, low, high in expr.limits]
+        return expr.func(body, *limits)
+    if not expr.args or not expr.has(sp.Sum, sp.Product):
+        return expr
+    return expr.func(*(_rename_dummies_apart(arg) for arg in expr.args))
+
+
+def _write_out(expr):
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(_write_out)
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        *inner, (symbol, low, high) = expr.limits  # SymPy lists limits from the inside out
+        body = expr.func(expr.function, *inner) if inner else expr.function
+        low, high = sp.sympify(_write_out(low)), sp.sympify(_write_out(high))
+        if not (low.is_Integer and high.is_Integer):
+            raise DerivationError(f"the limits of {expr} are not fixed by the sizes and indices ({low}..{high})")
+        terms = [_write_out(body.xreplace({symbol: sp.Integer(v)})) for v in range(int(low), int(high) + 1)]
+        return sp.Add(*terms) if isinstance(expr, sp.Sum) else sp.Mul(*terms)
+    if not expr.args or not expr.has(sp.Sum, sp.Product):
+        return expr
+    return expr.func(*(_write_out(arg) for arg in expr.args))
+
+
+def entry_symbol(ctx, matrix: sp.MatrixSymbol, row: int, column: int) -> sp.Dummy:
+    """The real symbol standing for one entry of a matrix made explicit.
+
+    A Dummy, one per (matrix, row, column) of the context: a name such as ``W_1_2`` could also be
+    a scalar input, an entry of a vector ``W_1`` or of an IndexedBase ``W``, and equal names would
+    make different inputs one symbol.
+    """
+    return _stand_in(ctx, ("matrix", matrix, row, column), f"{matrix.name}_{row}_{column}", real=True)
+
+
+def _stand_in(ctx, key, name: str, **assumptions) -> sp.Dummy:
+    table = ctx.stand_ins
+    if key not in table:
+        table[key] = sp.Dummy(name, **assumptions)
+    return table[key]
 
 
 def _explicit_bottom_up(expr):
@@ -94,14 +154,27 @@ def _explicit_node(node) -> sp.ImmutableMatrix:
 
 
 def real_symbols(ctx, expr):
-    """Indexed inputs at concrete indices become real symbols, so log(exp(x)) = x holds."""
+    """Indexed inputs at concrete indices become real symbols, so log(exp(x)) = x holds.
+
+    One Dummy per (base, position), never a name that another input could also have.
+    """
     table = {}
     for atom in expr.atoms(sp.Indexed):
         if all(i.is_Integer for i in atom.indices):
-            name = f"{atom.base.label}_{'_'.join(map(str, atom.indices))}"
+            _check_in_range(atom)
             positive = ctx._domain(atom.base).name in ("positive", "simplex", "unit interval")
-            table[atom] = sp.Symbol(name, positive=True) if positive else sp.Symbol(name, real=True)
+            key = ("indexed", atom.base.label, tuple(int(i) for i in atom.indices))
+            name = f"{atom.base.label}[{', '.join(map(str, atom.indices))}]"
+            table[atom] = _stand_in(ctx, key, name, positive=True) if positive else _stand_in(ctx, key, name, real=True)
     return expr.xreplace(table) if table else expr
+
+
+def _check_in_range(atom) -> None:
+    """An entry such as x[0] of a 1-based x, or x[n + 1], does not exist: an error, never a symbol to prove with."""
+    shape = atom.base.shape or ()
+    for index, extent in zip(atom.indices, shape):
+        if extent.is_Integer and not 1 <= int(index) <= int(extent):
+            raise DerivationError(f"{atom} lies outside the declared range of {atom.base.label} (its shape {tuple(shape)})")
 
 
 def entries(ctx, lhs, rhs, free, sizes) -> Iterable:
@@ -133,19 +206,19 @@ def values_at(ctx, lhs, rhs, free, sizes, inputs, digits) -> Iterable:
     for thing, value in inputs.items():
         if isinstance(thing, sp.IndexedBase):
             for position, v in np.ndenumerate(value):
-                indexed[(str(thing.label), tuple(p + 1 for p in position))] = v
+                indexed[(thing.label, tuple(p + 1 for p in position))] = v
         elif isinstance(thing, sp.MatrixSymbol):
             for (r, c), v in np.ndenumerate(value):
-                table[entry_symbol(thing, r, c)] = v
+                table[entry_symbol(ctx, thing, r, c)] = v
         else:
             table[thing] = value
 
     def substitute(expr):
-        # sizes were substituted into the IndexedBase shapes, so match entries by name and position
+        # sizes were substituted into the IndexedBase shapes, so match entries by label and position
         for atom in expr.atoms(sp.Indexed):
-            key = (str(atom.base.label), tuple(int(i) for i in atom.indices))
+            key = (atom.base.label, tuple(int(i) for i in atom.indices))
             if key not in indexed:
-                raise DerivationError(f"{atom} lies outside the declared shape of {atom.base.label}")
+                raise DerivationError(f"{atom} lies outside the declared range of {atom.base.label} (its shape {tuple(atom.base.shape)})")
             table[atom] = indexed[key]
         return expr.xreplace(table)
 
@@ -156,7 +229,17 @@ def values_at(ctx, lhs, rhs, free, sizes, inputs, digits) -> Iterable:
 
 
 def _number(value):
-    if value.is_number:
-        return sp.Float(value, 60) if value.is_real is not False else complex(value)
-    raise DerivationError(f"an expression did not reduce to a number: {value}; an input lacks a value")
+    """A high-precision SymPy number: a Float, a complex of Floats, or an infinity or NaN as SymPy writes them."""
+    if not value.is_number:
+        raise DerivationError(f"an expression did not reduce to a number: {value}; an input lacks a value")
+    if value.has(sp.nan, sp.zoo):
+        return sp.nan
+    if value in (sp.oo, -sp.oo):
+        return value
+    if value.is_extended_real:
+        return sp.Float(value, 60)
+    real, imaginary = value.as_real_imag()
+    if real.has(sp.oo, -sp.oo, sp.nan, sp.zoo) or imaginary.has(sp.oo, -sp.oo, sp.nan, sp.zoo):
+        return sp.nan  # a complex infinity has no sign to compare
+    return sp.Float(real, 60) + sp.I * sp.Float(imaginary, 60)
 

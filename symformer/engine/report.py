@@ -30,16 +30,47 @@ def check_code(check: dict) -> str:
 
 
 def weakest_level(report: dict) -> str:
-    """The level the whole derivation reaches: that of its weakest check."""
+    """The level the whole derivation reaches, which is that of its weakest check, saying so.
+
+    >>> step = {"kind": "step", "ok": True, "level": "proved for all n",
+    ...         "methods": [{"method": "symbolic, all sizes", "status": "proved"}]}
+    >>> claim = {"kind": "claim", "ok": True, "level": "proved for n = 1..6",
+    ...          "methods": [{"method": "symbolic, each size", "status": "proved"}]}
+    >>> weakest_level({"ok": True, "checks": [step, step, claim]})
+    'weakest of 3 checks: proved for n = 1..6'
+    >>> weakest_level({"ok": True, "checks": [step, step]})
+    'every check: proved for all n'
+    """
     if report.get("error"):
         return "error"
     if not report["ok"]:
         return "FAILED"
     order = "ASHFR"
-    codes = [check_code(c) for c in report["checks"] if c["kind"] != "result"]
+    checks = [c for c in report["checks"] if c["kind"] != "result"]
+    codes = [check_code(c) for c in checks]
     weakest = max(codes, key=order.index, default="A")
-    levels = [c["level"] for c in report["checks"] if c["kind"] != "result" and check_code(c) == weakest]
-    return levels[0] if levels else "verified"
+    levels = [c["level"] for c in checks if check_code(c) == weakest]
+    if not levels:
+        return "verified"
+    if len(set(c["level"] for c in checks)) == 1:
+        return f"every check: {levels[0]}"
+    return f"weakest of {len(checks)} checks: {levels[0]}"
+
+
+def format_levels(report: dict) -> str:
+    """Each check's level on its own line, under the derivation's weakest one (what ``show`` prints).
+
+    >>> step = {"kind": "step", "label": "step 1", "ok": True, "level": "proved for all n",
+    ...         "methods": [{"method": "symbolic, all sizes", "status": "proved"}]}
+    >>> print(format_levels({"ok": True, "checks": [step]}))
+    Verified: every check: proved for all n
+      proved for all n  step 1
+    """
+    lines = [f"Verified: {weakest_level(report)}"]
+    width = max((len(c["level"]) for c in report["checks"]), default=0)
+    for check in report["checks"]:
+        lines.append(f"  {check['level']:<{width}}  {check['label']}")
+    return "\n".join(lines)
 
 
 def format_table(reports: list) -> str:
@@ -74,22 +105,53 @@ def format_failures(reports: list) -> str:
             lines.append(f"derivation {report['slug']!r}, {check['label']}: {how}")
             example = check.get("counterexample")
             if example:
-                lines.append("  counterexample: " + example_text(example))
+                lines.append("  counterexample: " + example_text(example).replace("\n", "\n  "))
     return "\n".join(lines)
 
 
 def example_text(example: dict) -> str:
-    """A counterexample (as in ``Counterexample.to_dict()``) in one line."""
-    parts = []
+    """A counterexample (as in ``Counterexample.to_dict()``): sizes and indices on the first line, then
+    each input, with matrices shown as matrices. Matrix entries are numbered from 1, like the indices.
+
+    >>> print(example_text({"sizes": {"n": 2}, "indices": {"entry": [0, 1]},
+    ...                     "inputs": {"X": [["-577/1000", "1/2"], ["3/2", "2"]]}, "lhs": 0.25, "rhs": 1.0}))
+    at n = 2; entry (1, 2)
+      X = [-0.577  0.5]
+          [   1.5    2]
+      left side = 0.25, right side = 1
+    """
+    head = []
     if example["sizes"]:
-        parts.append("at " + ", ".join(f"{k} = {v}" for k, v in example["sizes"].items()))
-    if example["indices"]:
-        parts.append("index " + ", ".join(f"{k} = {v}" for k, v in example["indices"].items()))
-    inputs = "; ".join(f"{k} = {_short(v)}" for k, v in example["inputs"].items())
-    if inputs:
-        parts.append("inputs " + inputs)
-    parts.append(f"left side = {_short(example['lhs'])}, right side = {_short(example['rhs'])}")
-    return "; ".join(parts)
+        head.append("at " + ", ".join(f"{k} = {v}" for k, v in example["sizes"].items()))
+    indices = {k: v for k, v in example["indices"].items() if k != "entry"}
+    if indices:
+        head.append("index " + ", ".join(f"{k} = {v}" for k, v in indices.items()))
+    if "entry" in example["indices"]:  # the checks record positions 0-based, as NumPy does
+        head.append("entry (" + ", ".join(str(int(p) + 1) for p in example["indices"]["entry"]) + ")")
+    lines = ["; ".join(head)] if head else []
+    for name, value in example["inputs"].items():
+        lines.extend(_named_value(name, value))
+    lines.append(f"left side = {_short(example['lhs'])}, right side = {_short(example['rhs'])}")
+    if not head:
+        return "\n  ".join(lines)
+    return lines[0] + "".join("\n  " + line for line in lines[1:])
+
+
+#: The largest matrix shown whole; larger ones show this corner and say their shape.
+_SHOWN = 6
+
+
+def _named_value(name: str, value) -> list:
+    if isinstance(value, list) and value and isinstance(value[0], list) and not any(isinstance(v, list) for row in value for v in row):
+        rows = [[_short(v) for v in row[:_SHOWN]] + (["..."] if len(row) > _SHOWN else []) for row in value[:_SHOWN]]
+        if len(value) > _SHOWN:
+            rows.append(["..."] * len(rows[0]))
+        widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+        text = ["[" + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)) + "]" for row in rows]
+        shape = f" ({len(value)} x {len(value[0])}, top-left corner)" if len(value) > _SHOWN or len(value[0]) > _SHOWN else ""
+        prefix = f"{name} = "
+        return [prefix + text[0] + shape] + [" " * len(prefix) + row for row in text[1:]]
+    return [f"{name} = {_short(value)}"]
 
 
 def _short(value) -> str:
@@ -101,4 +163,24 @@ def _short(value) -> str:
         return f"[{shown}{', ...' if len(flat) > 6 else ''}]"
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, str) and "/" in value:
+        return _decimal(value)
     return str(value)
+
+
+def _decimal(text: str) -> str:
+    """An exact rational such as -577/1000 as -0.577 when its decimal is exact and short, else as given."""
+    from fractions import Fraction
+
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return text
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator != 1:
+        return text
+    shown = f"{float(value):.6g}"
+    return shown if Fraction(shown) == value else text

@@ -65,7 +65,7 @@ class MethodResult:
 
     def to_dict(self) -> dict:
         return {"method": self.method, "status": self.status, "detail": self.detail,
-                "max_error": self.max_error, "seconds": round(self.seconds, 4)}
+                "max_error": _jsonable(self.max_error), "seconds": round(self.seconds, 4)}
 
 
 @dataclass
@@ -108,7 +108,7 @@ class CheckResult:
     def to_dict(self) -> dict:
         return {
             "kind": self.kind, "label": self.label, "ok": self.ok, "level": self.level,
-            "max_error": self.max_error, "methods": [m.to_dict() for m in self.methods],
+            "max_error": _jsonable(self.max_error), "methods": [m.to_dict() for m in self.methods],
             "counterexample": self.counterexample.to_dict() if self.counterexample else None,
         }
 
@@ -144,19 +144,125 @@ class Report:
 
     def to_dict(self) -> dict:
         return {"slug": self.slug, "title": self.title, "topic": self.topic, "ok": self.ok,
-                "seconds": round(self.seconds, 3), "max_error": self.max_error, "source": self.source,
+                "seconds": round(self.seconds, 3), "max_error": _jsonable(self.max_error), "source": self.source,
                 "checks": [c.to_dict() for c in self.checks]}
 
 
 
+# Reading a report back (from the cache) ------------------------------------------------------
+
+STATUSES = (PROVED, HOLDS, FAILED, INCONCLUSIVE, TIMEOUT, SKIPPED)
+_REPORT_KEYS = {"slug", "title", "topic", "ok", "seconds", "max_error", "source", "checks"}
+_CHECK_KEYS = {"kind", "label", "ok", "level", "max_error", "methods", "counterexample"}
+_METHOD_KEYS = {"method", "status", "detail", "max_error", "seconds"}
+_EXAMPLE_KEYS = {"sizes", "indices", "inputs", "lhs", "rhs"}
+
+
+class _Malformed(Exception):
+    pass
+
+
+def report_from_dict(data) -> Report | None:
+    """The Report a dict of ``Report.to_dict()`` describes, or None when it is not one.
+
+    Every field must have its type, every status must be known, and the dict must agree with
+    itself: each check's ``ok`` and ``level``, and the report's ``ok`` and ``max_error``, are
+    recomputed from the methods and must equal what the dict says.
+
+    >>> report = Report("s", "t", "T", [CheckResult("step", "step 1", [MethodResult("float64", HOLDS, "checked numerically")])])
+    >>> report_from_dict(report.to_dict()) is not None
+    True
+    >>> report_from_dict({**report.to_dict(), "ok": "false"}) is None
+    True
+    """
+    try:
+        report = _report(data)
+        return report if report.to_dict() == data else None
+    except _Malformed:
+        return None
+
+
+def _require(condition) -> None:
+    if not condition:
+        raise _Malformed
+
+
+def _fields(data, keys) -> dict:
+    _require(isinstance(data, dict) and set(data) == keys)
+    return data
+
+
+def _number_or_none(value):
+    _require(value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+             or value in ("inf", "-inf", "nan"))
+    return float(value) if isinstance(value, str) else value
+
+
+def _text(value) -> str:
+    _require(isinstance(value, str))
+    return value
+
+
+def _report(data) -> Report:
+    data = _fields(data, _REPORT_KEYS)
+    _require(isinstance(data["ok"], bool) and isinstance(data["checks"], list))
+    _require(data["source"] is None or isinstance(data["source"], str))
+    seconds = _number_or_none(data["seconds"])
+    _require(seconds is not None)
+    _number_or_none(data["max_error"])
+    checks = [_check(c) for c in data["checks"]]
+    return Report(_text(data["slug"]), _text(data["title"]), _text(data["topic"]), checks, seconds, data["source"])
+
+
+def _check(data) -> CheckResult:
+    data = _fields(data, _CHECK_KEYS)
+    _require(data["kind"] in ("step", "claim", "result") and isinstance(data["ok"], bool) and isinstance(data["methods"], list))
+    _text(data["label"]), _text(data["level"]), _number_or_none(data["max_error"])
+    methods = [_method(m) for m in data["methods"]]
+    example = data["counterexample"]
+    if example is not None:
+        example = _fields(example, _EXAMPLE_KEYS)
+        _require(all(isinstance(example[k], dict) for k in ("sizes", "indices", "inputs")))
+        example = Counterexample(example["sizes"], example["indices"], example["inputs"], example["lhs"], example["rhs"])
+    return CheckResult(data["kind"], data["label"], methods, example)
+
+
+def _method(data) -> MethodResult:
+    data = _fields(data, _METHOD_KEYS)
+    _require(data["status"] in STATUSES)
+    seconds = _number_or_none(data["seconds"])
+    _require(seconds is not None)
+    return MethodResult(_text(data["method"]), data["status"], _text(data["detail"]), _number_or_none(data["max_error"]), seconds)
+
+
 def _jsonable(value):
-    if isinstance(value, (sp.Basic,)):
+    """A value as strict JSON: numbers stay numbers, complex numbers and non-finite floats become text.
+
+    >>> _jsonable(complex(1, -2)), _jsonable(float("-inf")), _jsonable(sp.Rational(1, 4)), _jsonable([sp.I, 2])
+    ('(1-2j)', '-inf', 0.25, ['1j', 2])
+    """
+    if isinstance(value, sp.Basic):
+        if value.is_extended_real is not False:
+            try:
+                return _jsonable(float(value))
+            except TypeError:
+                pass
         try:
-            return float(value)
+            return _jsonable(complex(value))
         except TypeError:
             return str(value)
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    if isinstance(value, (np.generic,)):
+        return _jsonable(value.item())
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else str(value)
+    if isinstance(value, complex):
+        return _jsonable(value.real) if value.imag == 0 else str(value)
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)

@@ -2,21 +2,31 @@
 
 SymPy is pure Python, so a SIGALRM timer interrupts it between bytecodes. Timers only work in the
 main thread; elsewhere the work runs in a daemon thread that is abandoned when its time is up (the
-caller gets its answer on time, the thread finishes or dies with the process).
+caller gets its answer on time, the thread finishes or dies with the process). Code stuck in C
+(a NumPy call, a regular expression) is not interrupted here: the batch runner verifies each
+derivation in a worker process with a wall-clock limit for that.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
+#: After the bound, the alarm fires again this often until the work gives up.
+REPEAT_SECONDS = 0.05
 
-class TimeBoundExceeded(Exception):
-    """The symbolic work did not finish within its bound."""
+
+class TimeBoundExceeded(BaseException):
+    """The work did not finish within its bound.
+
+    A BaseException, like KeyboardInterrupt: user code and SymPy catch ``Exception`` broadly, and a
+    timeout they swallowed would let the work run on unbounded.
+    """
 
 
 @contextmanager
@@ -25,12 +35,23 @@ def _alarm(seconds: float):
         raise TimeBoundExceeded(f"symbolic work exceeded {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous_hook = sys.unraisablehook
+
+    def unraisable(report):
+        # an alarm that lands in a callback Python cannot raise from (a gc callback, a __del__) is
+        # swallowed there; the repeating timer interrupts the work itself a moment later
+        if not isinstance(report.exc_value, TimeBoundExceeded):
+            previous_hook(report)
+
+    sys.unraisablehook = unraisable
+    # the timer repeats: work that catches even BaseException once is interrupted again
+    signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        sys.unraisablehook = previous_hook
 
 
 def run_bounded(work: Callable[[], T], seconds: float) -> T:

@@ -28,11 +28,14 @@ from typing import Callable, Mapping
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixElement
 
-from symformer.engine.domains import POSITIVE, REAL, domain_of
-from symformer.engine.evaluate import evaluate
+from symformer.engine.agreement import AGREE, DIFFER, UNUSABLE, compare_exact, compare_float, nonfinite_reason
+from symformer.engine.domains import default_domain, domain_of, violated_assumption
+from symformer.engine.evaluate import FD_STEP, evaluate
+from symformer.engine.display import display_checks
 from symformer.engine.index import equal_in_general
-from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, _free_symbols
+from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, Witness, _free_symbols
 from symformer.engine.projection import project_large_gradients
 from symformer.engine.realise import exactly_equal_at, values_at
 from symformer.engine.results import (
@@ -67,10 +70,29 @@ def verify(derivation: Derivation, config: VerifyConfig = VerifyConfig()) -> Rep
             report.checks.append(context.check_identity("claim", label, claim.lhs, claim.rhs, claim.indices))
         else:
             report.checks.append(context.check_property(label, claim))
+    report.checks += display_checks(derivation, context.check_identity)  # the page shows what was verified
     if derivation.result is not None:
         report.checks.append(context.check_result(derivation.result, previous))
     report.seconds = time.perf_counter() - started
     return report
+
+
+#: The least number of random points of a 50-digit check, over all its sizes.
+MIN_EXACT_POINTS = 12
+#: Random points of a float64 check without size symbols.
+SCALAR_FLOAT64_POINTS = 8
+#: Entries of the float64 plan that run whatever the time bound (the numeric and the smallest sizes).
+REQUIRED_FLOAT64 = 2
+#: The float64 plan's time: the time bound, but never less than this (its evaluations are cheap).
+MIN_FLOAT64_SECONDS = 1.0
+#: A central difference's rounding error, in units of eps |f| / h (the evaluation of f rounds too).
+FD_ROUNDING = 8.0
+#: A float64 failure within this many tolerances is looked at again with Richardson extrapolation.
+NEAR_TOLERANCE = 100.0
+#: The relative step of that second look: ten times FD_STEP, so ten times less rounding.
+RICHARDSON_STEP = 1e-4
+#: The relative step of the final result's central differences (PyTorch gradcheck's).
+RESULT_FD_STEP = 1e-6
 
 
 # The work ----------------------------------------------------------------------------------
@@ -101,10 +123,20 @@ class _Context:
                     f"derivation {derivation.slug!r}: IndexedBase {base} has no shape; "
                     f"declare it as IndexedBase({str(base)!r}, shape=(n,))"
                 )
+        declared = set(derivation.sizes) | set(derivation.indices)
+        for claim in derivation.claims:
+            if isinstance(claim, Claim) and claim.indices:
+                declared |= set(claim.indices)
+        for expr in expanded:
+            _check_indices_declared(derivation.slug, expr, declared)
         self.size_symbols = list(derivation.sizes)
+        # a size is a count: at least 1 when declared positive, else at least 0 ("proved for all n" means these)
+        self.floors = {s: 1 if s.is_positive else 0 for s in self.size_symbols}
         self.small = self._size_combinations()
         self.numeric = {s: spec.numeric for s, spec in derivation.sizes.items()}
+        self.float64_plan = self._float64_plan()
         self.realised: dict = {}  # (expression, sizes) -> explicit form, see realise.realise
+        self.stand_ins: dict = {}  # (input, position) -> the Dummy standing for that entry, see realise
 
     # sizes and inputs ----------------------------------------------------------------------
     def _size_combinations(self) -> list:
@@ -137,13 +169,39 @@ class _Context:
                 parts.append(f"{symbol} in {{{', '.join(map(str, options))}}}")
         return ", ".join(parts)
 
+    def _float64_plan(self) -> list:
+        """The (sizes, point) pairs float64 evaluates, most telling first.
+
+        Every size symbol's smallest, boundary (the next smallest) and largest declared proof size, in
+        every combination, and the numeric size: the numeric size and the all-smallest sizes always,
+        the rest while the time bound lasts (at least ``MIN_FLOAT64_SECONDS``). Without sizes, several
+        random points.
+        """
+        if not self.size_symbols:
+            return [({}, point) for point in range(SCALAR_FLOAT64_POINTS)]
+        edges = {}
+        for symbol in self.size_symbols:
+            values = sorted(set(self.d.sizes[symbol].prove))
+            edges[symbol] = sorted({values[0], values[min(1, len(values) - 1)], values[-1]})
+        lowest = {s: v[0] for s, v in edges.items()}
+        diagonals = [{s: v[min(k, len(v) - 1)] for s, v in edges.items()} for k in (1, 2)]
+        grid = [dict(zip(edges, combo)) for combo in itertools.product(*edges.values())]
+        grid.sort(key=lambda c: (sum(c.values()), tuple(c.values())))
+        plan, seen = [], set()
+        for sizes in [self.numeric, lowest, *diagonals, *grid]:
+            key = tuple(sizes[s] for s in self.size_symbols)
+            if key not in seen:
+                seen.add(key)
+                plan.append((sizes, 0))
+        return plan
+
     def _rng(self, label: str, salt: str = "") -> np.random.Generator:
         key = zlib.crc32(f"{self.d.slug}/{label}/{salt}".encode())
         return np.random.default_rng([self.config.seed, key])
 
     def _domain(self, thing):
-        # a Symbol or IndexedBase declared positive=True is sampled positive unless a domain says otherwise
-        default = POSITIVE if isinstance(thing, (sp.Symbol, sp.IndexedBase)) and thing.is_positive else REAL
+        # a Symbol or IndexedBase declared positive=True (or integer=True) is sampled so unless a domain says otherwise
+        default = default_domain(thing)
         name = str(thing.label) if isinstance(thing, sp.IndexedBase) else str(thing)
         spec = self.d.domains.get(thing, self.d.domains.get(name))
         return domain_of(spec, default)
@@ -161,15 +219,21 @@ class _Context:
     def sample(self, rng, sizes, exact: bool = False) -> dict:
         """Random inputs: arrays for IndexedBase/MatrixSymbol, numbers for scalar symbols."""
         values = {}
-        for base in self.bases:
-            domain = self._domain(base)
-            values[base] = (domain.exact if exact else domain.sample)(rng, self._shape_at(base.shape, sizes))
-        for matrix in self.matrices:
-            domain = self._domain(matrix)
-            values[matrix] = (domain.exact if exact else domain.sample)(rng, self._shape_at(matrix.shape, sizes))
-        for scalar in self.scalars:
-            domain = self._domain(scalar)
-            values[scalar] = (domain.exact if exact else domain.sample)(rng, ())[()]
+        for thing in [*self.bases, *self.matrices, *self.scalars]:
+            domain = self._domain(thing)
+            shape = self._shape_at(thing.shape, sizes) if not isinstance(thing, sp.Symbol) else ()
+            sampler = domain.exact if exact else domain.sample
+            value = self._user_call("the inputs", f"the domain {domain.name!r} of {thing}", sampler, rng, shape)
+            if np.shape(value) != shape:
+                raise DerivationError(f"derivation {self.d.slug!r}: the domain {domain.name!r} gave {thing} the shape "
+                                      f"{np.shape(value)} instead of {shape}")
+            broken = violated_assumption(thing, value)
+            if broken:
+                assumption, example = broken.split(":", 1)
+                raise DerivationError(f"derivation {self.d.slug!r}: the domain {domain.name!r} gave {thing} the value "
+                                      f"{example}, but {thing} is declared {assumption}; give it a domain that respects "
+                                      f"the declaration, or drop the declaration")
+            values[thing] = value if shape else np.asarray(value, dtype=object if exact else None)[()]
         return values
 
     def _free(self, lhs, rhs, extra) -> dict:
@@ -198,7 +262,7 @@ class _Context:
         started = time.perf_counter()
         ranges = {i: (1, bound) for i, bound in free.items()}
         try:
-            ok = run_bounded(lambda: equal_in_general(lhs, rhs, ranges), self.config.time_bound)
+            ok = run_bounded(lambda: equal_in_general(lhs, rhs, ranges, self.floors), self.config.time_bound)
         except TimeBoundExceeded:
             result.methods.append(MethodResult("symbolic, all sizes", TIMEOUT,
                                                f"no proof within {self.config.time_bound:g} s", seconds=time.perf_counter() - started))
@@ -232,6 +296,8 @@ class _Context:
             except TimeBoundExceeded:
                 note = f"; {self._describe_sizes([sizes]) or 'the check'} timed out after {self.config.time_bound:g} s"
                 break
+            except DerivationError as exc:  # the derivation reads an entry that does not exist: its error, not a fallback
+                raise DerivationError(f"derivation {self.d.slug!r}, {result.label}: {exc}") from None
             except Exception as exc:
                 note = f"; SymPy raised {type(exc).__name__} at {self._describe_sizes([sizes]) or 'the check'}"
                 break
@@ -255,22 +321,33 @@ class _Context:
     def _high_precision(self, result, label, lhs, rhs, free, sizes_left) -> None:
         started = time.perf_counter()
         digits, tolerance = self.config.digits, self.config.identity_tolerance
-        checked = []
+        checked, unwitnessed = [], []
         worst = 0.0
+
+        # at least MIN_EXACT_POINTS points in all: a scalar identity such as log(xy) = log x + log y fails
+        # only where both x and y are negative, a quarter of the samples
+        points = max(self.config.high_precision_points, -(-MIN_EXACT_POINTS // max(1, len(sizes_left))))
 
         def sweep():
             nonlocal worst
             for sizes in sizes_left:
-                for point in range(self.config.high_precision_points):
-                    rng = self._rng(label, f"exact/{point}/{sorted(map(str, sizes.items()))}")
+                witnessed = attempts = 0
+                # a point where some entry says nothing (NaN) is replaced by another, a few times
+                while witnessed < points and attempts < points + 2:
+                    rng = self._rng(label, f"exact/{attempts}/{sorted(map(str, sizes.items()))}")
+                    attempts += 1
                     inputs = self.sample(rng, sizes, exact=True)
+                    usable, finite = True, False
                     for indices, left_value, right_value in values_at(self, lhs, rhs, free, sizes, inputs, digits):
-                        scale = max(1, abs(left_value), abs(right_value))
-                        error = abs(left_value - right_value) / scale
-                        worst = max(worst, float(error))
-                        if error > tolerance:
+                        verdict, error = compare_exact(left_value, right_value, tolerance)
+                        if verdict == DIFFER:
+                            worst = max(worst, error)
                             return Counterexample(dict(sizes), indices, _plain_inputs(inputs), left_value, right_value)
-                checked.append(sizes)
+                        if verdict == AGREE:
+                            worst, finite = max(worst, error), True
+                        usable = usable and verdict != UNUSABLE
+                    witnessed += usable and finite
+                (checked if witnessed else unwitnessed).append(sizes)
             return None
 
         try:
@@ -281,14 +358,25 @@ class _Context:
                 result.methods.append(MethodResult("50-digit identity", TIMEOUT, f"not finished within {self.config.time_bound:g} s",
                                                    seconds=time.perf_counter() - started))
                 return
+        except DerivationError as exc:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
+        except Exception as exc:  # SymPy refusing a form is "not checked", not a verdict; float64 still runs
+            result.methods.append(MethodResult("50-digit identity", INCONCLUSIVE, f"SymPy raised {type(exc).__name__}: {exc}",
+                                               seconds=time.perf_counter() - started))
+            return
         seconds = time.perf_counter() - started
         if counterexample is not None:
             result.methods.append(MethodResult("50-digit identity", FAILED,
                                                f"the sides differ by {worst:.3g} (relative) at {digits} digits", worst, seconds))
             result.counterexample = counterexample
             return
+        missing = (f"; not witnessed at {self._describe_sizes(unwitnessed) or 'the check'}: "
+                   "a side is NaN or no entry is finite on both sides") if unwitnessed else ""
+        if not checked:
+            result.methods.append(MethodResult("50-digit identity", INCONCLUSIVE, f"could not be checked{missing}", None, seconds))
+            return
         where = self._describe_sizes(checked)
-        detail = f"identity checked at {digits} digits" + (f" for {where}" if where else "") + " (not a proof)"
+        detail = f"identity checked at {digits} digits" + (f" for {where}" if where else "") + " (not a proof)" + missing
         result.methods.append(MethodResult("50-digit identity", HOLDS, detail, worst, seconds))
 
     def _float64(self, result, label, lhs, rhs, free) -> None:
@@ -296,47 +384,108 @@ class _Context:
         uses_fd = lhs.has(sp.Derivative) or rhs.has(sp.Derivative)
         rtol, atol = (self.config.fd_rtol, self.config.fd_atol) if uses_fd else (self.config.rtol, self.config.atol)
         worst = 0.0
-        for sizes in [*self.small[:6], self.numeric]:
-            rng = self._rng(label, f"float64/{sorted(map(str, sizes.items()))}")
-            inputs = self.sample(rng, sizes)
-            ranges = {i: (1, int(sp.sympify(bound).subs(sizes))) for i, bound in free.items()}
-            values = {**inputs, **sizes}
-            try:
-                projected = project_large_gradients(lhs, rhs, values, sizes, self._rng(label, "directions"))
-                left, right = projected if projected else (evaluate(lhs, values, ranges), evaluate(rhs, values, ranges))
-            except DerivationError as exc:
-                raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
-            if left.shape != right.shape:
-                raise DerivationError(f"derivation {self.d.slug!r}, {label}: the sides evaluate to shapes {left.shape} and {right.shape}")
-            error = np.abs(left - right)
-            finite = np.isfinite(left) & np.isfinite(right)
-            # NaN on both sides is no agreement: an identity must be witnessed where both sides are numbers
-            bad = ~np.isclose(left, right, rtol=rtol, atol=atol)
-            worst = max(worst, float(error[finite].max(initial=0.0)))
-            if bad.any():
-                position = tuple(int(p) for p in np.argwhere(bad)[0])
-                indices = {str(i): ranges[i][0] + position[n] for n, i in enumerate(ranges)}
-                result.methods.append(MethodResult(
-                    "float64", FAILED,
-                    f"the sides differ by {float(error[position]):.3g} at {self._describe_sizes([sizes]) or 'the check'} "
-                    f"(rtol {rtol:g}, atol {atol:g})", worst, time.perf_counter() - started))
-                result.counterexample = Counterexample(dict(sizes), indices, _plain_inputs(inputs), float(left[position]), float(right[position]))
-                return
-        where = self._describe_sizes([self.numeric])
-        how = " (derivatives by central differences)" if uses_fd else ""
-        result.methods.append(MethodResult("float64", HOLDS, f"checked numerically at {where}{how}" if where else f"checked numerically{how}",
-                                           worst, time.perf_counter() - started))
+        checked, unchecked = [], {}
+        reexamined = False
+        plan = self.float64_plan
+        budget = max(self.config.time_bound, MIN_FLOAT64_SECONDS)
+        deadline = started + budget
+        for number, (sizes, point) in enumerate(plan):
+            if number >= REQUIRED_FLOAT64 and time.perf_counter() > deadline:
+                break
+            reason = None
+            for attempt in range(3):  # where an entry says nothing (NaN, overflow), sample elsewhere
+                salt = f"float64/{sorted(map(str, sizes.items()))}" + (f"/point {point}" if point else "") + \
+                    (f"/again {attempt}" if attempt else "")
+                rng = self._rng(label, salt)
+                inputs = self.sample(rng, sizes)
+                ranges = {i: (1, int(sp.sympify(bound).subs(sizes))) for i, bound in free.items()}
+                scale: dict = {}
+                left, right = self._float64_sides(label, lhs, rhs, inputs, sizes, ranges, FD_STEP, scale)
+                tolerance = _fd_atol(atol, scale, FD_STEP) if uses_fd else atol
+                differ, unusable, witnessed = compare_float(left, right, rtol, tolerance)
+                if uses_fd and differ.any() and _near(left, right, differ, rtol, tolerance):
+                    # central differences round at about eps |f| / h: look again with Richardson extrapolation
+                    # of larger steps before rejecting
+                    left, right, tolerance = self._richardson(label, lhs, rhs, inputs, sizes, ranges, atol)
+                    differ, unusable, witnessed = compare_float(left, right, rtol, tolerance)
+                    reexamined = reexamined or not differ.any()
+                finite = np.isfinite(left) & np.isfinite(right)
+                worst = max(worst, float(np.abs(left[finite] - right[finite]).max(initial=0.0)))
+                if differ.any():
+                    position = tuple(int(p) for p in np.argwhere(differ)[0])
+                    indices = {str(i): ranges[i][0] + position[n] for n, i in enumerate(ranges)}
+                    error = float(np.abs(left[position] - right[position]))
+                    used = float(np.max(tolerance)) if np.ndim(tolerance) else float(tolerance)
+                    result.methods.append(MethodResult(
+                        "float64", FAILED,
+                        f"the sides differ by {error:.3g} at {self._describe_sizes([sizes]) or 'the check'} "
+                        f"(rtol {rtol:g}, atol {used:.3g})", worst, time.perf_counter() - started))
+                    result.counterexample = Counterexample(dict(sizes), indices, _plain_inputs(inputs),
+                                                           _scalar(left[position]), _scalar(right[position]))
+                    return
+                if witnessed and not unusable.any():
+                    checked.append(sizes)
+                    break
+                reason = nonfinite_reason(left, right) if unusable.any() else "no entry is finite on both sides"
+            else:
+                unchecked[self._describe_sizes([sizes]) or "the check"] = reason
+        how = " (derivatives by central differences" + (", re-examined by Richardson extrapolation" if reexamined else "") + ")" \
+            if uses_fd else ""
+        missing = "; not finite at " + "; ".join(f"{where} ({why})" for where, why in unchecked.items()) if unchecked else ""
+        skipped = len(plan) - len(checked) - sum(1 for _ in unchecked)
+        if skipped > 0 and self.size_symbols:
+            missing += f"; {skipped} of {len(plan)} size combinations not reached within {budget:g} s"
+        seconds = time.perf_counter() - started
+        if not checked:
+            result.methods.append(MethodResult("float64", INCONCLUSIVE, f"could not be checked: the values are not finite{missing}",
+                                               None, seconds))
+            return
+        where = self._describe_sizes([self.numeric] if self.numeric in checked else checked)
+        result.methods.append(MethodResult("float64", HOLDS, (f"checked numerically at {where}" if where else "checked numerically")
+                                           + how + missing, worst, seconds))
+
+    def _float64_sides(self, label, lhs, rhs, inputs, sizes, ranges, fd_step=FD_STEP, scale=None):
+        values = {**inputs, **sizes}
+        try:
+            with np.errstate(all="ignore"):  # NaN and inf are results here, judged by compare_float
+                projected = project_large_gradients(lhs, rhs, values, sizes, self._rng(label, "directions"),
+                                                    fd_step=fd_step, scale=scale)
+                left, right = projected if projected else (evaluate(lhs, values, ranges, fd_step, scale),
+                                                           evaluate(rhs, values, ranges, fd_step, scale))
+        except DerivationError as exc:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
+        except (KeyboardInterrupt, TimeBoundExceeded):
+            raise
+        except Exception as exc:  # NumPy or SymPy refusing an input: this derivation's error, not the run's
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: the float64 evaluation raised "
+                                  f"{type(exc).__name__}: {exc}") from None
+        if left.shape != right.shape:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: the sides evaluate to shapes {left.shape} and {right.shape}")
+        return left, right
+
+    def _richardson(self, label, lhs, rhs, inputs, sizes, ranges, atol):
+        """Both sides with every derivative by Richardson extrapolation of central differences at steps 2h, h.
+
+        (4 D(h) - D(2h)) / 3 cancels the h^2 term of the truncation error; with h = 10 FD_STEP the
+        rounding error eps |f| / h is ten times smaller. Returns the sides and their tolerance.
+        """
+        step = RICHARDSON_STEP
+        scale: dict = {}
+        coarse = self._float64_sides(label, lhs, rhs, inputs, sizes, ranges, 2 * step, scale)
+        fine = self._float64_sides(label, lhs, rhs, inputs, sizes, ranges, step, scale)
+        left, right = ((4 * f - c) / 3 for f, c in zip(fine, coarse))
+        return left, right, 2 * _fd_atol(atol, scale, step)
 
     # properties ----------------------------------------------------------------------------
     def check_property(self, label, claim: Property) -> CheckResult:
         result = CheckResult("claim", label)
         started = time.perf_counter()
-        proved, note = [], ""
+        proved, note, timed_out = [], "", False
         for sizes in self.small:
             try:
-                witness = run_bounded(lambda: claim.exact(dict(sizes)), self.config.time_bound)
+                witness = self._witness(label, "exact", claim.exact, dict(sizes), seconds=self.config.time_bound)
             except TimeBoundExceeded:
-                note = f"; timed out at {self._describe_sizes([sizes])}"
+                note, timed_out = f"; timed out at {self._describe_sizes([sizes]) or 'the check'} after {self.config.time_bound:g} s", True
                 break
             if witness is None:
                 continue
@@ -351,11 +500,23 @@ class _Context:
             where = self._describe_sizes(proved)
             result.methods.append(MethodResult("symbolic, each size", PROVED if not note else INCONCLUSIVE,
                                                (f"proved for {where}" if where else "proved") + note, seconds=time.perf_counter() - started))
+        elif timed_out:
+            result.methods.append(MethodResult("symbolic, each size", TIMEOUT, note.lstrip("; "), seconds=time.perf_counter() - started))
         started = time.perf_counter()
         worst = None
         checked = []
-        for sizes in [*self.small[:6], self.numeric]:
-            witness = claim.numeric(self._rng(label, f"property/{sorted(map(str, sizes.items()))}"), dict(sizes))
+        seconds = max(self.config.time_bound, MIN_FLOAT64_SECONDS)
+        deadline = started + seconds
+        for number, (sizes, point) in enumerate(self.float64_plan):
+            if number >= REQUIRED_FLOAT64 and time.perf_counter() > deadline:
+                break
+            rng = self._rng(label, f"property/{sorted(map(str, sizes.items()))}" + (f"/point {point}" if point else ""))
+            try:
+                witness = self._witness(label, "numeric", claim.numeric, rng, dict(sizes), seconds=seconds)
+            except TimeBoundExceeded:
+                raise DerivationError(f"derivation {self.d.slug!r}, {label}: the numeric witness did not return within "
+                                      f"{seconds:g} s at {self._describe_sizes([sizes]) or 'the check'}; "
+                                      "make it faster or give it smaller sizes") from None
             if witness is None:
                 continue
             if witness.error is not None:
@@ -368,10 +529,46 @@ class _Context:
                 return result
             checked.append(sizes)
         if checked:
-            where = self._describe_sizes([checked[-1]])
+            where = self._describe_sizes([self.numeric] if self.numeric in checked else checked[-1:])
             result.methods.append(MethodResult("float64", HOLDS, f"checked numerically at {where}" if where else "checked numerically",
                                                worst, time.perf_counter() - started))
         return result
+
+    def _witness(self, label, which, function, *args, seconds):
+        """A Property's witness, run as user code; None or a Witness whose ``holds`` is a bool."""
+        witness = self._user_call(label, f"the {which} witness", function, *args, seconds=seconds)
+        if witness is None:
+            return None
+        where = f"derivation {self.d.slug!r}, {label}: the {which} witness"
+        if not isinstance(witness, Witness):
+            raise DerivationError(f"{where} returned {type(witness).__name__}; return Witness(holds, detail) or None")
+        if not isinstance(witness.holds, (bool, np.bool_)):
+            raise DerivationError(f"{where}'s Witness.holds is {type(witness.holds).__name__}; it must be True or False")
+        error = witness.error
+        if error is not None:
+            try:
+                error = abs(complex(error))
+            except (TypeError, ValueError):
+                raise DerivationError(f"{where}'s Witness.error is {type(witness.error).__name__}; give a number or None") from None
+        return Witness(bool(witness.holds), str(witness.detail), None if error is None or not np.isfinite(error) else float(error))
+
+    def _user_call(self, label, what, function, *args, seconds=None, **kwargs):
+        """Call code from the derivation's file; its failures become errors naming the check and the cause.
+
+        With ``seconds``, under that time bound (TimeBoundExceeded reaches the caller). KeyboardInterrupt
+        still stops the run.
+        """
+        where = f"derivation {self.d.slug!r}, {label}: {what}"
+        try:
+            if seconds is None:
+                return function(*args, **kwargs)
+            return run_bounded(lambda: function(*args, **kwargs), seconds)
+        except (KeyboardInterrupt, TimeBoundExceeded):
+            raise
+        except SystemExit as exc:
+            raise DerivationError(f"{where} called sys.exit({exc.code}); user code must return, not exit") from None
+        except Exception as exc:
+            raise DerivationError(f"{where} raised {type(exc).__name__}: {exc}") from None
 
     # final result --------------------------------------------------------------------------
     def check_result(self, spec: Jacobian | Gradient, final_expr) -> CheckResult:
@@ -385,49 +582,130 @@ class _Context:
                                   f"which is not an input; inputs are {sorted(named)}")
         ranges = {i: (1, int(sp.sympify(self.d.indices[i]).subs(sizes))) for i in spec.indices}
         started = time.perf_counter()
-        derived = evaluate(self.d.expand(final_expr), {**inputs, **sizes}, ranges)
-        reference = np.asarray(_call(spec.reference, named), dtype=float)
+        label = "final result"
+        try:
+            derived = evaluate(self.d.expand(final_expr), {**inputs, **sizes}, ranges)
+        except DerivationError as exc:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: {exc}") from None
+        reference = self._user_array(label, "the reference", lambda: _call(spec.reference, named))
         if reference.shape != derived.shape:
             raise DerivationError(f"derivation {self.d.slug!r}: the NumPy reference has shape {reference.shape}, "
                                   f"the derived result {derived.shape}")
-        error = float(np.max(np.abs(derived - reference), initial=0.0))
-        close = np.allclose(derived, reference, rtol=self.config.rtol * 1e3, atol=self.config.atol * 1e3)
+        differ, unusable, witnessed = compare_float(derived, reference, self.config.rtol * 1e3, self.config.atol * 1e3)
+        finite = np.isfinite(derived) & np.isfinite(reference)
+        error = float(np.max(np.abs(derived[finite] - reference[finite]), initial=0.0))
+        close = not differ.any()
         where = self._describe_sizes([sizes])
+        if close and (unusable.any() or not witnessed):
+            result.methods.append(MethodResult("NumPy reference", INCONCLUSIVE,
+                                               f"could not be compared at {where}: {nonfinite_reason(derived, reference)}",
+                                               None, time.perf_counter() - started))
+            return result
         result.methods.append(MethodResult("NumPy reference", HOLDS if close else FAILED,
                                            f"matches the independent NumPy implementation at {where}" if close
                                            else f"differs from the NumPy implementation by {error:.3g} at {where}",
                                            error, time.perf_counter() - started))
         if not close:
-            position = tuple(int(p) for p in np.unravel_index(np.argmax(np.abs(derived - reference)), derived.shape))
+            position = tuple(int(p) for p in np.argwhere(differ)[0])
             result.counterexample = Counterexample(dict(sizes), {"entry": position}, _plain_inputs(inputs),
-                                                   float(derived[position]), float(reference[position]))
+                                                   _scalar(derived[position]), _scalar(reference[position]))
             return result
         started = time.perf_counter()
         x = np.asarray(named[spec.wrt], dtype=float)
 
         def forward(value):
-            return np.asarray(_call(spec.forward, {**named, spec.wrt: value}), dtype=float)
+            return self._user_array(label, "the forward", lambda: _call(spec.forward, {**named, spec.wrt: value}), bounded=False)
 
+        bound = 4 * max(self.config.time_bound, MIN_FLOAT64_SECONDS)
+        try:
+            return run_bounded(lambda: self._finite_differences(result, spec, derived, x, forward, where, sizes, inputs), bound)
+        except TimeBoundExceeded:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: the forward did not finish its finite differences "
+                                  f"within {bound:g} s; make it faster or give the result a smaller numeric size") from None
+
+    def _user_array(self, label, what, call, bounded: bool = True) -> np.ndarray:
+        """An array returned by user code (a reference, a forward), as float64 or complex."""
+        seconds = max(self.config.time_bound, MIN_FLOAT64_SECONDS) if bounded else None
+        try:
+            value = self._user_call(label, what, call, seconds=seconds)
+        except TimeBoundExceeded:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: {what} did not return within {seconds:g} s") from None
+        try:
+            array = np.asarray(value)
+            return array.astype(complex) if np.iscomplexobj(array) else array.astype(float)
+        except (TypeError, ValueError):
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: {what} returned {type(value).__name__}, "
+                                  "not an array of numbers") from None
+
+    def _finite_differences(self, result, spec, derived, x, forward, where, sizes, inputs) -> CheckResult:
+        started = time.perf_counter()
+        rtol = self.config.fd_rtol
+        value = forward(x)
+        scale = {"function": float(np.abs(value[np.isfinite(value)]).max(initial=0.0))}
         if x.size <= 1024:
-            numeric = central_difference(forward, x)
-            fd_error = float(np.max(np.abs(numeric - derived), initial=0.0))
-            close = np.allclose(numeric, derived, rtol=self.config.fd_rtol, atol=self.config.fd_atol)
             how = "every coordinate"
+            closed = derived
+
+            def numeric(step):
+                return central_difference(forward, x, h=step)
         else:
-            directions = self._rng("result", "directions").standard_normal((4,) + x.shape)
-            numeric = np.array([directional_difference(forward, x, v) for v in directions])
-            projected = np.array([np.tensordot(derived, v, axes=v.ndim) for v in directions])
-            fd_error = float(np.max(np.abs(numeric - projected)))
-            close = np.allclose(numeric, projected, rtol=self.config.fd_rtol, atol=self.config.fd_atol)
             how = "4 random directions"
+            directions = self._rng("result", "directions").standard_normal((4,) + x.shape)
+            closed = np.array([np.tensordot(derived, v, axes=v.ndim) for v in directions])
+
+            def numeric(step):
+                return np.array([directional_difference(forward, x, v, h=step) for v in directions])
+
+        differences = numeric(RESULT_FD_STEP)
+        tolerance = _fd_atol(self.config.fd_atol, scale, RESULT_FD_STEP)
+        differ, _, _ = compare_float(differences, closed, rtol, tolerance)
+        reexamined = ""
+        if differ.any() and _near(differences, closed, differ, rtol, tolerance):
+            # rounding of eps |f| / h: look again with Richardson extrapolation of larger steps
+            differences = (4 * numeric(RICHARDSON_STEP) - numeric(2 * RICHARDSON_STEP)) / 3
+            tolerance = 2 * _fd_atol(self.config.fd_atol, scale, RICHARDSON_STEP)
+            differ, _, _ = compare_float(differences, closed, rtol, tolerance)
+            reexamined = ", re-examined by Richardson extrapolation" if not differ.any() else ""
+        finite = np.isfinite(differences) & np.isfinite(closed)
+        fd_error = float(np.max(np.abs(differences[finite] - closed[finite]), initial=0.0))
+        close = not differ.any()
+        if close and not finite.all():
+            result.methods.append(MethodResult("finite differences", INCONCLUSIVE,
+                                               f"could not be compared at {where}: {nonfinite_reason(differences, closed)}",
+                                               None, time.perf_counter() - started))
+            return result
         result.methods.append(MethodResult("finite differences", HOLDS if close else FAILED,
-                                           f"central differences along {how} agree at {where}" if close
+                                           f"central differences along {how} agree at {where}{reexamined}" if close
                                            else f"central differences along {how} differ by {fd_error:.3g} at {where}",
                                            fd_error, time.perf_counter() - started))
         if not close:
             result.counterexample = Counterexample(dict(sizes), {}, _plain_inputs(inputs), "derived", "finite differences")
         return result
 
+
+def _check_indices_declared(slug: str, expr, declared: set, bound: frozenset = frozenset()) -> None:
+    """Every symbol in an index position is a declared index, a size or a summation dummy.
+
+    An undeclared one would be sampled as a real number, so x[j] would read an arbitrary entry.
+    """
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        for _, *limits in expr.limits:
+            for limit in limits:
+                _check_indices_declared(slug, limit, declared, bound)
+        _check_indices_declared(slug, expr.function, declared, bound | {symbol for symbol, *_ in expr.limits})
+        return
+    if isinstance(expr, (sp.Indexed, MatrixElement)):
+        base = expr.base if isinstance(expr, sp.Indexed) else expr.parent
+        shape = getattr(base, "shape", None) or ()
+        for axis, index in enumerate(expr.indices):
+            for symbol in sorted(sp.sympify(index).free_symbols - declared - bound, key=str):
+                extent = shape[axis] if isinstance(expr, sp.Indexed) and axis < len(shape) else "..."
+                raise DerivationError(
+                    f"derivation {slug!r}: {expr} uses the index {symbol}, which has no declared range; "
+                    f"add it to the derivation's indices (indices={{{symbol}: {extent}}}) or sum over it")
+    if isinstance(expr, sp.Basic):
+        for arg in expr.args:
+            _check_indices_declared(slug, arg, declared, bound)
 
 
 def _call(function: Callable, named: Mapping):
@@ -443,6 +721,28 @@ def _call(function: Callable, named: Mapping):
     return function(**{k: v for k, v in named.items() if k in wanted})
 
 
+def _fd_atol(atol: float, scale: dict, step: float) -> float:
+    """The absolute tolerance of a central difference: the configured one, or its rounding error if larger.
+
+    f(x + h) - f(x - h) is computed with an error of a few eps |f|, so the difference quotient carries
+    an error of about eps |f| / h: a function of size 10^4 rounds at 10^-7 for h = 10^-5 whatever its
+    derivative is.
+    """
+    return max(atol, FD_ROUNDING * np.finfo(float).eps * scale.get("function", 0.0) / step)
+
+
+def _near(left, right, differ, rtol, atol) -> bool:
+    """The worst difference is within NEAR_TOLERANCE times the tolerance: worth a second, more accurate look."""
+    excess = np.abs(left[differ] - right[differ]) / (atol + rtol * np.abs(right[differ]))
+    return bool(excess.max(initial=0.0) < NEAR_TOLERANCE)
+
+
+def _scalar(value):
+    """A NumPy entry as a Python number (complex where it has an imaginary part)."""
+    value = complex(value) if np.iscomplexobj(value) else float(value)
+    return value.real if isinstance(value, complex) and value.imag == 0 else value
+
+
 def _name(thing) -> str:
     return str(thing.label) if isinstance(thing, sp.IndexedBase) else str(thing)
 
@@ -451,6 +751,6 @@ def _plain_inputs(inputs) -> dict:
     out = {}
     for thing, value in inputs.items():
         array = np.asarray(value)
-        out[_name(thing)] = array.astype(float).round(6).tolist() if array.dtype != object else [str(v) for v in array.ravel()] if array.ndim else str(value)
+        out[_name(thing)] = array.astype(float).round(6).tolist() if array.dtype != object else np.vectorize(str, otypes=[object])(array).tolist() if array.ndim else str(value)
     return out
 

@@ -82,7 +82,8 @@ def trig_vanishes(expr) -> bool:
 def exponentials_as_symbols(expr, positive: bool = True):
     """exp(a + 2 b - c/T) -> E_a E_b^2 E_{c/T}^-1, one symbol per exponent term: exact, and rational.
 
-    With ``positive`` (real exponents) the symbols are declared positive.
+    With ``positive`` a symbol is declared positive where its exponent is known to be real (e^x > 0
+    for real x only: e^{i m theta} is not positive, and sqrt(e^{2 i m theta}) is not e^{i m theta}).
 
     >>> a, b = sp.symbols("a b", real=True)
     >>> sp.cancel(exponentials_as_symbols(sp.exp(a - 2 * b) - sp.exp(a) * sp.exp(b) ** -2))
@@ -95,7 +96,9 @@ def exponentials_as_symbols(expr, positive: bool = True):
         if not coefficient.is_Rational:
             coefficient, rest = sp.Integer(1), term
         if rest not in table:
-            table[rest] = sp.Symbol(f"E{len(table)}", positive=True) if positive else sp.Symbol(f"E{len(table)}")
+            # a Dummy: a user's own symbol named E0 is another input
+            real = positive and rest.is_extended_real is True and rest.is_finite is not False
+            table[rest] = sp.Dummy(f"E{len(table)}", positive=True) if real else sp.Dummy(f"E{len(table)}", nonzero=True)
         return table[rest] ** coefficient
 
     return expr.replace(lambda e: isinstance(e, sp.exp),

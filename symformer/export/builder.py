@@ -1,18 +1,20 @@
 """``symformer build``: verify a course, then write notes.tex, slides.tex, the handout, the figures and site/.
 
 Verification goes through ``verify_many``, which caches verdicts by content hash, so a rebuild
-re-verifies only what changed; figures are redrawn only when their derivation's hash changed;
-files are written atomically and only when their text changed. The library reports through
-``log``; it never prints.
+re-verifies only what changed; figures are cached by content (see ``export.figures``), so a build
+into a new folder copies them instead of drawing; files are written atomically and only when their
+text changed. The documents name every figure's key, so a redrawn figure changes its .tex. After
+compiling, every overfull box in the logs is reported with the derivation and steps it belongs to.
+The library reports through ``log``; it never prints.
 
 Interruptions and concurrency: one build at a time writes into a folder (a lock on
 ``.symformer-build.lock``; a second build waits up to ``wait`` seconds, then refuses). PDFs are
 compiled in private folders and moved into place only after they validated (see ``compile.py``).
 The manifest (``.symformer-build.json``) records each validated PDF with the digest of its
-inputs (the .tex and the figures it includes) and of its own bytes; a PDF is up to date only when
-both digests still match, so a PDF that is missing, damaged or replaced is compiled again. Files
-left by a killed build (private compile folders, half-written temporaries) are removed by the
-next one. A folder nothing has to be written to may be read-only.
+inputs (the .tex and the figures and bibliography it includes) and of its own bytes; a PDF is up
+to date only when both digests still match, so a PDF that is missing, damaged or replaced is
+compiled again. Files left by a killed build (private compile folders, half-written temporaries)
+are removed by the next one. A folder nothing has to be written to may be read-only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 import time
@@ -29,22 +32,23 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from symformer._files import remove_unfinished, write_atomically
-from symformer.engine import cache as _cache
 from symformer.errors import OutputError, SymformerError, UsageError
 from symformer.notation.printer import DEFAULT_STYLE, Style
 from symformer.engine.report import format_failures
 from symformer.engine.batch import default_jobs, verify_many
 from symformer.engine.results import VerifyConfig
 from symformer.export.beamer import slides_document, to_beamer
+from symformer.export.bibliography import DEBIAN_PACKAGES as BIBLATEX_PACKAGES, Bibliography, backend as bibliography_backend
 from symformer.export.compile import (LatexCompileError, compile_tex, find_toolchain, included_files,
                                       missing_toolchain_message, remove_leftovers)
-from symformer.export.course import Entry
-from symformer.export.figures import FORMATS, export_figures, figure_stem
-from symformer.export.notes import notes_document, to_notes
+from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, prerequisites
+from symformer.export.figures import FORMATS, export_figures
+from symformer.export.notes import notes_document
 
 MANIFEST = ".symformer-build.json"
 LOCK = ".symformer-build.lock"
 DOCUMENTS = ("notes.tex", "slides.tex", "slides-handout.tex")
+BIBLIOGRAPHY = "references.bib"
 #: How long a build waits for another build into the same folder before it refuses.
 WAIT_SECONDS = 600.0
 
@@ -69,6 +73,63 @@ class BuildResult:
     unverified: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     site: Path | None = None  # the site's folder, None when it was not written
+    overfull: list = field(default_factory=list)  # Overfull objects read from the LaTeX logs
+
+
+@dataclass(frozen=True)
+class Overfull:
+    """One overfull box of a compiled document, and what produced it."""
+
+    document: str
+    points: float
+    direction: str  # "wide" or "high"
+    line: int
+    where: str  # "derivation softmax-jacobian, steps 1-3", or the part of the document
+
+    def __str__(self) -> str:
+        return f"{self.document}, line {self.line}: a box {self.points:.1f} pt too {self.direction} in {self.where}"
+
+
+_OVERFULL = re.compile(r"^Overfull \\[hv]box \((?P<points>[\d.]+)pt too (?P<direction>wide|high)\) "
+                       r"(?:in paragraph at lines (?P<first>\d+)--\d+|detected at line (?P<line>\d+)|in alignment at lines (?P<align>\d+)--\d+)",
+                       re.M)
+_MARKER = re.compile(r"^% symformer: (.*)$")
+
+
+def overfull_boxes(tex: Path) -> list:
+    """Every overfull box the log of ``tex`` reports, each named by the ``% symformer:`` marker above its line.
+
+    LaTeX reports a box in a beamer frame or an amsmath display at the line that ends it, so the
+    marker names the derivation and the steps of that frame or display.
+
+    >>> overfull_boxes(Path("no-such-document.tex"))
+    []
+    """
+    log = Path(tex).with_suffix(".log")
+    try:
+        text = log.read_text(errors="replace")
+        source = Path(tex).read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    found = []
+    for match in _OVERFULL.finditer(text):
+        line = int(match.group("first") or match.group("line") or match.group("align"))
+        where = marker_above(source, line) or "the front matter"
+        found.append(Overfull(Path(tex).name, float(match.group("points")), match.group("direction"), line, where))
+    return found
+
+
+def marker_above(source: list, line: int) -> str | None:
+    """What the ``% symformer:`` marker nearest above ``line`` (1-based) of ``source`` names, if any.
+
+    >>> marker_above(["% symformer: derivation double-sum, steps 1-2", r"\\begin{align*}", "x"], 3)
+    'derivation double-sum, steps 1-2'
+    """
+    for number in range(min(line, len(source)) - 1, -1, -1):
+        marker = _MARKER.match(source[number])
+        if marker:
+            return marker.group(1)
+    return None
 
 
 def build(
@@ -82,19 +143,27 @@ def build(
     jobs: int | None = None,
     use_cache: bool = True,
     site: bool = True,
-    title: str = "The mathematics of transformers",
+    title: str = DEFAULT_TITLE,
+    author: str = "",
+    institute: str = "",
+    date: str = "",
+    known: Sequence | None = None,
     progress: Callable | None = None,
     log: Callable[[str], None] = lambda message: None,
     wait: float = WAIT_SECONDS,
 ) -> BuildResult:
     """Verify ``derivations`` and export them to ``folder``; see the module docstring.
 
-    ``title`` is plain text: the PDFs and the site print it as typed, ``$`` and ``&`` included.
-    ``wait`` is how many seconds to wait for another build into ``folder`` to finish.
+    ``known`` holds every derivation a cross-reference may name (default: the built-in course and
+    ``derivations``): those cited but not built are listed as the lecture's prerequisites.
+    ``title``, ``author``, ``institute`` and ``date`` are plain text: the PDFs and the site print
+    them as typed, ``$`` and ``&`` included. ``wait`` is how many seconds to wait for another
+    build into ``folder`` to finish.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"the output directory {folder} is a file; give a folder (it is created if missing)")
+    derivations = list(derivations)
     if not derivations:
         raise UsageError("no derivations to build; a derivation is a module-level Derivation object in a .py file")
     try:
@@ -105,13 +174,13 @@ def build(
         for place in (folder, folder / "figures"):
             remove_unfinished(place)
         remove_leftovers(folder)
-        return _build(list(derivations), folder, allow_unverified=allow_unverified, compile=compile, style=style,
-                      config=config, jobs=jobs, use_cache=use_cache, site=site, title=title, progress=progress,
-                      log=log)
+        return _build(derivations, folder, allow_unverified=allow_unverified, compile=compile, style=style,
+                      config=config, jobs=jobs, use_cache=use_cache, site=site, title=title, author=author,
+                      institute=institute, date=date, known=known, progress=progress, log=log)
 
 
 def _build(derivations, folder: Path, *, allow_unverified, compile, style, config, jobs, use_cache, site, title,
-           progress, log) -> BuildResult:
+           author, institute, date, known, progress, log) -> BuildResult:
     timings = {}
     started = time.perf_counter()
     reports = verify_many(list(derivations), config, use_cache=use_cache, jobs=jobs, progress=progress)
@@ -127,22 +196,17 @@ def _build(derivations, folder: Path, *, allow_unverified, compile, style, confi
     started = time.perf_counter()
     manifest = _read_manifest(folder)
     figures = folder / "figures"
-    keys = {figure_stem(d.slug, f.name): _cache.content_hash(d, config) for d in derivations for f in d.figures}
-    made = export_figures(derivations, figures, fresh=lambda stem: manifest.get(stem) == keys[stem],
-                          jobs=jobs if jobs is not None else default_jobs())
+    made, keys = export_figures(derivations, figures, fresh=lambda stem, key: manifest.get(stem) == key,
+                                jobs=jobs if jobs is not None else default_jobs())
     manifest.update(keys)
     entries = [Entry(d, r, [(f"figures/{stem}", caption) for stem, caption in pairs])
                for d, r, pairs in zip(derivations, reports, made)]
     timings["figures"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    frames = [to_beamer(e, style) for e in entries]  # the same frames serve the slides and the handout
-    heading = _plain_title(title)
-    texts = {
-        "notes.tex": notes_document(entries, heading, style),
-        "slides.tex": slides_document(entries, heading, handout=False, style=style, frames=frames),
-        "slides-handout.tex": slides_document(entries, heading, handout=True, style=style, frames=frames),
-    }
+    front = {name: _as_text(value) for name, value in
+             dict(title=title, author=author, institute=institute, date=date).items()}
+    texts = _documents(entries, style, keys, front, _known(derivations, known), log)
     for name, text in texts.items():
         if _write_if_changed(folder / name, text):
             result.written.append(folder / name)
@@ -155,11 +219,11 @@ def _build(derivations, folder: Path, *, allow_unverified, compile, style, confi
         if result.toolchain is None:
             log(missing_toolchain_message())
         else:
-            slugs = [e.derivation.slug for e in entries]
-            parts = {"notes.tex": lambda: [to_notes(e, style) for e in entries],
-                     "slides.tex": lambda: frames, "slides-handout.tex": lambda: frames}
-            locators = {name: _Locator(texts[name], slugs, parts[name]) for name in texts}
-            result.pdfs = _compile(folder, texts, manifest, result.toolchain, locators, log)
+            result.pdfs = _compile(folder, {name: texts[name] for name in DOCUMENTS}, manifest, result.toolchain, log)
+            for name in DOCUMENTS:
+                result.overfull += overfull_boxes(folder / name)
+            for box in result.overfull:
+                log(f"overfull box: {box}")
     timings["compile"] = time.perf_counter() - started
     if site:
         from symformer.export.site import write_site
@@ -174,18 +238,18 @@ def _build(derivations, folder: Path, *, allow_unverified, compile, style, confi
     return result
 
 
-def _plain_title(text: str) -> str:
-    r"""Plain text as the LaTeX exporters' titles: they read ``$...$`` as mathematics, here ``$`` is a dollar.
+def _as_text(text: str) -> str:
+    r"""Plain text for the LaTeX exporters' title page: they read ``$...$`` as mathematics, here ``$`` is a dollar.
 
     The exporters escape every other special character; each dollar becomes a one-symbol span.
 
-    >>> _plain_title("Prices $5 & $6")
+    >>> _as_text("Prices $5 & $6")
     'Prices $\\text{\\textdollar}$5 & $\\text{\\textdollar}$6'
     """
     return text.replace("$", r"$\text{\textdollar}$")
 
 
-def _compile(folder: Path, texts: dict, manifest: dict, tool: str, locators: dict, log) -> list:
+def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
     """Compile the documents whose PDF is not recorded as up to date, side by side; return every PDF path."""
     pdfs, stale = [], []
     for name, text in texts.items():
@@ -206,7 +270,7 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, locators: dic
     try:
         # pdflatex is one process per document and mostly waits on itself: run the documents side by side
         with ThreadPoolExecutor(max_workers=min(len(stale), 3)) as pool:
-            futures = [(pool.submit(compile_tex, tex, tool, resources=resources, locate=locators[tex.name],
+            futures = [(pool.submit(compile_tex, tex, tool, resources=resources, locate=_locator(texts[tex.name]),
                                     cancel=cancel), tex, inputs) for tex, inputs, resources in stale]
             try:
                 for future, tex, inputs in futures:
@@ -255,25 +319,45 @@ def _is_recorded(entry, pdf: Path, inputs: str) -> bool:
         return False
 
 
-class _Locator:
-    """Which derivation a line of a document belongs to: each derivation's part is found in the text."""
+def _locator(text: str) -> Callable[[int], str | None]:
+    """For error messages: the derivation (and steps) a line of ``text`` belongs to, from its markers."""
+    lines = text.splitlines()
+    return lambda line: marker_above(lines, line)
 
-    def __init__(self, text: str, slugs: list, parts: Callable[[], list]):
-        self.text, self.slugs, self.parts, self.spans = text, slugs, parts, None
 
-    def __call__(self, line: int) -> str | None:
-        if self.spans is None:
-            self.spans, start = [], 0
-            for slug, part in zip(self.slugs, self.parts()):
-                begin = self.text.find(part, start) if part else -1
-                if begin >= 0:
-                    first = self.text.count("\n", 0, begin) + 1
-                    self.spans.append((first, first + part.count("\n"), slug))
-                    start = begin + len(part)
-        for first, last, slug in self.spans:
-            if first <= line <= last:
-                return f"derivation {slug!r}"
-        return None
+def _known(derivations, known) -> dict:
+    if known is None:
+        from symformer.engine.catalog import discover
+
+        known = discover().derivations
+    table = {d.slug: d for d in known}
+    table.update({d.slug: d for d in derivations if d.slug not in table})
+    return table
+
+
+def _documents(entries: list, style: Style, figure_keys: dict, front: dict, known: dict, log) -> dict:
+    """The texts of the build: notes, slides, handout and, with biblatex, the bibliography they cite."""
+    derivations = [e.derivation for e in entries]
+    needed = prerequisites(derivations, known)
+    chosen = bibliography_backend()
+    if chosen != "biblatex":
+        log("biber or biblatex is missing, so the references are typeset without them; on Debian or Ubuntu: "
+            "apt-get install " + " ".join(BIBLATEX_PACKAGES))
+    lectures = {target: Lecture(entries, style=style, prerequisites=needed, bibliography=Bibliography(chosen),
+                                known=known, target=target, **front) for target in ("notes", "slides")}
+    frames = [to_beamer(e, style, lectures["slides"]) for e in entries]  # the same frames serve slides and handout
+    texts = {
+        "notes.tex": notes_document(entries, style=style, lecture=lectures["notes"]),
+        "slides.tex": slides_document(entries, handout=False, style=style, frames=frames, lecture=lectures["slides"]),
+        "slides-handout.tex": slides_document(entries, handout=True, style=style, frames=frames, lecture=lectures["slides"]),
+    }
+    # a redrawn figure must recompile the documents that show it: its key is part of their text
+    stamp = "".join(f"% figure {stem}: {key[:16]}\n" for stem, key in sorted(figure_keys.items()))
+    texts = {name: text + stamp for name, text in texts.items()}
+    if chosen == "biblatex":
+        cited = {**lectures["notes"].bibliography.cited, **lectures["slides"].bibliography.cited}
+        texts[BIBLIOGRAPHY] = Bibliography(chosen, cited).bibtex()
+    return texts
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
@@ -377,4 +461,5 @@ def _holder(descriptor: int) -> str:
     return f" (process {pid})" if pid.isdigit() else ""
 
 
-__all__ = ["BuildResult", "DOCUMENTS", "FORMATS", "FolderBusy", "UnverifiedDerivations", "build"]
+__all__ = ["BuildResult", "DOCUMENTS", "FORMATS", "FolderBusy", "Overfull", "UnverifiedDerivations", "build",
+           "marker_above", "overfull_boxes"]

@@ -78,24 +78,33 @@ def tex_environment(base: dict | None = None) -> dict:
 
 
 _GRAPHICS = re.compile(r"\\includegraphics\s*(?:\[[^\]]*\])?\s*\{([^}]*)\}")
+_BIBLIOGRAPHY = re.compile(r"\\(?:addbibresource\s*(?:\[[^\]]*\])?|bibliography)\s*\{([^}]*)\}")
 
 
 def included_files(text: str, folder: Path) -> list:
-    r"""The files below ``folder`` that ``\includegraphics`` in ``text`` names, in order, as relative names.
+    r"""The files below ``folder`` that ``text`` includes (its figures and bibliographies), as relative names.
 
-    A name without an extension is looked for as .pdf, then .png, as pdflatex does.
+    A figure without an extension is looked for as .pdf, then .png, as pdflatex does; a
+    ``\bibliography`` name gets .bib.
 
-    >>> included_files(r"\includegraphics[width=2cm]{figures/a.pdf} \includegraphics{figures/a.pdf}", Path("."))
-    ['figures/a.pdf']
+    >>> included_files(r"\includegraphics[width=2cm]{figures/a.pdf} \includegraphics{figures/a.pdf}"
+    ...                r"\addbibresource{references.bib}", Path("."))
+    ['figures/a.pdf', 'references.bib']
     """
+    names = [(name.strip(), "graphics") for name in _GRAPHICS.findall(text)]
+    for match in _BIBLIOGRAPHY.finditer(text):
+        command = match.group(0)
+        for name in match.group(1).split(",") if command.startswith("\\bibliography") else [match.group(1)]:
+            name = name.strip()
+            names.append((name if name.endswith(".bib") else name + ".bib", "bibliography"))
     found = []
-    for name in dict.fromkeys(_GRAPHICS.findall(text)):
-        name = name.strip()
+    for name, kind in dict.fromkeys(names):
         if not name or Path(name).is_absolute() or ".." in Path(name).parts:
             continue  # TeX may not read it anyway
-        if not Path(name).suffix:
+        if kind == "graphics" and not Path(name).suffix:
             name = next((name + ext for ext in (".pdf", ".png", ".jpg") if (folder / (name + ext)).is_file()), name)
-        found.append(name)
+        if name not in found:
+            found.append(name)
     return found
 
 
@@ -105,7 +114,7 @@ def compile_tex(tex: Path, tool: str | None = None, timeout: float = TIMEOUT_SEC
     """Compile ``tex`` privately, validate the PDF, move it beside ``tex``; return its path.
 
     ``resources`` are the files (relative to ``tex``'s folder) TeX may read besides the .tex; by
-    default those the document includes with ``\\includegraphics``. ``locate(line)`` names what a
+    default those the document includes (:func:`included_files`). ``locate(line)`` names what a
     line of the .tex belongs to, for error messages. Setting ``cancel`` stops the compile.
     Raises :class:`LatexCompileError`; the PDF already in place is then left as it was.
     """

@@ -6,9 +6,32 @@ number and the justifications follow as a numbered Markdown list, where ``$...$`
 
 from __future__ import annotations
 
-from symformer.notation.printer import DEFAULT_STYLE, step_latex, Style, to_latex
+from symformer.export.bibliography import Citation, is_cross_reference, references
 from symformer.export.course import Entry, citations, claim_formula
 from symformer.export.registry import Exporter, register
+from symformer.notation.levels import level_markdown
+from symformer.notation.printer import DEFAULT_STYLE, step_latex, Style, to_latex
+
+
+def cite_markdown(text: str | None) -> str:
+    """A citation as Markdown prints it, author-year: (Vaswani et al. 2017, eq. 1).
+
+    >>> cite_markdown("vaswani2017attention, eq. 1")
+    '(Vaswani et al. 2017, eq. 1)'
+    """
+    if not text:
+        return ""
+    if is_cross_reference(text):
+        return f"({text})"
+    citation = Citation.parse(text)
+    known = references().get(citation.key)
+    label = known.label if known is not None else text
+    return f"({label}{', ' + citation.place if citation.place else ''})"
+
+
+def _source_markdown(text: str) -> str:
+    known = references().get(Citation.parse(text).key)
+    return known.text() if known is not None else text
 
 
 def to_markdown(entry: Entry, style: Style = DEFAULT_STYLE, figure_folder: str = "figures") -> str:
@@ -40,8 +63,8 @@ def to_markdown(entry: Entry, style: Style = DEFAULT_STYLE, figure_folder: str =
     rows = [f"{lhs if n == 0 else ''} &= {step_latex(s, style)} && \\text{{({n + 1})}}" for n, s in enumerate(d.steps)]
     lines += ["$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$", ""]
     for number, (step, level) in enumerate(zip(d.steps, entry.step_levels()), start=1):
-        cite = f" [{step.cite}]" if step.cite else ""
-        lines.append(f"{number}. {step.why}{cite}" + (f" *({level})*" if level else ""))
+        cite = f" {cite_markdown(step.cite)}" if step.cite else ""
+        lines.append(f"{number}. {step.why}{cite}" + (f" *({level_markdown(level, style)})*" if level else ""))
     lines.append("")
     if d.claims:
         lines += ["**What follows**", ""]
@@ -52,17 +75,20 @@ def to_markdown(entry: Entry, style: Style = DEFAULT_STYLE, figure_folder: str =
                 item += f": ${formula}$"
             if claim.why:
                 item += f" *Why:* {claim.why}"
-            lines.append(item + (f" *({level})*" if level else ""))
+            if getattr(claim, "cite", None):
+                item += f" {cite_markdown(claim.cite)}"
+            lines.append(item + (f" *({level_markdown(level, style)})*" if level else ""))
         lines.append("")
     if entry.result_level():
-        lines += [f"*Against an independent NumPy implementation and finite differences: {entry.result_level()}.*", ""]
+        lines += [f"*Against an independent NumPy implementation and finite differences: "
+                  f"{level_markdown(entry.result_level(), style)}.*", ""]
     for stem, caption in entry.figures:
         lines += [f"![{_inline(caption)}]({figure_folder}/{stem}.png)", ""]
     if d.outro:
         lines += [d.outro, ""]
     sources = citations(d)
     if sources:
-        lines += ["Sources: " + "; ".join(sources) + ".", ""]
+        lines += ["Sources:", ""] + [f"- {_source_markdown(source)}" for source in sources] + [""]
     return "\n".join(lines)
 
 

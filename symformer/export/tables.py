@@ -44,6 +44,8 @@ def _merge_rows(training: WordPieceTraining, limit: int | None) -> list[list[str
 
 _TRACE_HEADER = ["Step", "Word", "Start", "Candidate", "In vocabulary", "Emitted"]
 _TRACE_COLUMNS = "rlrlll"
+_TRACE_SLIDE_NOTE = r"\parbox[t]{3.1cm}{\raggedright "  # on a slide the notes of the last column wrap
+_TRACE_SLIDE_HEADER = ["Step", "Word", "Start", "Candidate", "Known", "Emitted"]
 _MERGE_HEADER = ["Merge", "Pair $(a, b)$", "Token", r"$f(ab)$", r"$f(a)$", r"$f(b)$", r"$\frac{f(ab)}{f(a)f(b)}$"]
 _MERGE_COLUMNS = "rllrrrr"
 
@@ -68,19 +70,60 @@ def trace_to_latex(trace: WordPieceTrace) -> str:
     return _tabular(_TRACE_COLUMNS, _TRACE_HEADER, _trace_rows(trace), False, _trace_breaks(trace))
 
 
-def trace_to_beamer(trace: WordPieceTrace, title: str | None = None) -> str:
-    """A beamer frame that uncovers the trace one look-up per overlay step, then the tokens.
+#: Look-ups a trace frame holds: more run past the bottom of a 4:3 slide at \footnotesize.
+TRACE_ROWS_PER_FRAME = 15
 
-    Needs booktabs; a frame holds a few short words (a long word makes a long table).
+
+def _trace_chunks(trace: WordPieceTrace, size: int) -> list:
+    """Runs of step numbers (0-based) filling at most ``size`` table lines (a look-up with a note takes
+    three), cut between words where possible; a word longer than a frame continues on the next."""
+    lines = [3 if step.note else 1 for step in trace.steps]
+    words: list = []
+    for index, step in enumerate(trace.steps):
+        if not words or step.word_index != trace.steps[index - 1].word_index:
+            words.append([])
+        words[-1].append(index)
+    chunks: list = []
+
+    def used(chunk):
+        return sum(lines[k] for k in chunk)
+
+    for word in words:
+        if chunks and used(chunks[-1]) + used(word) <= size:
+            chunks[-1].extend(word)
+            continue
+        current = [] if not chunks or used(chunks[-1]) + used(word) > size and used(word) <= size else chunks.pop()
+        for k in word:
+            if current and used(current) + lines[k] > size:
+                chunks.append(current)
+                current = []
+            current.append(k)
+        chunks.append(current)
+    return chunks or [[]]
+
+
+def trace_to_beamer(trace: WordPieceTrace, title: str | None = None, rows_per_frame: int = TRACE_ROWS_PER_FRAME) -> str:
+    """Beamer frames that uncover the trace one look-up per overlay step, then the tokens.
+
+    Needs booktabs. A long trace continues on further frames of at most ``rows_per_frame`` look-ups,
+    cut between words where it can, so no frame runs past the bottom of the slide.
     """
     title = title or "WordPiece: greedy longest match first"
-    table = _tabular(_TRACE_COLUMNS, _TRACE_HEADER, _trace_rows(trace), True, _trace_breaks(trace))
+    rows, breaks = _trace_rows(trace), _trace_breaks(trace)
+    chunks = _trace_chunks(trace, rows_per_frame)
     tokens = " ".join(_tt(t) for t in trace.tokens)
-    last = len(trace.steps) + 1
-    return (
-        f"\\begin{{frame}}{{{title}}}\n\\centering\\footnotesize\n{table}"
-        f"\\onslide<{last}->{{\\par\\medskip Tokens: {tokens}}}\n\\end{{frame}}\n"
-    )
+    frames = []
+    for part, chunk in enumerate(chunks, start=1):
+        shown = [row[:-1] + [_TRACE_SLIDE_NOTE + row[-1] + "}"] if trace.steps[k].note else row
+                 for k, row in ((k, rows[k]) for k in chunk)]
+        table = _tabular(_TRACE_COLUMNS, _TRACE_SLIDE_HEADER, shown, True,
+                         [breaks[k] if position else True for position, k in enumerate(chunk)])
+        heading = title + (f" ({part}/{len(chunks)})" if len(chunks) > 1 else "")
+        frame = f"\\begin{{frame}}{{{heading}}}\n\\centering\\footnotesize\\setlength{{\\tabcolsep}}{{4pt}}\n{table}"
+        if part == len(chunks):
+            frame += f"\\onslide<{len(chunk) + 1}->{{\\par\\medskip Tokens: {tokens}}}\n"
+        frames.append(frame + "\\end{frame}\n")
+    return "\n".join(frames)
 
 
 def merges_to_latex(training: WordPieceTraining, limit: int | None = None) -> str:

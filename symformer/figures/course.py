@@ -11,7 +11,7 @@ import numpy as np
 
 from symformer.reference.softmax import softmax, softmax_jacobian
 
-FONT = 14
+FONT = 18  # the figures are shrunk to a slide's width: this reads as about 8 pt there
 
 
 def softmax_saturation_data(dims=tuple(2**p for p in range(11)), keys: int = 16, trials: int = 200, seed: int = 0) -> dict:
@@ -48,16 +48,16 @@ def softmax_saturation_figure(**kwargs):
     from matplotlib.figure import Figure
 
     data = softmax_saturation_data(**kwargs)
-    figure = Figure(figsize=(11, 4.5), layout="constrained")
+    figure = Figure(figsize=(10, 4.6), layout="constrained")
     left, right = figure.subplots(1, 2)
-    styles = {"unscaled": ("q . k", "tab:red", "o"), "scaled": ("q . k / sqrt(d_k)", "tab:blue", "s")}
+    styles = {"unscaled": (r"$q \cdot k$", "tab:red", "o"), "scaled": (r"$q \cdot k / \sqrt{d_k}$", "tab:blue", "s")}
     for name, (label, colour, marker) in styles.items():
         left.plot(data["dims"], data[name]["max_probability"], marker=marker, color=colour, label=label)
         right.plot(data["dims"], data[name]["jacobian_norm"], marker=marker, color=colour, label=label)
     keys = kwargs.get("keys", 16)
-    left.axhline(1.0 / keys, color="grey", linestyle=":", label=f"uniform (1/{keys})")
+    left.axhline(1.0 / keys, color="grey", linestyle=":", label=f"uniform ($1/{keys}$)")
     left.set_ylabel("largest attention probability", fontsize=FONT)
-    right.set_ylabel("Frobenius norm of softmax Jacobian", fontsize=FONT)
+    right.set_ylabel(r"$\|J\|_F$ of the softmax Jacobian", fontsize=FONT)
     left.set_title("Softmax saturates without the scale", fontsize=FONT + 1)
     right.set_title("and its gradient vanishes", fontsize=FONT + 1)
     for axes in (left, right):
@@ -102,16 +102,17 @@ def attention_patterns_figure(length: int = 6, padded: int = 2):
 
     patterns = attention_patterns(length, padded)
     titles = {"encoder": "Encoder (bidirectional)", "decoder": "Decoder (causal)", "padding": f"Padding ({padded} pad keys)"}
-    figure = Figure(figsize=(13, 4.8), layout="constrained")
+    figure = Figure(figsize=(11, 4.4), layout="constrained")
     colours = ListedColormap(["#f0f0f0", "#1f4e9c"])
     labels = [f"$x_{{{p + 1}}}$" for p in range(length - padded)] + ["[PAD]"] * padded
     for axes, (name, mask) in zip(figure.subplots(1, 3), patterns.items()):
         axes.imshow(mask, cmap=colours, vmin=0, vmax=1)
         axes.set_title(titles[name], fontsize=FONT + 1)
         axes.set_xlabel("key position $j$", fontsize=FONT)
-        axes.set_ylabel("query position $i$", fontsize=FONT)
+        axes.set_ylabel("query position $i$" if name == "encoder" else "", fontsize=FONT)  # the rows are shared
         ticks = np.arange(length)
-        axes.set_xticks(ticks, labels if name == "padding" else [f"$x_{{{p + 1}}}$" for p in ticks], fontsize=FONT - 3)
+        axes.set_xticks(ticks, labels if name == "padding" else [f"$x_{{{p + 1}}}$" for p in ticks], fontsize=FONT - 3,
+                        rotation=40 if name == "padding" else 0)
         axes.set_yticks(ticks, [f"$x_{{{p + 1}}}$" for p in ticks], fontsize=FONT - 3)
         axes.set_xticks(ticks - 0.5, minor=True)
         axes.set_yticks(ticks - 0.5, minor=True)

@@ -13,7 +13,7 @@ import numpy as np
 from symformer.reference.positional import rope, sinusoidal_encoding, sinusoidal_frequencies
 
 FIGSIZE = (8.0, 5.0)  # inches; at dpi 100 a PNG is 800 x 500 pixels
-TITLE, LABEL, TICKS = 16, 14, 12
+TITLE, LABEL, TICKS = 20, 18, 16  # shrunk to a slide's width, about 9 pt there
 
 
 def _figure():
@@ -39,7 +39,7 @@ def encoding_heatmap(n_positions: int = 100, d_model: int = 128, base: float = 1
     ax = fig.add_subplot()
     image = ax.imshow(sinusoidal_encoding(n_positions, d_model, base, layout), aspect="auto", cmap="RdBu_r",
                       vmin=-1, vmax=1, interpolation="nearest", origin="upper")
-    _label(ax, f"Sinusoidal positional encoding (d = {d_model}, {layout})", "dimension", "position")
+    _label(ax, f"Sinusoidal positional encoding ($d = {d_model}$, {layout})", "dimension", "position")
     bar = fig.colorbar(image, ax=ax)
     bar.set_label("value", fontsize=LABEL)
     bar.ax.tick_params(labelsize=TICKS)
@@ -63,21 +63,21 @@ def rotation_on_circle(pair: int = 1, d_model: int = 16, n_positions: int = 12, 
     points = sinusoidal_encoding(n_positions, d_model, base)[:, 2 * pair: 2 * pair + 2]
     ax.plot(points[:, 0], points[:, 1], "o", color="tab:blue", markersize=9)
     for p, (x, y) in enumerate(points):
-        ax.annotate(f"p={p}", (x, y), xytext=(1.16 * x, 1.16 * y), fontsize=TICKS, ha="center", va="center")
+        ax.annotate(f"${p}$", (x, y), xytext=(1.16 * x, 1.16 * y), fontsize=TICKS, ha="center", va="center")
     if n_positions > k:
         for p, color in [(0, "tab:red"), (n_positions - 1 - k, "tab:green")]:
             start, end = points[p], points[p + k]
             ax.annotate("", xy=end, xytext=start,
                         arrowprops={"arrowstyle": "->", "color": color, "linewidth": 2.5,
                                     "connectionstyle": "arc3,rad=0.25"})
-            ax.plot([], [], color=color, linewidth=2.5, label=f"p={p} → p={p + k}: turn by ω·{k}")
-        ax.legend(fontsize=TICKS, loc="center")
+            ax.plot([], [], color=color, linewidth=2.5, label=rf"$p = {p} \to p = {p + k}$: turn by ${k}\omega$")
+        ax.legend(fontsize=TICKS, loc="center left", bbox_to_anchor=(1.02, 0.5), title=rf"pair $i = {pair}$, $d = {d_model}$: $\omega = {omega:.3g}$",
+                  title_fontsize=TICKS)
     ax.set_aspect("equal")
     ax.set_xlim(-1.4, 1.4)
     ax.set_ylim(-1.4, 1.4)
     _label(ax, "One frequency pair rotates as the position advances",
-           f"PE(p, {2 * pair}) = sin(ω p)", f"PE(p, {2 * pair + 1}) = cos(ω p)")
-    ax.text(-1.35, -1.32, f"pair i = {pair}, d = {d_model}: ω = {omega:.3g} rad per position", fontsize=TICKS)
+           rf"$PE(p, {2 * pair}) = \sin(\omega p)$", rf"$PE(p, {2 * pair + 1}) = \cos(\omega p)$")
     return fig
 
 
@@ -85,7 +85,7 @@ def dot_product_by_offset(d_model: int = 128, max_offset: int = 120, anchors=(0,
     """PE(p) . PE(q) against p - q, for several anchors q: the curves coincide and are even.
 
     >>> dot_product_by_offset(16, 10).axes[0].get_xlabel()
-    'offset p − q'
+    'offset $p - q$'
     """
     fig = _figure()
     ax = fig.add_subplot()
@@ -96,13 +96,14 @@ def dot_product_by_offset(d_model: int = 128, max_offset: int = 120, anchors=(0,
         rows = sinusoidal_encoding(2 * max_offset + 1, d_model, base, start=q - max_offset)
         anchor = sinusoidal_encoding(1, d_model, base, start=q)[0]
         ax.plot(offsets, rows @ anchor, styles[number % len(styles)], linewidth=2.5 if number == 0 else 2,
-                label=f"q = {q}")
+                label=f"$q = {q}$")
     ax.axhline(d_model / 2, color="0.5", linewidth=1)
-    ax.text(offsets[0], d_model / 2, f" d/2 = {d_model // 2}", fontsize=TICKS, va="bottom")
+    ax.text(offsets[0], d_model / 2, f" $d/2 = {d_model // 2}$", fontsize=TICKS, va="bottom")
     ax.axvline(0, color="0.5", linewidth=1)
     ax.set_ylim(top=d_model / 2 * 1.1)
     ax.legend(fontsize=TICKS)
-    _label(ax, "PE(p)·PE(q) depends only on p − q, and is even in it", "offset p − q", "PE(p)·PE(q)")
+    _label(ax, r"$PE(p) \cdot PE(q)$ depends only on $p - q$, and is even in it", "offset $p - q$",
+           r"$PE(p) \cdot PE(q)$")
     return fig
 
 
@@ -113,7 +114,7 @@ def rope_score_by_offset(d_model: int = 128, max_offset: int = 120, query_positi
     Unlike the sinusoidal dot product the curve is not even: RoPE scores can tell before from after.
 
     >>> rope_score_by_offset(16, 10).axes[0].get_xlabel()
-    'offset n − m'
+    'offset $n - m$'
     """
     rng = np.random.default_rng(seed)
     q, k = rng.standard_normal(d_model), rng.standard_normal(d_model)
@@ -125,8 +126,9 @@ def rope_score_by_offset(d_model: int = 128, max_offset: int = 120, query_positi
         rotated_q = rope(q[None, :], [m], base, layout)[0]
         keys = rope(np.broadcast_to(k, (offsets.size, d_model)), m + offsets, base, layout)
         ax.plot(offsets, keys @ rotated_q, styles[number % len(styles)], linewidth=2.5 if number == 0 else 2,
-                label=f"m = {m}")
+                label=f"$m = {m}$")
     ax.axvline(0, color="0.5", linewidth=1)
     ax.legend(fontsize=TICKS)
-    _label(ax, f"RoPE score depends only on n − m (d = {d_model})", "offset n − m", "⟨R(m) q, R(n) k⟩")
+    _label(ax, f"RoPE score depends only on $n - m$ ($d = {d_model}$)", "offset $n - m$",
+           r"$\langle R(m)\, q, R(n)\, k \rangle$")
     return fig

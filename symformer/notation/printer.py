@@ -42,18 +42,28 @@ _LATEX_FUNCTIONS = set(accepted_latex_functions) | {"exp", "log", "tanh", "sinh"
 SHORT_EXPONENT = 14
 
 def _factor_rank(factor) -> int:
-    """Where a factor goes in a printed product: numbers, letters, functions, sums, brackets."""
+    """Where a factor goes in a printed product, as a person writes it: 2 pi, then powers of numbers,
+    letters, exponentials and derivatives, brackets, sums, and functions with their argument in
+    brackets last, so (c_a - k) log(c_a - k) and e^{z_i} (delta_ij - p_j), never the other way round."""
     if factor.is_Number:
         return 0
+    if isinstance(factor, sp.NumberSymbol):
+        return 1
+    if isinstance(factor, sp.Pow) and factor.base.is_Number:
+        return 2
     if isinstance(factor, (sp.Symbol, sp.Indexed, sp.KroneckerDelta, sp.MatrixSymbol)):
-        return 1
-    if isinstance(factor, sp.Pow) and isinstance(factor.base, (sp.Symbol, sp.Indexed)):
-        return 1
-    if isinstance(factor, sp.Add):
-        return 4
-    if isinstance(factor, sp.Sum):
         return 3
-    return 2
+    if isinstance(factor, sp.Pow) and isinstance(factor.base, (sp.Symbol, sp.Indexed)):
+        return 3
+    if isinstance(factor, sp.exp):
+        return 4
+    if isinstance(factor, sp.Derivative):
+        return 4
+    if isinstance(factor, sp.Add):
+        return 5
+    if isinstance(factor, sp.Sum):
+        return 6
+    return 7
 
 
 class CoursePrinter(LatexPrinter):
@@ -66,7 +76,7 @@ class CoursePrinter(LatexPrinter):
 
     def __init__(self, style: Style = DEFAULT_STYLE):
         super().__init__({"mat_symbol_style": "bold" if style.bold_matrices else "plain", "mul_symbol": None,
-                          "order": "none"})
+                          "order": "none", "mat_str": "pmatrix", "mat_delim": ""})
         self.style = style
         self._inline_fractions = False
 
@@ -96,8 +106,8 @@ class CoursePrinter(LatexPrinter):
             text = self._print(factor)
             if self._needs_mul_brackets(factor, first=position == 0, last=position == len(factors) - 1):
                 text = rf"\left({text}\right)"
-            if pieces and factor.is_Number:
-                pieces.append(r"\cdot")
+            if pieces and (factor.is_Number or text[:1].isdigit()):
+                pieces.append(r"\cdot")  # 2 \cdot 10000^{x}, never the digits 2 10000^{x}
             pieces.append(text)
         return " ".join(pieces)
 
@@ -174,6 +184,22 @@ class CoursePrinter(LatexPrinter):
             text = rf"\log\left({inner}\right)"
         return rf"\left({text}\right)^{{{exp}}}" if exp else text
 
+    def _print_Symbol(self, expr, style="plain"):
+        # a word as subscript is a label, set upright: d_model is d_{\text{model}}, d_k stays d_{k}
+        head, _, tail = expr.name.partition("_")
+        if head and len(tail) >= 3 and tail.isalpha() and "_" not in tail and "^" not in expr.name:
+            return f"{self._print(sp.Symbol(head))}_{{\\text{{{tail}}}}}"
+        return super()._print_Symbol(expr, style)
+
+    def _print_trig(self, expr, exp=None):
+        # sin(omega p), not SymPy's \sin{\left(\omega p \right)}: plain brackets around a plain argument
+        argument = self._print(expr.args[0])
+        plain = not any(c in argument for c in ("\\frac", "\\sum", "\\left", "^"))
+        power = f"^{{{exp}}}" if exp else ""
+        return rf"\{expr.func.__name__}{power}" + (f"({argument})" if plain else rf"\left({argument}\right)")
+
+    _print_sin = _print_cos = _print_tan = _print_trig
+
     def _print_Function(self, expr, exp=None):
         name = expr.func.__name__
         if name in self.style.operators:
@@ -212,8 +238,12 @@ class CoursePrinter(LatexPrinter):
         return rf"\left[{self._print(entry)}\right]_{{ab}}"
 
     def _print_OneMatrix(self, expr):
-        # a row of ones is the transpose of the column of ones: D 1^T, not D 1
-        return r"\mathbf{1}^{\top}" if expr.rows == 1 and expr.cols != 1 else r"\mathbf{1}"
+        # a row of ones is the transpose of the column of ones (D 1^T, not D 1); a matrix of ones is 1 1^T
+        if expr.rows == 1 and expr.cols != 1:
+            return r"\mathbf{1}^{\top}"
+        if expr.cols != 1 and expr.rows != 1:
+            return r"\mathbf{1}\mathbf{1}^{\top}"
+        return r"\mathbf{1}"
 
     def _print_Identity(self, expr):
         return "I"

@@ -10,6 +10,9 @@ Cross-entropy targets may be any finite real numbers, negative ones included: L 
 so the formula and its gradient (sum_i y_i) p - y hold for every y (the course derives them so).
 L is a loss, non-negative and smallest at p = y, only for targets that are a distribution; NaN or
 infinite targets are an error.
+
+Label smoothing (Szegedy et al. 2016) follows PyTorch's ``F.cross_entropy(..., label_smoothing=e)``:
+the targets become (1 - e) y + e / n over n classes.
 """
 
 from __future__ import annotations
@@ -19,31 +22,12 @@ import numpy as np
 from symformer.errors import InputError
 
 
+
 def _real(x, name: str) -> np.ndarray:
     x = np.asarray(x)
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
         raise InputError(f"{name} must be an array of real numbers, got dtype {x.dtype}")
     return x
-
-
-def _logits(z, name: str = "z") -> np.ndarray:
-    z = _real(z, name)
-    if not np.issubdtype(z.dtype, np.floating):
-        z = z.astype(np.float64)
-    if z.ndim == 0:
-        raise InputError(f"{name} must have at least one axis (the classes); got a scalar")
-    if z.shape[-1] == 0:
-        raise InputError(f"{name} has no classes: its last axis is empty")
-    return z
-
-
-def _targets(y) -> np.ndarray:
-    y = _real(y, "y").astype(np.float64)
-    bad = ~np.isfinite(y)
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise InputError(f"the targets y must be finite numbers, got {y[where]} at index {where}")
-    return y
 
 
 def _temperature(temperature) -> float:
@@ -56,6 +40,17 @@ def _temperature(temperature) -> float:
     if not (value > 0 and np.isfinite(value)):
         raise InputError(f"the temperature must be positive and finite, got {value}")
     return value
+
+
+def _logits(z, name: str = "z") -> np.ndarray:
+    z = _real(z, name)
+    if not np.issubdtype(z.dtype, np.floating):
+        z = z.astype(np.float64)
+    if z.ndim == 0:
+        raise InputError(f"{name} must have at least one axis (the classes); got a scalar")
+    if z.shape[-1] == 0:
+        raise InputError(f"{name} has no classes: its last axis is empty")
+    return z
 
 
 def softmax(z, axis: int = -1) -> np.ndarray:
@@ -114,32 +109,48 @@ def log_softmax_jacobian(z) -> np.ndarray:
     return np.eye(n) - p[..., None, :]
 
 
-def cross_entropy(z, y) -> np.ndarray:
-    """L = -sum_i y_i log softmax(z)_i, for one-hot, probability or any other finite real targets.
+def _targets(z, y, label_smoothing) -> np.ndarray:
+    """(1 - e) y + e / n, the targets the loss actually uses."""
+    y = _real(y, "y").astype(np.float64)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(f"the targets y must be finite numbers, got {y[where]} at index {where}")
+    if y.shape != z.shape:
+        raise InputError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
+    e = float(label_smoothing)
+    if not 0.0 <= e <= 1.0:  # also rejects NaN
+        raise InputError(f"label_smoothing must lie in [0, 1], got {e}")
+    return y if e == 0.0 else (1.0 - e) * y + e / z.shape[-1]
 
-    Terms with y_i = 0 contribute 0 even where log p_i = -inf.
+
+def cross_entropy(z, y, label_smoothing: float = 0.0) -> np.ndarray:
+    """L = -sum_i q_i log softmax(z)_i with q = (1 - e) y + e / n, for one-hot, probability or any other finite real targets y.
+
+    Terms with q_i = 0 contribute 0 even where log p_i = -inf; with e > 0 no target is 0, so a
+    class with p_i = 0 makes the loss infinite.
 
     >>> round(float(cross_entropy([0.0, 0.0], [1.0, 0.0])), 6)
     0.693147
+    >>> round(float(cross_entropy([0.0, np.log(3.0)], [0.0, 1.0], label_smoothing=0.5)), 6)  # q = (1/4, 3/4): the minimum
+    0.562335
     """
     z = _logits(z)
-    y = _targets(y)
-    if y.shape != z.shape:
-        raise InputError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
+    y = _targets(z, y, label_smoothing)
     log_p = log_softmax(z)
     with np.errstate(invalid="ignore"):
         terms = np.where(y == 0, 0.0, y * log_p)
     return -np.sum(terms, axis=-1)
 
 
-def cross_entropy_grad(z, y) -> np.ndarray:
-    """dL/dz = (sum_i y_i) p - y; this is p - y exactly when the targets sum to 1.
+def cross_entropy_grad(z, y, label_smoothing: float = 0.0) -> np.ndarray:
+    """dL/dz = (sum_i q_i) p - q with q = (1 - e) y + e / n; this is p - q exactly when the targets sum to 1.
 
     >>> cross_entropy_grad([0.0, 0.0], [1.0, 0.0]).tolist()
     [-0.5, 0.5]
+    >>> cross_entropy_grad([0.0, 0.0], [1.0, 0.0], label_smoothing=0.5).tolist()  # q = (3/4, 1/4)
+    [-0.25, 0.25]
     """
     z = _logits(z)
-    y = _targets(y)
-    if y.shape != z.shape:
-        raise InputError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
+    y = _targets(z, y, label_smoothing)
     return np.sum(y, axis=-1, keepdims=True) * softmax(z) - y

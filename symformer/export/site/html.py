@@ -38,10 +38,8 @@ def topic_html(page: Page, pages: list, course_title: str, typeset: dict, katex_
                           f'{Prose(pages[index + 1].topic, "").html(out)} &rarr;</a>')
     references = ""
     if out.references:
-        from symformer.export.course import citation_key
-
-        items = "".join(f'<li id="ref-{citation_key(text)}" value="{number}">{html.escape(text)}</li>'
-                        for text, number in out.references.items())
+        items = "".join(f'<li id="ref-{key}" value="{number}">{html.escape(full)}</li>'
+                        for key, (number, full) in out.references.items())
         references = f'<section class="references"><h2>References</h2><ol>{items}</ol></section>'
     nav = f'<nav class="pager">{"".join(neighbours)}</nav>'
     return (_head(f"{page.number} {_plain(page.topic)} · {course_title}") + "<body>\n"

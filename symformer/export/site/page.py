@@ -25,10 +25,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from symformer.notation.layout import NOTES_ROW, first_row_alone
+from symformer.notation.layout import NOTES_POINT, NOTES_WIDTH, first_row_alone
 from symformer.notation.printer import DEFAULT_STYLE, Style, step_latex, to_latex
 from symformer.notation.text import plain_text
-from symformer.export.course import Entry, citation_key, citations, claim_formula, is_claim
+from symformer.export.bibliography import Citation, references
+from symformer.export.course import Entry, citations, claim_formula, is_claim
 
 _MATH_SPAN = re.compile(r"(\$[^$]+\$)")
 RESULT_WORDING = "The final expression against an independent NumPy implementation and finite differences"
@@ -48,14 +49,27 @@ class Writer:
 
     def __init__(self, typeset: dict):
         self.typeset = typeset  # (tex, display) -> KaTeX's HTML
-        self.references: dict = {}  # citation text -> number, in order of first mention on the page
+        self.references: dict = {}  # source key -> (number, full reference), in order of first mention
 
     def math(self, formula: Math) -> str:
         return self.typeset[(formula.tex, formula.display)]
 
     def cite(self, text: str) -> str:
-        number = self.references.setdefault(text, len(self.references) + 1)
-        return f'<a class="cite" href="#ref-{citation_key(text)}" title="{html.escape(text)}">[{number}]</a>'
+        """A numbered link to the page's reference list; one number per source, whatever the place cited."""
+        key, label, full = source(text)
+        number = self.references.setdefault(key, (len(self.references) + 1, full))[0]
+        return f'<a class="cite" href="#ref-{key}" title="{html.escape(label)}">[{number}]</a>'
+
+
+def source(text: str) -> tuple:
+    """(key, short label, full reference) of a ``cite`` string: a key of the course's bibliography with
+    an optional place ("vaswani2017attention, eq. 1"), or a free-text source."""
+    citation = Citation.parse(text)
+    known = references().get(citation.key)
+    if known is None:
+        return citation.key, text, text
+    label = known.label + (f", {citation.place}" if citation.place else "")
+    return citation.key, label, known.text() + (f" ({citation.place})" if citation.place else "")
 
 
 @dataclass(frozen=True)
@@ -209,7 +223,7 @@ class Sources:
 
     def html(self, out: Writer) -> str:
         links = [out.cite(t) for t in self.texts]  # numbered first, then listed in the order of their numbers
-        ordered = [link for _, link in sorted(zip((out.references[t] for t in self.texts), links))]
+        ordered = [link for _, link in sorted(zip((out.references[source(t)[0]][0] for t in self.texts), links))]
         return '<p class="sources"><em>Sources:</em> ' + ", ".join(ordered) + ".</p>"
 
 
@@ -270,7 +284,7 @@ def derivation_section(entry: Entry, number: str, style: Style = DEFAULT_STYLE, 
         at = f"{where}, step {n}"
         rows.append(StepRow(n, Math(f"= {step_latex(step, style)}", True, at), Prose(step.why, f"{at} (justification)"),
                             step.cite, level))
-    alone = first_row_alone(lhs, step_latex(d.steps[0], style), NOTES_ROW)
+    alone = first_row_alone(lhs, step_latex(d.steps[0], style), NOTES_WIDTH / NOTES_POINT)
     blocks.append(Chain(Math(lhs, True, f"{where}, left-hand side"), tuple(rows), alone))
     if d.claims:
         items = []

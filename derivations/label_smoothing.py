@@ -1,0 +1,66 @@
+"""Label smoothing: cross-entropy against (1 - e) y + e/n instead of y (Szegedy et al. 2016).
+
+PyTorch's F.cross_entropy(..., label_smoothing=e) uses exactly these targets, for class indices
+and for probability targets alike. The gradient keeps the form p - targets; what changes is where
+it vanishes: at finite logits, z = log q, where plain cross-entropy with a one-hot target would
+push the other logits towards -inf forever.
+"""
+
+import sympy as sp
+from sympy import Derivative, IndexedBase, Lambda, Sum, exp, log
+
+from symformer import Claim, Derivation, Gradient, Size, Step
+from symformer.reference.softmax import cross_entropy, cross_entropy_grad
+
+ORDER = 95
+TOPIC = "Label smoothing"
+SZEGEDY = "Szegedy et al. 2016, Rethinking the Inception Architecture for Computer Vision, section 7"
+CE = "derivation cross-entropy-gradient"
+
+n = sp.Symbol("n", integer=True, positive=True)
+j, k, l, a = sp.symbols("j k l a", integer=True)
+z = IndexedBase("z", shape=(n,), real=True)
+w = IndexedBase("w", shape=(n,), positive=True)
+p, q, y = IndexedBase("p", shape=(n,)), IndexedBase("q", shape=(n,)), IndexedBase("y", shape=(n,))
+eps = sp.Symbol("epsilon", positive=True)
+
+DEFINITIONS = {
+    p: Lambda(a, exp(z[a]) / Sum(exp(z[k]), (k, 1, n))),
+    y: Lambda(a, w[a] / Sum(w[l], (l, 1, n))),  # any probability target; one-hot is the limit of such weights
+    q: Lambda(a, (1 - eps) * y[a] + eps / n),
+}
+LOSS = -Sum(q[k] * log(p[k]), (k, 1, n))
+
+label_smoothing_gradient = Derivation(
+    slug="label-smoothing-gradient",
+    title=r"The label-smoothed cross-entropy gradient: $p - (1 - \epsilon)\, y - \epsilon / n$",
+    topic=TOPIC,
+    intro=(r"With $n$ classes, targets $y$ that sum to one and a smoothing $\epsilon \in [0, 1]$, the loss is the "
+           r"cross-entropy against $q = (1 - \epsilon)\, y + \epsilon / n$: some probability moves from the labelled class "
+           r"to all classes evenly. $y_k = w_k / \sum_l w_l$ with positive weights $w$ stands for any probability target."),
+    lhs=Derivative(LOSS, z[j]),
+    definitions=DEFINITIONS,
+    domains={eps: "unit interval"},
+    sizes={n: Size(prove=range(1, 6), numeric=32)},
+    indices={j: n},
+    steps=[
+        Step(Sum(q[k], (k, 1, n)) * p[j] - q[j], r"the cross-entropy gradient for any targets, here $q$", cite=CE),
+        Step(p[j] - q[j], r"the smoothed targets sum to one (claim below)"),
+        Step(p[j] - (1 - eps) * y[j] - eps / n, "in full: the gradient of PyTorch's cross_entropy with label_smoothing", cite=SZEGEDY),
+    ],
+    claims=[
+        Claim("the smoothed targets sum to one", Sum(q[k], (k, 1, n)), 1,
+              why=r"$(1 - \epsilon) \sum_k y_k + n \cdot \epsilon / n = 1 - \epsilon + \epsilon$"),
+        Claim("the loss is (1 - e) CE(y) + e times the mean of -log p: PyTorch's form",
+              LOSS, (1 - eps) * -Sum(y[k] * log(p[k]), (k, 1, n)) + eps * -Sum(log(p[k]), (k, 1, n)) / n,
+              why="the cross-entropy is linear in its targets"),
+        Claim(r"the gradient vanishes at finite logits $z_k = \log q_k$: smoothing stops the logits from running away",
+              exp(log(q[j])) / Sum(exp(log(q[k])), (k, 1, n)) - q[j], 0,
+              why=(r"softmax$(\log q) = q / \sum_k q_k = q$; every $q_k \ge \epsilon / n > 0$, whereas with $\epsilon = 0$ a one-hot "
+                   r"$y$ is reached only as the other logits go to $-\infty$")),
+    ],
+    result=Gradient(forward=lambda z, w, epsilon: float(cross_entropy(z, w / w.sum(), label_smoothing=epsilon)),
+                    reference=lambda z, w, epsilon: cross_entropy_grad(z, w / w.sum(), label_smoothing=epsilon),
+                    wrt="z", indices=(j,)),
+    cite=(SZEGEDY,),
+)
