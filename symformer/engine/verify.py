@@ -2,19 +2,26 @@
 
 For an identity ``lhs == rhs`` the methods run in this order:
 
-1. ``symbolic, all sizes``: a proof in index notation for symbolic sizes (see ``_index``);
+1. ``symbolic, all sizes``: a proof in index notation for symbolic sizes (see ``index``), for every
+   size at or above its floor (1 when declared positive, else 0) and every index in its range;
 2. ``symbolic, each size``: both sides expanded at every concrete size of the declared proof
-   ranges, all free index values enumerated, and the difference reduced to 0 exactly;
+   ranges, all free index values enumerated, every sum written out term by term (an empty one is
+   0), and the difference reduced to 0 exactly;
 3. ``50-digit identity``: where 1 or 2 did not close, both sides at random rational points in
    50-digit arithmetic, difference below 1e-40 (evidence, not a proof, and labelled so);
-4. ``float64``: always, at each small size and at the declared realistic size, with a
-   ``Derivative`` evaluated by central differences rather than by SymPy.
+4. ``float64``: always, at the declared realistic size and at every size's smallest, boundary and
+   largest proof size, with a ``Derivative`` evaluated by central differences rather than by SymPy.
+
+A non-finite value is never evidence of equality (see ``agreement``); samples respect what each
+input is declared to be. Central differences are judged against their own rounding error
+eps |f| / h, and a near miss is looked at again by Richardson extrapolation before it rejects.
 
 Symbolic methods run under a time bound; a timeout falls back to the next method and says so.
 A method that finds a difference fails the check with a counterexample: the sizes, the index
 values, the inputs and both sides' values. For a derivation with a Jacobian or Gradient result,
 its final expression is also compared with the independent NumPy reference and with finite
-differences of the forward function.
+differences of the forward function. Code from the derivation's file (witnesses, forward,
+reference, domains) runs under the time bound too; its failures are errors naming the check.
 """
 
 
