@@ -90,6 +90,9 @@ SCALAR_FLOAT64_POINTS = 8
 REQUIRED_FLOAT64 = 2
 #: The float64 plan's time: the time bound, but never less than this (its evaluations are cheap).
 MIN_FLOAT64_SECONDS = 1.0
+#: A call of the derivation's own code (a witness, a forward, a reference) may take the time bound,
+#: but never less than this: honest numeric witnesses (Monte Carlo, a tokenizer run) take seconds.
+MIN_USER_SECONDS = 10.0
 #: A central difference's rounding error, in units of eps |f| / h (the evaluation of f rounds too).
 FD_ROUNDING = 8.0
 #: A float64 failure within this many tolerances is looked at again with Richardson extrapolation.
@@ -510,8 +513,8 @@ class _Context:
         started = time.perf_counter()
         worst = None
         checked = []
-        seconds = max(self.config.time_bound, MIN_FLOAT64_SECONDS)
-        deadline = started + seconds
+        seconds = self._user_seconds()
+        deadline = started + max(self.config.time_bound, MIN_FLOAT64_SECONDS)
         for number, (sizes, point) in enumerate(self.float64_plan):
             if number >= REQUIRED_FLOAT64 and time.perf_counter() > deadline:
                 break
@@ -538,6 +541,9 @@ class _Context:
             result.methods.append(MethodResult("float64", HOLDS, f"checked numerically at {where}" if where else "checked numerically",
                                                worst, time.perf_counter() - started))
         return result
+
+    def _user_seconds(self) -> float:
+        return max(self.config.time_bound, MIN_USER_SECONDS)
 
     def _witness(self, label, which, function, *args, seconds):
         """A Property's witness, run as user code; None or a Witness whose ``holds`` is a bool."""
@@ -621,7 +627,7 @@ class _Context:
         def forward(value):
             return self._user_array(label, "the forward", lambda: _call(spec.forward, {**named, spec.wrt: value}), bounded=False)
 
-        bound = 4 * max(self.config.time_bound, MIN_FLOAT64_SECONDS)
+        bound = 4 * self._user_seconds()
         try:
             return run_bounded(lambda: self._finite_differences(result, spec, derived, x, forward, where, sizes, inputs), bound)
         except TimeBoundExceeded:
@@ -630,7 +636,7 @@ class _Context:
 
     def _user_array(self, label, what, call, bounded: bool = True) -> np.ndarray:
         """An array returned by user code (a reference, a forward), as float64 or complex."""
-        seconds = max(self.config.time_bound, MIN_FLOAT64_SECONDS) if bounded else None
+        seconds = self._user_seconds() if bounded else None
         try:
             value = self._user_call(label, what, call, seconds=seconds)
         except TimeBoundExceeded:
