@@ -88,6 +88,9 @@ MIN_EXACT_POINTS = 12
 SCALAR_FLOAT64_POINTS = 8
 #: Entries of the float64 plan that run whatever the time bound (the numeric and the smallest sizes).
 REQUIRED_FLOAT64 = 2
+#: Entries of the plan that witness a check a symbolic method has proved: the numeric size, then the
+#: smallest, the boundary and the largest sizes of every symbol at once.
+WITNESS_FLOAT64 = 4
 #: The float64 plan's time: the time bound, but never less than this (its evaluations are cheap).
 MIN_FLOAT64_SECONDS = 1.0
 #: A call of the derivation's own code (a witness, a forward, a reference) may take the time bound,
@@ -183,7 +186,8 @@ class _Context:
         Every size symbol's smallest, boundary (the next smallest) and largest declared proof size, in
         every combination, and the numeric size: the numeric size and the all-smallest sizes always,
         the rest while the time bound lasts (at least ``MIN_FLOAT64_SECONDS``). Without sizes, several
-        random points.
+        random points. The combinations are a search for a counterexample the symbolic methods did not
+        settle; after a proof only the first ``WITNESS_FLOAT64`` run.
         """
         if not self.size_symbols:
             return [({}, point) for point in range(SCALAR_FLOAT64_POINTS)]
@@ -202,6 +206,13 @@ class _Context:
                 seen.add(key)
                 plan.append((sizes, 0))
         return plan
+
+    def _plan_after(self, result) -> list:
+        """The whole float64 plan where no symbolic method proved the check; where one did, the numeric size
+        and the smallest, boundary and largest sizes together (a second witness, not a search)."""
+        if any(m.status == PROVED for m in result.methods):
+            return self.float64_plan[:WITNESS_FLOAT64]
+        return self.float64_plan
 
     def _rng(self, label: str, salt: str = "") -> np.random.Generator:
         key = zlib.crc32(f"{self.d.slug}/{label}/{salt}".encode())
@@ -394,7 +405,7 @@ class _Context:
         worst = 0.0
         checked, unchecked = [], {}
         reexamined = False
-        plan = self.float64_plan
+        plan = self._plan_after(result)
         budget = max(self.config.time_bound, MIN_FLOAT64_SECONDS)
         deadline = started + budget
         for number, (sizes, point) in enumerate(plan):
@@ -515,7 +526,7 @@ class _Context:
         checked = []
         seconds = self._user_seconds()
         deadline = started + max(self.config.time_bound, MIN_FLOAT64_SECONDS)
-        for number, (sizes, point) in enumerate(self.float64_plan):
+        for number, (sizes, point) in enumerate(self._plan_after(result)):
             if number >= REQUIRED_FLOAT64 and time.perf_counter() > deadline:
                 break
             rng = self._rng(label, f"property/{sorted(map(str, sizes.items()))}" + (f"/point {point}" if point else ""))
