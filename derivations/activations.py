@@ -20,8 +20,8 @@ from symformer.reference.activations import (
 
 ORDER = 84
 TOPIC = "Activations: GELU, SiLU and SwiGLU"
-HENDRYCKS = "Hendrycks and Gimpel 2016, Gaussian Error Linear Units (GELUs), section 2"
-SHAZEER = "Shazeer 2020, GLU Variants Improve Transformer, section 2"
+HENDRYCKS = "hendrycks2016gaussian, section 2"
+SHAZEER = "shazeer2020glu, section 2"
 
 x = sp.Symbol("x", real=True)
 Phi, phi = sp.Symbol("Phi", positive=True), sp.Symbol("phi", positive=True)

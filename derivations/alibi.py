@@ -17,7 +17,7 @@ from symformer.reference.attention import additive_mask, attention, causal_mask
 
 ORDER = 92
 TOPIC = "ALiBi"
-PRESS = "Press, Smith and Lewis 2022, Train Short, Test Long: Attention with Linear Biases, section 3"
+PRESS = "press2022train, section 3"
 SHIFT = "derivation softmax-jacobian, claim 'shift invariance: softmax(z + c 1) = softmax(z)'"
 
 n = sp.Symbol("n", integer=True, positive=True)

@@ -18,7 +18,7 @@ from symformer.reference.attention import attention, attention_backward, multi_h
 
 ORDER = 88
 TOPIC = "Cross-attention"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.3"
+VASWANI = "vaswani2017attention, section 3.2.3"
 
 # Index notation, for every size: the memory's gradient from the keys' and the values' gradients.
 M, d, d_k, d_v, N = sp.symbols("M d d_k d_v N", integer=True, positive=True)

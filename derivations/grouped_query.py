@@ -23,8 +23,8 @@ from symformer.reference.kv_cache import kv_cache_size
 
 ORDER = 90
 TOPIC = "Grouped-query attention"
-AINSLIE = "Ainslie et al. 2023, GQA: Training Generalized Multi-Query Transformer Models from Multi-Head Checkpoints, section 2.2"
-SHAZEER = "Shazeer 2019, Fast Transformer Decoding: One Write-Head is All You Need"
+AINSLIE = "ainslie2023gqa, section 2.2"
+SHAZEER = "shazeer2019fast"
 
 g, N, M, d_k, d_v = sp.symbols("g N M d_k d_v", integer=True, positive=True)
 h, i, j, k, c, e, a, b, r, s, u = sp.symbols("h i j k c e a b r s u", integer=True)
@@ -185,10 +185,10 @@ grouped_query_llama = Derivation(
     lhs_latex=r"2\, d_{\text{model}} d_{\text{head}} (h_q + h_{kv})",
     definitions=LLAMA_2_70B,
     steps=[Step(sp.Integer(150_994_944), r"$2 \cdot 8192 \cdot 128 \cdot 72$ attention weights per layer (derivation grouped-query-counts)",
-                cite="Touvron et al. 2023, Llama 2: Open Foundation and Fine-Tuned Chat Models, section 2.2")],
+                cite="touvron2023llama, section 2.2")],
     claims=[
         Claim(r"multi-head attention would need 268,435,456 weights ($4 d_{\text{model}}^2$)", 4 * d**2, sp.Integer(268_435_456),
-              why=r"$4 \cdot 8192^2$: grouped-query attention saves 44\%"),
+              why=r"$4 \cdot 8192^2$: grouped-query attention saves 44%"),
         Claim("the cache holds 163,840 numbers per token (320 KiB in fp16), not 1,310,720", 2 * L * h_kv * d_h, sp.Integer(163_840),
               why=r"$2 \cdot 80 \cdot 8 \cdot 128$; with 64 key/value heads it would be 8 times as much"),
         Property("kv_cache_size and grouped_query_parameter_count give these numbers; 4096 tokens cache 1.25 GiB, not 10 GiB",

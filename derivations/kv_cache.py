@@ -18,8 +18,8 @@ from symformer.reference.kv_cache import decode_with_kv_cache, kv_cache_size
 
 ORDER = 93
 TOPIC = "The KV cache"
-VASWANI = "Vaswani et al. 2017, Attention Is All You Need, section 3.2.3 (the decoder's causal mask)"
-POPE = "Pope et al. 2023, Efficiently Scaling Transformer Inference, section 2"
+VASWANI = "vaswani2017attention, section 3.2.3 (the decoder's causal mask)"
+POPE = "pope2023efficiently, section 2"
 
 t, u, d_k, d_v = sp.symbols("t u d_k d_v", integer=True, nonnegative=True)
 j, k, c, l, a = sp.symbols("j k c l a", integer=True)  # l: a column of V (e would read as Euler's number)

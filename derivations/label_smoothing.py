@@ -14,7 +14,7 @@ from symformer.reference.softmax import cross_entropy, cross_entropy_grad
 
 ORDER = 95
 TOPIC = "Label smoothing"
-SZEGEDY = "Szegedy et al. 2016, Rethinking the Inception Architecture for Computer Vision, section 7"
+SZEGEDY = "szegedy2016rethinking, section 7"
 CE = "derivation cross-entropy-gradient"
 
 n = sp.Symbol("n", integer=True, positive=True)

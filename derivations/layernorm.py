@@ -127,6 +127,8 @@ layernorm_jacobian_derivation = Derivation(
             CONSTANT_ROW_JACOBIAN,
             (delta(i, j) - 1 / H) / sqrt(eps),
             why="$\\mu = c$ and the variance is 0, so $\\sigma = \\sqrt{\\epsilon}$",
+            latex=r"\frac{1}{\sqrt{\epsilon + \frac{1}{H} \sum_{k=1}^{H} \left(c - \frac{1}{H} \sum_{l=1}^{H} c\right)^{2}}}"
+                  r" \left(\delta_{ij} - \frac{1}{H}\right) = \frac{1}{\sqrt{\epsilon}} \left(\delta_{ij} - \frac{1}{H}\right)",
         ),
     ],
     result=Jacobian(forward=lambda x, epsilon: layer_norm(x, eps=epsilon),

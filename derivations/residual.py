@@ -19,8 +19,8 @@ from symformer.reference.norms import rms_norm, rms_norm_backward, rms_norm_jaco
 
 ORDER = 86
 TOPIC = "The pre-norm residual block"
-HE = "He et al. 2016, Identity Mappings in Deep Residual Networks, section 3"
-GPT2 = "Radford et al. 2019, Language Models are Unsupervised Multitask Learners, section 2.3"
+HE = "he2016identity, section 3"
+GPT2 = "radford2019language, section 2.3"
 
 n = sp.Symbol("n", integer=True, positive=True)
 i, j, k, a, s = sp.symbols("i j k a s", integer=True)

@@ -16,7 +16,7 @@ from symformer.reference.norms import rms_norm, rms_norm_backward, rms_norm_jaco
 
 ORDER = 82
 TOPIC = "RMSNorm"
-ZHANG = "Zhang and Sennrich 2019, Root Mean Square Layer Normalization, section 4"
+ZHANG = "zhang2019root, section 4"
 
 n = sp.Symbol("n", integer=True, positive=True)
 i, j, k, a, s = sp.symbols("i j k a s", integer=True)  # s: a summation dummy that is no free index

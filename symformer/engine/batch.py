@@ -55,7 +55,10 @@ def verify_guarded(derivation: Derivation, config: VerifyConfig) -> dict:
     try:
         return verify(derivation, config).to_dict()
     except SymformerError as exc:
-        return _error_report(derivation, str(exc))
+        message = str(exc)
+        for prefix in (f"derivation {derivation.slug!r}, ", f"derivation {derivation.slug!r}: "):
+            message = message[len(prefix):] if message.startswith(prefix) else message  # the report names it already
+        return _error_report(derivation, message)
     except TimeBoundExceeded:
         return _error_report(derivation, "a time bound expired outside the check it was set for")
     except SystemExit as exc:

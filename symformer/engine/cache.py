@@ -71,7 +71,7 @@ def _engine_digest() -> str:
 def _versions() -> str:
     import numpy
 
-    from symformer import __version__
+    from symformer._version import __version__
 
     return f"symformer {__version__}; python {platform.python_version()}; sympy {sp.__version__}; numpy {numpy.__version__}"
 

@@ -80,8 +80,8 @@ def format_table(reports: list) -> str:
         codes = "".join(check_code(c) for c in report["checks"])
         error = report.get("max_error")
         seconds = "cached" if report.get("cached") else f"{report['seconds']:.2f}s"
-        rows.append((report["slug"], str(steps), codes, "-" if error is None else f"{error:.1e}", seconds,
-                     verdict_word(report)))
+        shown = "-" if error is None else f"{error:.1e}" if isinstance(error, (int, float)) else str(error)  # "inf" as text
+        rows.append((report["slug"], str(steps), codes, shown, seconds, verdict_word(report)))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -2,19 +2,26 @@
 
 For an identity ``lhs == rhs`` the methods run in this order:
 
-1. ``symbolic, all sizes``: a proof in index notation for symbolic sizes (see ``_index``);
+1. ``symbolic, all sizes``: a proof in index notation for symbolic sizes (see ``index``), for every
+   size at or above its floor (1 when declared positive, else 0) and every index in its range;
 2. ``symbolic, each size``: both sides expanded at every concrete size of the declared proof
-   ranges, all free index values enumerated, and the difference reduced to 0 exactly;
+   ranges, all free index values enumerated, every sum written out term by term (an empty one is
+   0), and the difference reduced to 0 exactly;
 3. ``50-digit identity``: where 1 or 2 did not close, both sides at random rational points in
    50-digit arithmetic, difference below 1e-40 (evidence, not a proof, and labelled so);
-4. ``float64``: always, at each small size and at the declared realistic size, with a
-   ``Derivative`` evaluated by central differences rather than by SymPy.
+4. ``float64``: always, at the declared realistic size and at every size's smallest, boundary and
+   largest proof size, with a ``Derivative`` evaluated by central differences rather than by SymPy.
+
+A non-finite value is never evidence of equality (see ``agreement``); samples respect what each
+input is declared to be. Central differences are judged against their own rounding error
+eps |f| / h, and a near miss is looked at again by Richardson extrapolation before it rejects.
 
 Symbolic methods run under a time bound; a timeout falls back to the next method and says so.
 A method that finds a difference fails the check with a counterexample: the sizes, the index
 values, the inputs and both sides' values. For a derivation with a Jacobian or Gradient result,
 its final expression is also compared with the independent NumPy reference and with finite
-differences of the forward function.
+differences of the forward function. Code from the derivation's file (witnesses, forward,
+reference, domains) runs under the time bound too; its failures are errors naming the check.
 """
 
 
@@ -83,8 +90,14 @@ MIN_EXACT_POINTS = 12
 SCALAR_FLOAT64_POINTS = 8
 #: Entries of the float64 plan that run whatever the time bound (the numeric and the smallest sizes).
 REQUIRED_FLOAT64 = 2
+#: Entries of the plan that witness a check a symbolic method has proved: the numeric size, then the
+#: smallest, the boundary and the largest sizes of every symbol at once.
+WITNESS_FLOAT64 = 4
 #: The float64 plan's time: the time bound, but never less than this (its evaluations are cheap).
 MIN_FLOAT64_SECONDS = 1.0
+#: A call of the derivation's own code (a witness, a forward, a reference) may take the time bound,
+#: but never less than this: honest numeric witnesses (Monte Carlo, a tokenizer run) take seconds.
+MIN_USER_SECONDS = 10.0
 #: A central difference's rounding error, in units of eps |f| / h (the evaluation of f rounds too).
 FD_ROUNDING = 8.0
 #: A float64 failure within this many tolerances is looked at again with Richardson extrapolation.
@@ -175,7 +188,8 @@ class _Context:
         Every size symbol's smallest, boundary (the next smallest) and largest declared proof size, in
         every combination, and the numeric size: the numeric size and the all-smallest sizes always,
         the rest while the time bound lasts (at least ``MIN_FLOAT64_SECONDS``). Without sizes, several
-        random points.
+        random points. The combinations are a search for a counterexample the symbolic methods did not
+        settle; after a proof only the first ``WITNESS_FLOAT64`` run.
         """
         if not self.size_symbols:
             return [({}, point) for point in range(SCALAR_FLOAT64_POINTS)]
@@ -194,6 +208,13 @@ class _Context:
                 seen.add(key)
                 plan.append((sizes, 0))
         return plan
+
+    def _plan_after(self, result) -> list:
+        """The whole float64 plan where no symbolic method proved the check; where one did, the numeric size
+        and the smallest, boundary and largest sizes together (a second witness, not a search)."""
+        if any(m.status == PROVED for m in result.methods):
+            return self.float64_plan[:WITNESS_FLOAT64]
+        return self.float64_plan
 
     def _rng(self, label: str, salt: str = "") -> np.random.Generator:
         key = zlib.crc32(f"{self.d.slug}/{label}/{salt}".encode())
@@ -386,7 +407,7 @@ class _Context:
         worst = 0.0
         checked, unchecked = [], {}
         reexamined = False
-        plan = self.float64_plan
+        plan = self._plan_after(result)
         budget = max(self.config.time_bound, MIN_FLOAT64_SECONDS)
         deadline = started + budget
         for number, (sizes, point) in enumerate(plan):
@@ -505,9 +526,9 @@ class _Context:
         started = time.perf_counter()
         worst = None
         checked = []
-        seconds = max(self.config.time_bound, MIN_FLOAT64_SECONDS)
-        deadline = started + seconds
-        for number, (sizes, point) in enumerate(self.float64_plan):
+        seconds = self._user_seconds()
+        deadline = started + max(self.config.time_bound, MIN_FLOAT64_SECONDS)
+        for number, (sizes, point) in enumerate(self._plan_after(result)):
             if number >= REQUIRED_FLOAT64 and time.perf_counter() > deadline:
                 break
             rng = self._rng(label, f"property/{sorted(map(str, sizes.items()))}" + (f"/point {point}" if point else ""))
@@ -533,6 +554,9 @@ class _Context:
             result.methods.append(MethodResult("float64", HOLDS, f"checked numerically at {where}" if where else "checked numerically",
                                                worst, time.perf_counter() - started))
         return result
+
+    def _user_seconds(self) -> float:
+        return max(self.config.time_bound, MIN_USER_SECONDS)
 
     def _witness(self, label, which, function, *args, seconds):
         """A Property's witness, run as user code; None or a Witness whose ``holds`` is a bool."""
@@ -616,7 +640,7 @@ class _Context:
         def forward(value):
             return self._user_array(label, "the forward", lambda: _call(spec.forward, {**named, spec.wrt: value}), bounded=False)
 
-        bound = 4 * max(self.config.time_bound, MIN_FLOAT64_SECONDS)
+        bound = 4 * self._user_seconds()
         try:
             return run_bounded(lambda: self._finite_differences(result, spec, derived, x, forward, where, sizes, inputs), bound)
         except TimeBoundExceeded:
@@ -625,7 +649,7 @@ class _Context:
 
     def _user_array(self, label, what, call, bounded: bool = True) -> np.ndarray:
         """An array returned by user code (a reference, a forward), as float64 or complex."""
-        seconds = max(self.config.time_bound, MIN_FLOAT64_SECONDS) if bounded else None
+        seconds = self._user_seconds() if bounded else None
         try:
             value = self._user_call(label, what, call, seconds=seconds)
         except TimeBoundExceeded:

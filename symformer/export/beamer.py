@@ -16,7 +16,7 @@ source with ``\documentclass[handout]{beamer}``: one page per frame, everything 
 from __future__ import annotations
 
 from symformer.export.bibliography import Bibliography
-from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, claim_formula, is_claim
+from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, claim_formula, is_claim, prerequisite_items
 from symformer.export.examples import array_latex, exact_latex, number_latex, shapes_table, worked_example
 from symformer.export.registry import Exporter, register
 from symformer.notation.chain import WHY_MACRO, aligned_rows, chain_layout, display, justification
@@ -401,13 +401,7 @@ def _section_frame(number: int, topic: str, members: list, lecture: Lecture) -> 
 def _prerequisites_frame(lecture: Lecture, style: Style) -> str:
     if not lecture.prerequisites:
         return ""
-    items = []
-    for d in lecture.prerequisites:
-        formula = f"{d.lhs_latex or to_latex(d.lhs, style)} = {step_latex(d.steps[-1], style)}"
-        item = rf"\item {escape_text(d.title)}"
-        if width(formula) <= SLIDE_WIDTH - 40.0:
-            item += rf": ${formula}$"
-        items.append(item)
+    items = prerequisite_items(lecture, style, SLIDE_WIDTH - 40.0)
     return "\n".join(["% symformer: prerequisites", r"\begin{frame}[allowframebreaks]{Before this lecture}", r"\small",
                       "This lecture uses these results of the course, derived and verified in their own sections:",
                       r"\begin{itemize}", *items, r"\end{itemize}", r"\end{frame}"])

@@ -15,7 +15,8 @@ from symformer.engine.model import Claim, Derivation
 from symformer.export.bibliography import Bibliography, is_cross_reference
 from symformer.notation.escape import escape_text
 from symformer.notation.levels import level_latex, level_strength
-from symformer.notation.printer import DEFAULT_STYLE, Style, to_latex
+from symformer.notation.layout import width
+from symformer.notation.printer import DEFAULT_STYLE, Style, step_latex, to_latex
 
 DEFAULT_TITLE = "The mathematics of transformers"
 _SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)+"
@@ -205,3 +206,16 @@ def prerequisites(derivations, known: dict) -> list:
                 found.append(known[slug])
     order = list(known)
     return sorted(found, key=lambda d: order.index(d.slug))
+
+
+def prerequisite_items(lecture, style, available: float) -> list:
+    r"""One ``\item`` per result the lecture uses but does not derive: its title, and its formula when
+    that fits ``available`` points (notes and slides differ only in the width)."""
+    items = []
+    for d in lecture.prerequisites:
+        formula = f"{d.lhs_latex or to_latex(d.lhs, style)} = {step_latex(d.steps[-1], style)}"
+        item = rf"\item {escape_text(d.title)}"
+        if width(formula) <= available:
+            item += rf": ${formula}$"
+        items.append(item)
+    return items

@@ -41,7 +41,7 @@ from symformer.notation.printer import DEFAULT_STYLE, Style, step_latex, to_late
 #: Relative and absolute tolerance between the exact value and the NumPy reference (float64 on small inputs).
 RTOL, ATOL = 1e-9, 1e-12
 
-_EXAMPLES: dict = {}
+_EXAMPLES: dict = {}  # slug -> the examples declared for derivations of that slug, in order
 _TABLES: dict = {}
 
 
@@ -74,7 +74,8 @@ class WorkedExample:
     text: str = ""  # one sentence under the numbers, LaTeX prose
 
     def __post_init__(self):
-        _EXAMPLES[self.derivation.slug] = self
+        # a copy of a course file declares its own example for its own derivation object
+        _EXAMPLES.setdefault(self.derivation.slug, []).append(self)
 
     def exact_inputs(self) -> dict:
         return {name: _exact(value) for name, value in self.inputs.items()}
@@ -171,14 +172,20 @@ def _code_digest() -> str:
 
 
 def worked_example(derivation) -> WorkedExample | None:
-    """The worked example declared for ``derivation`` (the same object), if any.
+    """The worked example declared beside ``derivation`` (in the same file), if any.
 
     >>> from symformer import catalog
     >>> worked_example(catalog()["softmax-jacobian"]).inputs
     {'z': [1, 2, 3]}
     """
-    example = _EXAMPLES.get(derivation.slug)
-    return example if example is not None and example.derivation is derivation else None
+    declared = _EXAMPLES.get(derivation.slug, [])
+    for example in reversed(declared):
+        if example.derivation is derivation:
+            return example
+    for example in reversed(declared):
+        if example.derivation.source is not None and example.derivation.source == derivation.source:
+            return example
+    return None
 
 
 def _exact(value):

@@ -11,7 +11,7 @@ document. Cross-references are ``\ref`` to section numbers. Only packages of tex
 from __future__ import annotations
 
 from symformer.export.bibliography import Bibliography
-from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, claim_formula, is_claim
+from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, claim_formula, is_claim, prerequisite_items
 from symformer.export.examples import array_latex, exact_latex, number_latex, shapes_table, worked_example
 from symformer.export.registry import Exporter, register
 from symformer.notation.chain import WHY_MACRO, aligned_rows, chain_layout, display, justification
@@ -168,13 +168,7 @@ def _summary(topic: str, members: list, lecture: Lecture, style: Style) -> str:
 def _prerequisites(lecture: Lecture, style: Style) -> str:
     if not lecture.prerequisites:
         return ""
-    items = []
-    for d in lecture.prerequisites:
-        formula = f"{d.lhs_latex or to_latex(d.lhs, style)} = {step_latex(d.steps[-1], style)}"
-        item = rf"\item {escape_text(d.title)}"
-        if width(formula) <= MATH_WIDTH - 60.0:
-            item += rf": ${formula}$"
-        items.append(item)
+    items = prerequisite_items(lecture, style, MATH_WIDTH - 60.0)
     return "\n".join(["% symformer: prerequisites", r"\section*{Before this lecture}",
                       "These notes use the following results of the course, derived and verified in their own sections:",
                       r"\begin{itemize}", *items, r"\end{itemize}"])
