@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ PDFS = ("notes.pdf", "slides.pdf", "slides-handout.pdf")
 DEMO = '''
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import sympy as sp
@@ -192,11 +194,27 @@ def good_build(tmp_path_factory):
 
 @pytest.fixture
 def copy_of_good(good_build, tmp_path):
-    """A private copy of the good build, with its derivation and a warm cache."""
-    shutil.copytree(good_build / "course", tmp_path / "course")
+    """A private copy of the good build and its warm cache; ``course`` is the good build's own derivation.
+
+    The derivation is not copied: a figure's key follows the module it is drawn by, so a copy of the
+    file would be a new figure.
+    """
     shutil.copytree(good_build / "out", tmp_path / "out")
     shutil.copytree(good_build / "cache", tmp_path / "cache")
+    (tmp_path / "course").symlink_to(good_build / "course")
     return tmp_path
+
+
+@contextmanager
+def _holding(demo: Path, phase: str):
+    """Hold the demo's builds in ``phase`` until the block ends; yields the file that says one got there."""
+    hold, reached = demo.parent / f"{phase}.hold", demo.parent / f"{phase}.reached"
+    hold.write_text("")
+    try:
+        yield reached
+    finally:
+        hold.unlink(missing_ok=True)
+        reached.unlink(missing_ok=True)
 
 
 SIGNALS = [pytest.param(signal.SIGKILL, id="SIGKILL"), pytest.param(signal.SIGTERM, id="SIGTERM"),
@@ -220,15 +238,13 @@ def _assert_stopped(build: Build, number: int, out: Path) -> None:
 @needs_latex
 @pytest.mark.parametrize("number", SIGNALS)
 def test_killed_during_verification_the_earlier_pdfs_stay_good(copy_of_good, number):
-    out, demo, cache = copy_of_good / "out", copy_of_good / "course" / "demo.py", copy_of_good / "fresh-cache"
+    out, demo, cache = copy_of_good / "out", (copy_of_good / "course").resolve() / "demo.py", copy_of_good / "new-cache"
     before = _digests(out)
-    hold = demo.parent / "verification.hold"
-    hold.write_text("")
-    build = Build(demo, out, cache)
-    _wait_for((demo.parent / "verification.reached").exists, "verification", build)
-    build.signal(number)
-    _assert_stopped(build, number, out)
-    hold.unlink()
+    with _holding(demo, "verification") as reached:
+        build = Build(demo, out, cache)
+        _wait_for(reached.exists, "verification", build)
+        build.signal(number)
+        _assert_stopped(build, number, out)
     assert _digests(out) == before
     _assert_trustworthy(out)
     err = _run(demo, out, cache)
@@ -243,17 +259,16 @@ def test_killed_during_verification_the_earlier_pdfs_stay_good(copy_of_good, num
 @needs_latex
 @pytest.mark.parametrize("number", SIGNALS)
 def test_killed_while_drawing_figures_no_half_figure_is_trusted(copy_of_good, number):
-    out, demo, cache = copy_of_good / "out", copy_of_good / "course" / "demo.py", copy_of_good / "cache"
+    out, demo, cache = copy_of_good / "out", (copy_of_good / "course").resolve() / "demo.py", copy_of_good / "cache"
     before = _digests(out)
     for figure in (out / "figures").iterdir():
-        figure.unlink()  # the build must draw them again
-    hold = demo.parent / "figures.hold"
-    hold.write_text("")
-    build = Build(demo, out, cache)
-    _wait_for((demo.parent / "figures.reached").exists, "the figures", build)
-    build.signal(number)
-    _assert_stopped(build, number, out)
-    hold.unlink()
+        figure.unlink()  # the build must draw them again...
+    shutil.rmtree(cache / "figures")  # ...and not copy them from the cache
+    with _holding(demo, "figures") as reached:
+        build = Build(demo, out, cache)
+        _wait_for(reached.exists, "the figures", build)
+        build.signal(number)
+        _assert_stopped(build, number, out)
     assert _digests(out) == before
     err = _run(demo, out, cache)
     assert _half_written(out) == []
@@ -286,7 +301,7 @@ def test_killed_while_tex_writes_the_pdf_the_old_pdf_stays_and_nothing_lies(copy
     assert _digests(out) == before  # the half-written PDF never reached the folder
     # slides.tex now holds the slow display, but the PDF in place is still the good build's:
     # rebuilt from the good derivation, every PDF is up to date and proves it by its digest
-    err = _run(copy_of_good / "course" / "demo.py", out, cache)
+    err = _run((copy_of_good / "course").resolve() / "demo.py", out, cache)
     assert [f"{name}: up to date" in err for name in PDFS] == [True] * 3
     assert _half_written(out) == []  # a killed build's private folder is removed by the next build
     _assert_trustworthy(out)
