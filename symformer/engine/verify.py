@@ -147,7 +147,6 @@ class _Context:
         self.numeric = {s: spec.numeric for s, spec in derivation.sizes.items()}
         self.float64_plan = self._float64_plan()
         self.realised: dict = {}  # (expression, sizes) -> explicit form, see realise.realise
-        self.stand_ins: dict = {}  # (input, position) -> the Dummy standing for that entry, see realise
 
     # sizes and inputs ----------------------------------------------------------------------
     def _size_combinations(self) -> list:
