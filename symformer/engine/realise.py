@@ -96,18 +96,24 @@ def _write_out(expr):
 def entry_symbol(ctx, matrix: sp.MatrixSymbol, row: int, column: int) -> sp.Dummy:
     """The real symbol standing for one entry of a matrix made explicit.
 
-    A Dummy, one per (matrix, row, column) of the context: a name such as ``W_1_2`` could also be
-    a scalar input, an entry of a vector ``W_1`` or of an IndexedBase ``W``, and equal names would
-    make different inputs one symbol.
+    A Dummy, one per (matrix, row, column): a name such as ``W_1_2`` could also be a scalar input,
+    an entry of a vector ``W_1`` or of an IndexedBase ``W``, and equal names would make different
+    inputs one symbol.
     """
     return _stand_in(ctx, ("matrix", matrix, row, column), f"{matrix.name}_{row}_{column}", real=True)
 
 
+#: (input, position, assumptions) -> its Dummy: one per process, so that SymPy's caches serve the same
+#: entries again in every derivation that uses the same input (a new Dummy per check would defeat them).
+_STAND_INS: dict = {}
+
+
 def _stand_in(ctx, key, name: str, **assumptions) -> sp.Dummy:
-    table = ctx.stand_ins
-    if key not in table:
-        table[key] = sp.Dummy(name, **assumptions)
-    return table[key]
+    key = (*key, tuple(sorted(assumptions)))
+    found = _STAND_INS.get(key)
+    if found is None:
+        found = _STAND_INS.setdefault(key, sp.Dummy(name, **assumptions))
+    return found
 
 
 def _explicit_bottom_up(expr):

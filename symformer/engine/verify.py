@@ -130,6 +130,15 @@ class _Context:
             if isinstance(claim, Claim) and claim.indices:
                 bound |= set(claim.indices)
         self.scalars = sorted({s for e in expanded for s in e.free_symbols if isinstance(s, sp.Symbol)} - bound, key=str)
+        for kind, things, name_of in (("bases", self.bases, lambda b: str(b.label)), ("matrices", self.matrices, str)):
+            by_name: dict = {}
+            for thing in things:
+                by_name.setdefault(name_of(thing), []).append(thing)
+            for name, same in by_name.items():
+                if len(same) > 1:  # one name, two inputs: their entries would share stand-ins and samples
+                    shapes = " and ".join(sorted(str(tuple(t.shape) if t.shape is not None else "no shape") for t in same))
+                    raise DerivationError(f"derivation {derivation.slug!r}: two inputs are named {name} (shapes {shapes}); "
+                                          "give each its own name")
         for base in self.bases:
             if base.shape is None:
                 raise DerivationError(
@@ -149,7 +158,6 @@ class _Context:
         self.numeric = {s: spec.numeric for s, spec in derivation.sizes.items()}
         self.float64_plan = self._float64_plan()
         self.realised: dict = {}  # (expression, sizes) -> explicit form, see realise.realise
-        self.stand_ins: dict = {}  # (input, position) -> the Dummy standing for that entry, see realise
 
     # sizes and inputs ----------------------------------------------------------------------
     def _size_combinations(self) -> list:

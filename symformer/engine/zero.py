@@ -79,6 +79,20 @@ def trig_vanishes(expr) -> bool:
     return sp.cancel(sp.together(rational)) == 0
 
 
+#: (exponent, positive) -> the Dummy standing for exp(exponent): a Dummy, since a user's own symbol
+#: named E0 is another input; one per process, so that SymPy's caches see the same symbols again.
+_EXPONENTIALS: dict = {}
+
+
+def _exponential(exponent, positive: bool) -> sp.Dummy:
+    key = (exponent, positive)
+    found = _EXPONENTIALS.get(key)
+    if found is None:
+        assumptions = {"positive": True} if positive else {"nonzero": True}
+        found = _EXPONENTIALS.setdefault(key, sp.Dummy(f"E{len(_EXPONENTIALS)}", **assumptions))
+    return found
+
+
 def exponentials_as_symbols(expr, positive: bool = True):
     """exp(a + 2 b - c/T) -> E_a E_b^2 E_{c/T}^-1, one symbol per exponent term: exact, and rational.
 
@@ -89,17 +103,12 @@ def exponentials_as_symbols(expr, positive: bool = True):
     >>> sp.cancel(exponentials_as_symbols(sp.exp(a - 2 * b) - sp.exp(a) * sp.exp(b) ** -2))
     0
     """
-    table: dict = {}
-
     def symbol_for(term):
         coefficient, rest = term.as_coeff_Mul()
         if not coefficient.is_Rational:
             coefficient, rest = sp.Integer(1), term
-        if rest not in table:
-            # a Dummy: a user's own symbol named E0 is another input
-            real = positive and rest.is_extended_real is True and rest.is_finite is not False
-            table[rest] = sp.Dummy(f"E{len(table)}", positive=True) if real else sp.Dummy(f"E{len(table)}", nonzero=True)
-        return table[rest] ** coefficient
+        real = positive and rest.is_extended_real is True and rest.is_finite is not False
+        return _exponential(rest, real) ** coefficient
 
     return expr.replace(lambda e: isinstance(e, sp.exp),
                         lambda e: sp.Mul(*(symbol_for(t) for t in sp.Add.make_args(sp.expand(e.args[0])))))
