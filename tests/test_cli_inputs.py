@@ -60,13 +60,14 @@ def private_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def files(tmp_path):
-    """The paths a table row may name: {demo}, {vocab}, {corpus}, {file} (a plain file), {tmp}."""
+    """The paths a table row may name: {demo}, {vocab}, {corpus}, {file} (a plain file), {tex}, {tmp}."""
     (tmp_path / "demo.py").write_text(DEMO)
     (tmp_path / "vocab.txt").write_text("".join(t + "\n" for t in VOCAB))
     (tmp_path / "corpus.txt").write_text("hug hug pug pun bun\n")
     (tmp_path / "a-file").write_text("not a folder\n")
+    (tmp_path / "homework.tex").write_text("\\begin{align*} x + x &= 2 x \\end{align*}\n")
     return {"demo": tmp_path / "demo.py", "vocab": tmp_path / "vocab.txt", "corpus": tmp_path / "corpus.txt",
-            "file": tmp_path / "a-file", "tmp": tmp_path}
+            "file": tmp_path / "a-file", "tex": tmp_path / "homework.tex", "tmp": tmp_path}
 
 
 def _run(argv, capsys, stdin: str | None = None, monkeypatch=None) -> tuple:
@@ -100,6 +101,8 @@ BAD_OPTIONS = [
                                                    "a value that starts with '-' is written --time-bound=VALUE"),
     *[(["verify", "{demo}", "--seed", v], f"--seed must be {SEED}, got '{v}'")
       for v in ("-5", "4294967296", "1.5", "many")],
+    *[(["check", "{tex}", option, v], f"{option} must be {wanted}, got '{v}'")
+      for option, wanted, v in (("--time-bound", TIME, "nan"), ("--time-bound", TIME, "0"), ("--seed", SEED, "-5"))],
     *[(["verify", "{demo}", "--jobs", v], f"--jobs must be {JOBS}, got '{v}'") for v in ("0", "-1", "257", "two")],
     *[(["build", "{demo}", "-o", "{tmp}/out", "--jobs", v], f"--jobs must be {JOBS}, got '{v}'") for v in ("0", "-1")],
     *[(["build", "{demo}", "-o", "{tmp}/out", "--wait", v], f"--wait must be {WAIT}, got '{v}'")
@@ -172,7 +175,8 @@ def test_text_on_standard_input_that_is_not_utf8_names_the_byte(files, capsys, m
      "cannot write {file}/vocab.txt: {file} is a file, not a folder; choose another path"),
     (["wordpiece", "train", "{corpus}", "--vocab-size", "20", "-o", "{tmp}/v.txt", "--merges", "{file}/m.tsv"],
      "cannot write {file}/m.tsv: {file} is a file, not a folder; choose another path"),
-], ids=["build", "export", "wordpiece-vocab", "wordpiece-merges"])
+    (["new", "{file}/my-thing"], "cannot write {file}/my_thing.py: {file} is a file, not a folder; choose another path"),
+], ids=["build", "export", "wordpiece-vocab", "wordpiece-merges", "new"])
 def test_an_output_path_through_a_file_is_named_before_any_work(argv, message, files, capsys):
     code, out, err = _run([a.format(**files) for a in argv], capsys)
     assert code == 1
