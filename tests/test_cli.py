@@ -112,7 +112,7 @@ def test_show_text_and_latex(capsys):
         (["verify", "softmax-jacobain"], "did you mean softmax-jacobian"),
         (["verify", "missing/file.py"], "missing/file.py does not exist"),
         (["verify", "--time-bound", "0"], "--time-bound must be positive"),
-        (["verify", "--seed", "many"], "invalid int value: 'many'"),
+        (["verify", "--seed", "many"], "--seed must be a whole number from 0 to 4294967295, got 'many'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         ([], "the following arguments are required: COMMAND"),
     ],

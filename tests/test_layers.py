@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symformer"
 
 #: A layer may import from the layers below it and from its own subpackage, nothing else.
 LAYERS = {
-    "errors": 0, "_version": 0,
+    "errors": 0, "_version": 0, "_files": 0,
     "blocks": 1, "notation": 1, "reference": 1, "tokenizer": 1,
     "engine": 2, "figures": 2,
     "export": 3,

@@ -133,11 +133,11 @@ def test_train_notes_a_vocabulary_size_below_the_alphabet(tmp_path, capsys):
         (["tokenize", "--vocab", "{no_unk}", "x"], VocabularyError, r"no_unk\.txt has no unknown token"),
         (["tokenize", "--vocab", "{vocab}", "--ids", "--trace", "x"], UsageError, r"--ids and --trace do not combine"),
         (["tokenize", "--vocab", "{vocab}", "--format", "latex", "x"], UsageError, r"add --trace"),
-        (["tokenize", "--vocab", "{vocab}", "--max-chars", "0", "x"], UsageError, r"max_input_chars_per_word"),
+        (["tokenize", "--vocab", "{vocab}", "--max-chars", "0", "x"], UsageError, r"--max-chars must be a whole number from 1 to"),
         (["wordpiece", "train", "{missing}", "--vocab-size", "9", "-o", "{out}"], CorpusError, r"missing\.txt: no such"),
         (["wordpiece", "train", "{latin1}", "--vocab-size", "9", "-o", "{out}"], CorpusError, r"latin1\.txt: not UTF-8"),
         (["wordpiece", "train", "{empty}", "--vocab-size", "9", "-o", "{out}"], CorpusError, r"corpus has no words"),
-        (["wordpiece", "train", "{vocab}", "--vocab-size", "0", "-o", "{out}"], UsageError, r"vocab_size must be"),
+        (["wordpiece", "train", "{vocab}", "--vocab-size", "0", "-o", "{out}"], UsageError, r"--vocab-size must be a whole number from 1 to"),
         (
             ["wordpiece", "train", "{vocab}", "--vocab-size", "9", "-o", "{tmp}/no/dir/v.txt"],
             UsageError,

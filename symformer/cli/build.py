@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from symformer.cli.common import progress, resolve, say
-from symformer.errors import UsageError
+from symformer.cli.common import check_writable, jobs_option, path_option, progress, resolve, say, seconds
+from symformer.errors import OutputError, UsageError
 from symformer.notation.printer import Style
 from symformer.engine.results import VerifyConfig
 
@@ -31,17 +31,23 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                           help="files, folders or built-in names: one name builds one lecture (default: the built-in course)")
     building.add_argument("--topic", action="append", default=[], metavar="TOPIC",
                           help="build only the derivations of this topic (repeatable); 'symformer list' shows the topics")
-    building.add_argument("-o", "--output", default="symformer-build", metavar="DIR",
+    building.add_argument("-o", "--output", type=path_option("-o"), default="symformer-build", metavar="DIR",
                           help="the output folder (default: %(default)s)")
     building.add_argument("--allow-unverified", action="store_true",
                           help="export derivations that fail verification, marked NOT VERIFIED in the PDFs")
     building.add_argument("--no-pdf", action="store_true", help="write the .tex files only, do not compile")
     building.add_argument("--no-site", action="store_true", help="do not write site/, the course as static HTML")
-    building.add_argument("--title", default="The mathematics of transformers", help="the title of notes and slides")
-    building.add_argument("--author", default="", help="the author on the title page")
-    building.add_argument("--institute", default="", help="the institute on the title page")
+    building.add_argument("--title", default="The mathematics of transformers",
+                          help="the title of notes, slides and site, as plain text ($, & and %% print as typed)")
+    building.add_argument("--author", default="", help="the author on the title page (plain text)")
+    building.add_argument("--institute", default="", help="the institute on the title page (plain text)")
     building.add_argument("--date", default="", help="the date on the title page (default: the day it is compiled)")
-    building.add_argument("--jobs", type=int, default=None, help="worker processes for verification (default: up to 2)")
+    from symformer.export.builder import WAIT_SECONDS
+
+    jobs_option(building)
+    building.add_argument("--wait", type=seconds("--wait", zero=True), default=WAIT_SECONDS, metavar="SECONDS",
+                          help="how long to wait for another build into the same folder, 0 to refuse at once "
+                               "(default: %(default)g)")
     building.add_argument("--no-cache", action="store_true", help="verify again even if nothing changed")
     _add_style_options(building)
     building.set_defaults(run=run_build)
@@ -53,8 +59,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     exporting.add_argument("--format", choices=sorted(EXPORTERS), default="tex",
                            help="; ".join(f"{e.format}: {e.description}" for e in EXPORTERS.values())
                            + " (default: %(default)s)")
-    exporting.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
-    exporting.add_argument("--path", dest="paths", action="append", default=[], metavar="PATH",
+    exporting.add_argument("-o", "--output", type=path_option("-o"), metavar="FILE",
+                           help="write here instead of standard output")
+    exporting.add_argument("--path", dest="paths", type=path_option("--path"), action="append", default=[],
+                           metavar="PATH",
                            help="look in this file or folder instead of the built-in course")
     exporting.add_argument("--allow-unverified", action="store_true", help="export even if verification fails")
     _add_style_options(exporting)
@@ -75,8 +83,6 @@ def _style(args) -> Style:
 def run_build(args) -> int:
     from symformer.export.builder import build
 
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise UsageError(f"the output directory {output} is a file; give a folder with -o (it is created if missing)")
@@ -92,8 +98,9 @@ def run_build(args) -> int:
     derivations = select_topics(found.derivations, args.topic)
     started = time.perf_counter()
     result = build(derivations, output, allow_unverified=args.allow_unverified, compile=not args.no_pdf,
-                   style=_style(args), jobs=args.jobs, use_cache=not args.no_cache, site=not args.no_site, title=args.title,
-                   author=args.author, institute=args.institute, date=args.date, progress=progress, log=say)
+                   style=_style(args), jobs=args.jobs, use_cache=not args.no_cache, site=not args.no_site,
+                   title=args.title, author=args.author, institute=args.institute, date=args.date, progress=progress,
+                   log=say, wait=args.wait)
     seconds = time.perf_counter() - started
     for slug in result.unverified:
         say(f"warning: {slug} failed verification and is marked NOT VERIFIED")
@@ -144,6 +151,12 @@ def run_export(args) -> int:
     style = _style(args)
     entry = Entry(derivation)
     chosen = exporter(args.format)
+    target = None
+    if args.output:  # checked before the verification, which may take a while
+        target = Path(args.output)
+        if target.is_dir():
+            target = target / f"{derivation.slug}{chosen.suffix}"
+        check_writable(target)
     if chosen.shows_levels:
         entry.report = verify_many([derivation], VerifyConfig(), progress=progress)[0]
         if not entry.verified and not args.allow_unverified:
@@ -153,13 +166,13 @@ def run_export(args) -> int:
             say(f"not exported: {derivation.slug} failed verification (use --allow-unverified to export it marked)")
             return 1
     text = chosen.write(entry, style)
-    if args.output:
-        from symformer.engine.cache import write_atomically
+    if target is not None:
+        from symformer._files import write_atomically
 
-        target = Path(args.output)
-        if target.is_dir():
-            target = target / f"{derivation.slug}{chosen.suffix}"
-        write_atomically(target, text)
+        try:
+            write_atomically(target, text)
+        except OSError as exc:
+            raise OutputError.from_os_error(target, exc) from None
         say(f"wrote {target}")
     else:
         sys.stdout.write(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from symformer.cli.common import say
+from symformer.cli.common import say, seed_option, time_bound_option
 from symformer.engine.results import VerifyConfig
 from symformer.errors import UsageError
 
@@ -26,17 +26,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     checking.add_argument("files", nargs="+", metavar="FILE", help=".tex or .md files")
     checking.add_argument("--format", choices=("text", "json"), default="text",
                           help="text for people, json for graders: one object per chain and step (default text)")
-    checking.add_argument("--time-bound", type=float, default=VerifyConfig.time_bound, metavar="SECONDS",
-                          help="time for each symbolic method of each step (default %(default)s)")
-    checking.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    time_bound_option(checking, VerifyConfig.time_bound, "each step")
+    seed_option(checking)
     checking.set_defaults(run=run_check)
 
 
 def run_check(args) -> int:
     from symformer.engine.homework import check_file
 
-    if args.time_bound <= 0:
-        raise UsageError(f"--time-bound must be positive, got {args.time_bound}")
     config = VerifyConfig(time_bound=args.time_bound, seed=args.seed)
     verdicts, unreadable = [], []
     for name in args.files:

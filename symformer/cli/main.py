@@ -1,7 +1,10 @@
 """The command line: ``symformer list | verify | show | build | export | derive | check | tokenize | wordpiece``.
 
 The library raises typed errors; only this module turns them into messages and exit codes:
-0 when everything holds, 1 when a derivation fails or a file does not load, 2 for usage errors.
+0 when everything holds, 1 when a derivation fails, a file does not load or an output cannot be
+written, 2 for usage errors, 128 + N when signal N (Ctrl-C, SIGTERM, SIGHUP) stopped the program.
+A signal stops the program the way Ctrl-C does, so its clean-ups run (a compile in progress is
+killed and its private folder removed); files are written whole or not at all.
 """
 
 from __future__ import annotations
@@ -9,12 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from typing import Sequence
 
-from symformer.cli.common import progress, report_load_errors, resolve
+from symformer.cli.common import (jobs_option, path_option, progress, report_load_errors, resolve, seed_option,
+                                  time_bound_option)
 from symformer.engine.catalog import Catalog, discover
-from symformer.errors import SymformerError, UsageError
+from symformer.errors import SymformerError, UsageError, advice
 from symformer.engine.results import VerifyConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -24,12 +32,13 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so ``main`` owns every exit code."""
 
     def error(self, message):
+        option = re.match(r"argument (?:-\w/)?(--[\w-]+)(?:/-\w)?: expected one argument$", message)
+        if option:  # argparse takes "-inf" or "-x" after an option for another option
+            message += f"; a value that starts with '-' is written {option.group(1)}=VALUE"
         raise UsageError(f"{self.prog}: {message}")
 
 
 def _config(args) -> VerifyConfig:
-    if args.time_bound <= 0:
-        raise UsageError(f"--time-bound must be positive, got {args.time_bound}")
     return VerifyConfig(time_bound=args.time_bound, seed=args.seed)
 
 
@@ -127,10 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     verifying = commands.add_parser("verify", help="verify derivations: every step symbolically and numerically")
     verifying.add_argument("targets", nargs="*", metavar="TARGET", help="files, folders or built-in names (default: all)")
     verifying.add_argument("--json", action="store_true", help="print one JSON document to stdout")
-    verifying.add_argument("--time-bound", type=float, default=VerifyConfig.time_bound, metavar="SECONDS",
-                           help="time for each symbolic method of each check (default %(default)s)")
-    verifying.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    verifying.add_argument("--jobs", type=int, default=None, help="worker processes (default: up to 2)")
+    time_bound_option(verifying, VerifyConfig.time_bound)
+    seed_option(verifying)
+    jobs_option(verifying)
     verifying.add_argument("--no-cache", action="store_true", help="verify again even if nothing changed")
     verifying.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     verifying.add_argument("--watch", action="store_true",
@@ -142,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     showing = commands.add_parser("show", help="print one derivation")
     showing.add_argument("name", help="the derivation's name (its slug)")
     showing.add_argument("--format", choices=("text", "latex"), default="text")
-    showing.add_argument("--path", dest="paths", action="append", default=[], metavar="PATH",
+    showing.add_argument("--path", dest="paths", type=path_option("--path"), action="append", default=[],
+                         metavar="PATH",
                          help="look in this file or folder instead of the built-in course")
     showing.add_argument("--allow-shadowing", action="store_true",
                          help="let a derivation of your files take the slug of a built-in one")
@@ -175,17 +184,99 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        return args.run(args)
+        with _signals_stop_cleanly():
+            args = parser.parse_args(argv)
+            return args.run(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SymformerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except BrokenPipeError:
+        raise  # the reader of our output has gone: entrypoint stops quietly
+    except OSError as exc:  # the last resort: whatever was not turned into a message on its way up
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{advice(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt as exc:
+        number = getattr(exc, "signum", signal.SIGINT)
+        how = "interrupted" if number == signal.SIGINT else f"stopped by {signal.Signals(number).name}"
+        print(f"{how}: no file was left half-written; run the command again to finish", file=sys.stderr)
+        return 128 + number
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C's KeyboardInterrupt so that clean-ups run."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_stop_cleanly():
+    """While the program runs, SIGINT, SIGTERM and SIGHUP raise in the main process.
+
+    Forked workers start with SIGTERM and SIGHUP at their default action, set around the fork
+    itself: a handler they inherited would lose a SIGTERM that came before the child's interpreter
+    was ready (CPython clears pending signals after a fork), and the pool that sent it would wait
+    forever. SIGINT reaches them through the inherited handler, which ignores it there (the
+    program stops its workers itself, so Ctrl-C prints no traceback per worker). A signal that
+    was ignored when the program started (nohup, a background job) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def stop(signum, frame):
+        if os.getpid() != owner:
+            if signum != signal.SIGINT:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped(signum)
+
+    previous = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+            previous[number] = signal.signal(number, stop)
+    _FORKS.update(handler=stop, fatal=[n for n in previous if n != signal.SIGINT])
+    try:
+        yield
+    finally:
+        _FORKS.update(handler=None, fatal=[])
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+
+_FORKS: dict = {"handler": None, "fatal": []}
+
+
+def _default_fatal_signals() -> None:
+    if _FORKS["handler"] is not None and threading.current_thread() is threading.main_thread():
+        for number in _FORKS["fatal"]:
+            signal.signal(number, signal.SIG_DFL)
+
+
+def _restore_fatal_signals() -> None:
+    if _FORKS["handler"] is not None and threading.current_thread() is threading.main_thread():
+        for number in _FORKS["fatal"]:
+            signal.signal(number, _FORKS["handler"])
+
+
+def _child_keeps_defaults() -> None:
+    _default_fatal_signals()
+    _FORKS.update(handler=None, fatal=[])
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_default_fatal_signals, after_in_parent=_restore_fatal_signals,
+                        after_in_child=_child_keeps_defaults)
 
 
 def entrypoint() -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from symformer.cli.common import say
+from symformer._files import write_atomically
+from symformer.cli.common import check_writable, say
 from symformer.engine.model import SLUG
-from symformer.errors import UsageError
+from symformer.errors import OutputError, UsageError
 
 #: The starter file; ``{slug}``, ``{title}`` and ``{variable}`` are filled in from NAME.
 STARTER = '''\
@@ -106,8 +107,11 @@ def _cmd_new(args) -> int:
     target = Path(args.name).parent / filename
     if target.exists() and not args.force:
         raise UsageError(f"{target} exists; choose another name, or pass --force to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
+    check_writable(target)
+    try:
+        write_atomically(target, text)
+    except OSError as exc:
+        raise OutputError.from_os_error(target, exc) from None
     say(f"wrote {target}; check it with: symformer verify {target}")
     return 0
 

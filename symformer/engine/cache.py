@@ -15,7 +15,9 @@ A cached verdict is served only for exactly what was verified, and only as it wa
 
 The digest detects corruption and careless edits, not a deliberate forgery: anyone who can write the
 cache can recompute it. The cache lives in ``$SYMFORMER_CACHE_DIR``, else ``$XDG_CACHE_HOME/symformer``,
-else ``~/.cache/symformer``; entries are written atomically.
+else ``~/.cache/symformer``; entries are written atomically and readable by their owner only. A cache
+that cannot be read or written (a read-only folder, a path that is a file) is no cache: verification
+goes on, with one warning on stderr.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
+import sys
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
 import sympy as sp
 
+from symformer._files import write_atomically
 from symformer.engine.model import Claim, Derivation
 from symformer.engine.results import report_from_dict
 from symformer.engine.usercode import file_digest, local_modules
@@ -123,10 +126,14 @@ def _entry_digest(key: str, report: dict, depends_on: dict) -> str:
 
 def load(key: str) -> dict | None:
     """The cached report for ``key``, or None when there is none that can be trusted."""
-    path = cache_dir() / f"{key}.json"
     try:
-        entry = json.loads(path.read_text())
-    except (OSError, ValueError):
+        entry = json.loads((cache_dir() / f"{key}.json").read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError:  # not JSON: a miss, which the next store replaces
+        return None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: no home folder to put the cache in
+        warn_unusable(exc)
         return None
     if not isinstance(entry, dict) or set(entry) != {"format", "key", "report", "dependencies", "digest"}:
         return None
@@ -154,19 +161,25 @@ def store(key: str, report: dict, depends_on: dict | None = None) -> None:
     depends_on = dict(depends_on or {})
     entry = {"format": FORMAT, "key": key, "report": report, "dependencies": depends_on,
              "digest": _entry_digest(key, report, depends_on)}
-    write_atomically(cache_dir() / f"{key}.json", json.dumps(entry, allow_nan=False))
-
-
-def write_atomically(path: Path, text: str | bytes) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode() if isinstance(text, str) else text
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        write_atomically(cache_dir() / f"{key}.json", json.dumps(entry, allow_nan=False), private=True)
+    except (OSError, RuntimeError) as exc:
+        warn_unusable(exc)
+
+
+_warned = False
+
+
+def warn_unusable(error: Exception) -> None:
+    """Say once per process, on stderr, that the cache is not used and why (``error``, an OSError)."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    try:
+        where = str(cache_dir())
+    except RuntimeError:
+        where = "the cache folder"
+    reason = getattr(error, "strerror", None) or str(error)
+    print(f"warning: verdicts are not cached: {where}: {reason}; verification goes on without the cache "
+          "(set SYMFORMER_CACHE_DIR to a folder you can write to)", file=sys.stderr, flush=True)

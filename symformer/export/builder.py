@@ -3,42 +3,62 @@
 Verification goes through ``verify_many``, which caches verdicts by content hash, so a rebuild
 re-verifies only what changed; figures are cached by content (see ``export.figures``), so a build
 into a new folder copies them instead of drawing; files are written atomically and only when their
-text changed; a PDF is recompiled only when its .tex changed or the PDF is missing. The documents
-name every figure's key, so a redrawn figure changes its .tex. After compiling, every overfull
-box in the logs is reported with the derivation and steps it belongs to. The library reports
-through ``log``; it never prints.
+text changed. The documents name every figure's key, so a redrawn figure changes its .tex. After
+compiling, every overfull box in the logs is reported with the derivation and steps it belongs to.
+The library reports through ``log``; it never prints.
+
+Interruptions and concurrency: one build at a time writes into a folder (a lock on
+``.symformer-build.lock``; a second build waits up to ``wait`` seconds, then refuses). PDFs are
+compiled in private folders and moved into place only after they validated (see ``compile.py``).
+The manifest (``.symformer-build.json``) records each validated PDF with the digest of its
+inputs (the .tex and the figures and bibliography it includes) and of its own bytes; a PDF is up
+to date only when both digests still match, so a PDF that is missing, damaged or replaced is
+compiled again. Files left by a killed build (private compile folders, half-written temporaries)
+are removed by the next one. A folder nothing has to be written to may be read-only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from symformer.engine import cache as _cache
-from symformer.errors import SymformerError, UsageError
+from symformer._files import remove_unfinished, write_atomically
+from symformer.errors import OutputError, SymformerError, UsageError
 from symformer.notation.printer import DEFAULT_STYLE, Style
 from symformer.engine.report import format_failures
 from symformer.engine.batch import default_jobs, verify_many
 from symformer.engine.results import VerifyConfig
 from symformer.export.beamer import slides_document, to_beamer
 from symformer.export.bibliography import DEBIAN_PACKAGES as BIBLATEX_PACKAGES, Bibliography, backend as bibliography_backend
-from symformer.export.compile import compile_tex, find_toolchain, missing_toolchain_message
+from symformer.export.compile import (LatexCompileError, compile_tex, find_toolchain, included_files,
+                                      missing_toolchain_message, remove_leftovers)
 from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, prerequisites
 from symformer.export.figures import FORMATS, export_figures
 from symformer.export.notes import notes_document
 
 MANIFEST = ".symformer-build.json"
+LOCK = ".symformer-build.lock"
 DOCUMENTS = ("notes.tex", "slides.tex", "slides-handout.tex")
 BIBLIOGRAPHY = "references.bib"
+#: How long a build waits for another build into the same folder before it refuses.
+WAIT_SECONDS = 600.0
 
 
 class UnverifiedDerivations(SymformerError):
     """A derivation failed verification and ``allow_unverified`` was not given."""
+
+
+class FolderBusy(SymformerError):
+    """Another build kept the output folder locked for longer than the build would wait."""
 
 
 @dataclass
@@ -94,14 +114,22 @@ def overfull_boxes(tex: Path) -> list:
     found = []
     for match in _OVERFULL.finditer(text):
         line = int(match.group("first") or match.group("line") or match.group("align"))
-        where = "the front matter"
-        for number in range(min(line, len(source)) - 1, -1, -1):
-            marker = _MARKER.match(source[number])
-            if marker:
-                where = marker.group(1)
-                break
+        where = marker_above(source, line) or "the front matter"
         found.append(Overfull(Path(tex).name, float(match.group("points")), match.group("direction"), line, where))
     return found
+
+
+def marker_above(source: list, line: int) -> str | None:
+    """What the ``% symformer:`` marker nearest above ``line`` (1-based) of ``source`` names, if any.
+
+    >>> marker_above(["% symformer: derivation double-sum, steps 1-2", r"\\begin{align*}", "x"], 3)
+    'derivation double-sum, steps 1-2'
+    """
+    for number in range(min(line, len(source)) - 1, -1, -1):
+        marker = _MARKER.match(source[number])
+        if marker:
+            return marker.group(1)
+    return None
 
 
 def build(
@@ -122,17 +150,37 @@ def build(
     known: Sequence | None = None,
     progress: Callable | None = None,
     log: Callable[[str], None] = lambda message: None,
+    wait: float = WAIT_SECONDS,
 ) -> BuildResult:
     """Verify ``derivations`` and export them to ``folder``; see the module docstring.
 
     ``known`` holds every derivation a cross-reference may name (default: the built-in course and
     ``derivations``): those cited but not built are listed as the lecture's prerequisites.
+    ``title``, ``author``, ``institute`` and ``date`` are plain text: the PDFs and the site print
+    them as typed, ``$`` and ``&`` included. ``wait`` is how many seconds to wait for another
+    build into ``folder`` to finish.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"the output directory {folder} is a file; give a folder (it is created if missing)")
+    derivations = list(derivations)
     if not derivations:
         raise UsageError("no derivations to build; a derivation is a module-level Derivation object in a .py file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError.from_os_error(folder, exc, "create the output folder") from None
+    with _folder_lock(folder, wait, log):
+        for place in (folder, folder / "figures"):
+            remove_unfinished(place)
+        remove_leftovers(folder)
+        return _build(derivations, folder, allow_unverified=allow_unverified, compile=compile, style=style,
+                      config=config, jobs=jobs, use_cache=use_cache, site=site, title=title, author=author,
+                      institute=institute, date=date, known=known, progress=progress, log=log)
+
+
+def _build(derivations, folder: Path, *, allow_unverified, compile, style, config, jobs, use_cache, site, title,
+           author, institute, date, known, progress, log) -> BuildResult:
     timings = {}
     started = time.perf_counter()
     reports = verify_many(list(derivations), config, use_cache=use_cache, jobs=jobs, progress=progress)
@@ -156,12 +204,13 @@ def build(
     timings["figures"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    texts = _documents(entries, style, keys, dict(title=title, author=author, institute=institute, date=date),
-                       _known(derivations, known), log)
+    front = {name: _as_text(value) for name, value in
+             dict(title=title, author=author, institute=institute, date=date).items()}
+    texts = _documents(entries, style, keys, front, _known(derivations, known), log)
     for name, text in texts.items():
         if _write_if_changed(folder / name, text):
             result.written.append(folder / name)
-    _cache.write_atomically(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
+    _write_manifest(folder, manifest)
     timings["write"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -170,21 +219,7 @@ def build(
         if result.toolchain is None:
             log(missing_toolchain_message())
         else:
-            stale = []
-            cited_changed = folder / BIBLIOGRAPHY in result.written
-            for name in DOCUMENTS:
-                tex = folder / name
-                pdf = tex.with_suffix(".pdf")
-                if pdf.is_file() and tex not in result.written and not cited_changed and pdf.stat().st_mtime_ns >= tex.stat().st_mtime_ns:
-                    log(f"{pdf.name}: up to date")
-                else:
-                    log(f"compiling {name} with {result.toolchain}")
-                    stale.append(tex)
-                result.pdfs.append(pdf)
-            # pdflatex is one process per document and mostly waits on itself: run the documents side by side
-            with ThreadPoolExecutor(max_workers=max(1, min(len(stale), 3))) as pool:
-                for future in [pool.submit(compile_tex, tex, result.toolchain) for tex in stale]:
-                    future.result()
+            result.pdfs = _compile(folder, {name: texts[name] for name in DOCUMENTS}, manifest, result.toolchain, log)
             for name in DOCUMENTS:
                 result.overfull += overfull_boxes(folder / name)
             for box in result.overfull:
@@ -201,6 +236,93 @@ def build(
         timings["site"] = time.perf_counter() - started
     result.timings = timings
     return result
+
+
+def _as_text(text: str) -> str:
+    r"""Plain text for the LaTeX exporters' title page: they read ``$...$`` as mathematics, here ``$`` is a dollar.
+
+    The exporters escape every other special character; each dollar becomes a one-symbol span.
+
+    >>> _as_text("Prices $5 & $6")
+    'Prices $\\text{\\textdollar}$5 & $\\text{\\textdollar}$6'
+    """
+    return text.replace("$", r"$\text{\textdollar}$")
+
+
+def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
+    """Compile the documents whose PDF is not recorded as up to date, side by side; return every PDF path."""
+    pdfs, stale = [], []
+    for name, text in texts.items():
+        tex = folder / name
+        pdf = tex.with_suffix(".pdf")
+        resources = included_files(text, folder)
+        inputs = _inputs_digest(folder, text, resources)
+        if _is_recorded(manifest.get(pdf.name), pdf, inputs):
+            log(f"{pdf.name}: up to date")
+        else:
+            log(f"compiling {name} with {tool}")
+            stale.append((tex, inputs, resources))
+        pdfs.append(pdf)
+    if not stale:
+        return pdfs
+    cancel = threading.Event()
+    failures = []
+    try:
+        # pdflatex is one process per document and mostly waits on itself: run the documents side by side
+        with ThreadPoolExecutor(max_workers=min(len(stale), 3)) as pool:
+            futures = [(pool.submit(compile_tex, tex, tool, resources=resources, locate=_locator(texts[tex.name]),
+                                    cancel=cancel), tex, inputs) for tex, inputs, resources in stale]
+            try:
+                for future, tex, inputs in futures:
+                    try:
+                        pdf = future.result()
+                    except LatexCompileError as exc:
+                        failures.append(exc)
+                        continue
+                    manifest[pdf.name] = {"inputs": inputs, "sha256": _digest(pdf)}
+            except BaseException:  # interrupted: stop the other compiles before the pool waits for them
+                cancel.set()
+                raise
+    finally:
+        _write_manifest(folder, manifest)
+    if len(failures) > 1:
+        others = ", ".join(str(e).split(" ", 1)[0] for e in failures[1:])
+        raise LatexCompileError(f"{failures[0]}\n{others} did not compile either; their logs are beside them")
+    if failures:
+        raise failures[0]
+    return pdfs
+
+
+def _inputs_digest(folder: Path, text: str, resources: list) -> str:
+    """The digest of what a PDF is made of: the .tex and each file it includes."""
+    digest = hashlib.sha256(text.encode())
+    for name in resources:
+        digest.update(b"\0" + name.encode() + b"\0")
+        try:
+            digest.update(_digest(folder / name).encode())
+        except OSError:
+            digest.update(b"missing")
+    return digest.hexdigest()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _is_recorded(entry, pdf: Path, inputs: str) -> bool:
+    """Whether the manifest records ``pdf`` as validated from these inputs, and the file is still that PDF."""
+    if not isinstance(entry, dict) or entry.get("inputs") != inputs:
+        return False
+    try:
+        return _digest(pdf) == entry.get("sha256")
+    except OSError:
+        return False
+
+
+def _locator(text: str) -> Callable[[int], str | None]:
+    """For error messages: the derivation (and steps) a line of ``text`` belongs to, from its markers."""
+    lines = text.splitlines()
+    return lambda line: marker_above(lines, line)
 
 
 def _known(derivations, known) -> dict:
@@ -244,8 +366,20 @@ def _write_if_changed(path: Path, text: str) -> bool:
             return False
     except (OSError, UnicodeDecodeError):
         pass
-    _cache.write_atomically(path, text)
+    _write(path, text)
     return True
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        write_atomically(path, text)
+    except OSError as exc:
+        raise OutputError.from_os_error(path, exc) from None
+
+
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    # only when it changed, so an unchanged build needs no write access to its folder
+    _write_if_changed(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
 
 
 def _read_manifest(folder: Path) -> dict:
@@ -256,4 +390,76 @@ def _read_manifest(folder: Path) -> dict:
         return {}
 
 
-__all__ = ["BuildResult", "DOCUMENTS", "FORMATS", "Overfull", "UnverifiedDerivations", "build", "overfull_boxes"]
+_HELD_LOCKS: set = set()
+
+
+def _close_locks_in_child() -> None:
+    # a forked worker must not keep the folder locked after the build that forked it is gone
+    for descriptor in list(_HELD_LOCKS):
+        try:
+            os.close(descriptor)
+        except OSError:
+            pass
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_locks_in_child)
+
+
+@contextmanager
+def _folder_lock(folder: Path, wait: float, log):
+    """Hold the folder's build lock: wait for another build up to ``wait`` seconds, then refuse."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): builds are not serialised
+        yield
+        return
+    path = folder / LOCK
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        writable = True
+    except OSError as exc:
+        try:  # a folder we may not write to: an unchanged build needs no writes, and a lock can be read-only
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            writable = False
+        except OSError:
+            raise OutputError.from_os_error(folder, exc, "write into the output folder") from None
+    _HELD_LOCKS.add(descriptor)
+    try:
+        if not _try_lock(fcntl, descriptor):
+            holder = _holder(descriptor)
+            log(f"waiting for another build into {folder}{holder} to finish (at most {wait:g} s)")
+            deadline = time.monotonic() + wait
+            while not _try_lock(fcntl, descriptor):
+                if time.monotonic() >= deadline:
+                    raise FolderBusy(f"another build into {folder}{holder} is still running after {wait:g} s; "
+                                     "let it finish and build again, or build into another folder")
+                time.sleep(0.1)
+        if writable:  # who holds it, for the message of a build that waits
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        _HELD_LOCKS.discard(descriptor)
+        os.close(descriptor)
+
+
+def _try_lock(fcntl, descriptor: int) -> bool:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _holder(descriptor: int) -> str:
+    try:
+        pid = os.pread(descriptor, 32, 0).decode().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f" (process {pid})" if pid.isdigit() else ""
+
+
+__all__ = ["BuildResult", "DOCUMENTS", "FORMATS", "FolderBusy", "Overfull", "UnverifiedDerivations", "build",
+           "marker_above", "overfull_boxes"]

@@ -15,13 +15,16 @@ import hashlib
 import inspect
 import io
 import multiprocessing
+import os
 import re
+import threading
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from symformer.engine.cache import cache_dir, write_atomically
-from symformer.errors import SymformerError
+from symformer._files import write_atomically
+from symformer.engine.cache import cache_dir, warn_unusable
+from symformer.errors import OutputError, SymformerError
 
 FORMATS = ("pdf", "png", "svg")
 PNG_DPI = 150
@@ -106,12 +109,16 @@ def export_figures(derivations, folder: Path, fresh=lambda stem, key: False, job
     """
     global _WORK
     made, todo, copies, keys = [], [], [], {}
+    cache_usable = _cache_usable()
     for derivation in derivations:
         pairs = []
         for figure in derivation.figures:
             stem = figure_stem(derivation.slug, figure.name)
             key = keys[stem] = figure_key(figure)
-            if not (fresh(stem, key) and all((folder / f"{stem}.{fmt}").is_file() for fmt in FORMATS)):
+            current = fresh(stem, key) and all((folder / f"{stem}.{fmt}").is_file() for fmt in FORMATS)
+            if not current and not cache_usable:
+                todo.append((derivation.slug, figure, folder / stem))  # no cache: drawn where it is used
+            elif not current:
                 cached = _cached(key)
                 if not all(cached.with_suffix(f".{fmt}").is_file() for fmt in FORMATS) and \
                         all(cached != t[2] for t in todo):
@@ -133,8 +140,26 @@ def export_figures(derivations, folder: Path, fresh=lambda stem, key: False, job
             _draw(slug, figure, stem)
     for cached, stem in copies:
         for fmt in FORMATS:
-            write_atomically(stem.with_suffix(f".{fmt}"), cached.with_suffix(f".{fmt}").read_bytes())
+            target = stem.with_suffix(f".{fmt}")
+            try:
+                write_atomically(target, cached.with_suffix(f".{fmt}").read_bytes())
+            except OSError as exc:
+                raise OutputError.from_os_error(target, exc) from None
     return made, keys
+
+
+def _cache_usable() -> bool:
+    """Whether figures can be drawn into the cache; when not, the cache says why (once) and figures skip it."""
+    try:
+        folder = cache_dir() / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe.{os.getpid()}.{threading.get_ident()}.tmp"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.unlink(probe)
+        return True
+    except (OSError, RuntimeError) as exc:
+        warn_unusable(exc)
+        return False
 
 
 _WORK: list = []
@@ -170,7 +195,11 @@ def _draw(slug: str, figure, stem: Path) -> None:
             options = _SAVE_OPTIONS[fmt]
             with rc_context({"svg.hashsalt": stem.name}):  # SVG ids from the name, not a random salt
                 drawing.savefig(buffer, format=fmt, bbox_inches="tight", **options)
-            write_atomically(stem.with_suffix(f".{fmt}"), buffer.getvalue())
+            target = stem.with_suffix(f".{fmt}")
+            try:
+                write_atomically(target, buffer.getvalue())
+            except OSError as exc:  # a full disk, a read-only folder: name the file, not a traceback
+                raise OutputError.from_os_error(target, exc) from None
     finally:
         _close(drawing)
 

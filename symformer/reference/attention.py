@@ -13,6 +13,11 @@ exact up to rounding):
   A boolean mask becomes the additive one before it is added, as in PyTorch.
 - A row whose scores are all -inf (a query that may attend to nothing) gets P = 0, so O = 0 and
   zero gradients: the "safe softmax" of PyTorch >= 2.5. The textbook formula gives NaN there.
+  With no keys at all (M = 0) every query attends to nothing in the same sense: P has shape
+  (..., N, 0) and O = 0.
+- An additive mask holds 0 (may attend), -inf (may not) or finite biases; +inf or NaN in it is an
+  error (+inf would make its whole row NaN). ``scale`` must be a positive finite number, and
+  d_k = 0 (queries and keys without features) is an error.
 - NaN is not repaired: a NaN score in an unmasked position makes its whole row of P, O and of the
   gradients NaN; a NaN in a masked position does too, because NaN + (-inf) is NaN (also PyTorch's
   behaviour). Zeroing NaNs after the softmax would not repair the gradient.
@@ -43,6 +48,17 @@ def _array(x, name: str, min_ndim: int = 2) -> np.ndarray:
     return x
 
 
+def _whole(name: str, value, low: int = 0) -> int:
+    """``value`` as an int when it is a whole number >= ``low`` (3.0 counts; True, NaN and "3" do not)."""
+    try:
+        ok = not isinstance(value, (bool, np.bool_, str, bytes)) and int(value) == value and value >= low
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise InputError(f"{name} must be a {'non-negative' if low == 0 else 'positive'} integer, got {value!r}")
+    return int(value)
+
+
 def _float_dtype(*arrays) -> np.dtype:
     dtype = np.result_type(*arrays)
     return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
@@ -52,6 +68,9 @@ def _check_qkv(Q, K, V):
     Q, K, V = _array(Q, "Q"), _array(K, "K"), _array(V, "V")
     if K.shape[-1] != Q.shape[-1]:
         raise InputError(f"K has shape {K.shape} and Q has shape {Q.shape}: their last axes (d_k) must agree")
+    if Q.shape[-1] == 0:
+        raise InputError(f"Q has shape {Q.shape} and K has shape {K.shape}: d_k = 0, so there are no scores to "
+                         "compute; queries and keys need at least one column")
     if V.shape[-2] != K.shape[-2]:
         raise InputError(f"V has shape {V.shape} and K has shape {K.shape}: they need the same number of rows (M keys)")
     try:
@@ -65,10 +84,15 @@ def _check_qkv(Q, K, V):
 def _check_scale(scale, d_k: int) -> float:
     if scale is None:
         return float(1.0 / np.sqrt(d_k))  # a Python float keeps float32 inputs float32
-    scale = float(scale)
-    if not scale > 0:  # also rejects NaN
-        raise InputError(f"scale must be positive, got {scale}")
-    return scale
+    if isinstance(scale, (bool, np.bool_, complex, np.complexfloating)) or np.ndim(scale) != 0:
+        raise InputError(f"scale must be one positive real number, got {scale!r}")
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise InputError(f"scale must be one positive real number, got {scale!r}") from None
+    if not (value > 0 and np.isfinite(value)):  # also rejects NaN
+        raise InputError(f"scale must be positive and finite, got {value}")
+    return value
 
 
 def additive_mask(mask, dtype=np.float64) -> np.ndarray:
@@ -82,6 +106,11 @@ def additive_mask(mask, dtype=np.float64) -> np.ndarray:
         return np.where(mask, 0.0, -np.inf).astype(dtype)
     if not np.issubdtype(mask.dtype, np.floating):
         raise InputError(f"mask must be boolean (True = may attend) or a float array of 0 and -inf, got dtype {mask.dtype}")
+    bad = np.isnan(mask) | (mask == np.inf)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(f"mask has {mask[where]} at index {where}; an additive mask holds 0 (may attend), "
+                         "-inf (may not) or finite biases")
     return mask.astype(dtype, copy=False)
 
 
@@ -106,8 +135,12 @@ def safe_row_softmax(S) -> np.ndarray:
 
     >>> safe_row_softmax(np.array([[0.0, 1e4], [-np.inf, -np.inf]])).tolist()
     [[0.0, 1.0], [0.0, 0.0]]
+    >>> safe_row_softmax(np.zeros((2, 0))).shape  # no keys: every query attends to nothing
+    (2, 0)
     """
     S = np.asarray(S)
+    if S.shape[-1] == 0:
+        return np.zeros(S.shape, dtype=S.dtype if np.issubdtype(S.dtype, np.floating) else np.float64)
     row_max = np.max(S, axis=-1, keepdims=True)
     row_max = np.where(row_max == -np.inf, 0.0, row_max)  # a fully masked row: exp(-inf) = 0 everywhere
     with np.errstate(invalid="ignore", over="ignore"):
@@ -199,9 +232,7 @@ def causal_mask(n: int, m: int | None = None, alignment: str = "top-left") -> np
     [[1, 1, 0], [1, 1, 1]]
     """
     m = n if m is None else m
-    for name, value in (("n", n), ("m", m)):
-        if int(value) != value or value < 0:
-            raise InputError(f"{name} must be a non-negative integer, got {value!r}")
+    n, m = _whole("n", n), _whole("m", m)
     if alignment not in ALIGNMENTS:
         raise InputError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
     offset = 0 if alignment == "top-left" else m - n
@@ -216,6 +247,7 @@ def padding_mask(lengths, m: int) -> np.ndarray:
     >>> padding_mask([1, 3], 3).astype(int).tolist()
     [[[1, 0, 0]], [[1, 1, 1]]]
     """
+    m = _whole("m", m)
     lengths = np.asarray(lengths)
     if lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
         raise InputError(f"lengths must be a 1-D array of integers, got shape {lengths.shape} and dtype {lengths.dtype}")
@@ -230,8 +262,7 @@ def padding_mask(lengths, m: int) -> np.ndarray:
 def _check_heads(X_q, X_kv, W_q, W_k, W_v, W_o, n_heads):
     X_q, X_kv = _array(X_q, "X_q"), _array(X_kv, "X_kv")
     W_q, W_k, W_v, W_o = (_array(w, name) for w, name in ((W_q, "W_q"), (W_k, "W_k"), (W_v, "W_v"), (W_o, "W_o")))
-    if int(n_heads) != n_heads or n_heads < 1:
-        raise InputError(f"n_heads must be a positive integer, got {n_heads!r}")
+    n_heads = _whole("n_heads", n_heads, 1)
     for name, w in (("W_q", W_q), ("W_k", W_k), ("W_v", W_v), ("W_o", W_o)):
         if w.ndim != 2:
             raise InputError(f"{name} must be a matrix, got shape {w.shape}")
@@ -280,6 +311,7 @@ def multi_head_attention(X_q, X_kv, W_q, W_k, W_v, W_o, n_heads: int, mask=None)
     >>> multi_head_attention(X, X, W, W, W, W, n_heads=2).round(4).tolist()
     [[0.7311, 0.5], [0.5, 0.7311]]
     """
+    n_heads = _whole("n_heads", n_heads, 1)
     X_q, X_kv, W_q, W_k, W_v, W_o = _check_heads(X_q, X_kv, W_q, W_k, W_v, W_o, n_heads)
     heads = attention(_split_heads(X_q @ W_q, n_heads), _split_heads(X_kv @ W_k, n_heads),
                       _split_heads(X_kv @ W_v, n_heads), mask=_head_mask(mask))
@@ -309,6 +341,7 @@ def multi_head_attention_backward(X_q, X_kv, W_q, W_k, W_v, W_o, n_heads: int, d
     >>> g.dW_o.round(4).tolist()
     [[1.2311, 1.2311], [1.2311, 1.2311]]
     """
+    n_heads = _whole("n_heads", n_heads, 1)
     X_q, X_kv, W_q, W_k, W_v, W_o = _check_heads(X_q, X_kv, W_q, W_k, W_v, W_o, n_heads)
     dY = _array(dY, "dY").astype(X_q.dtype, copy=False)
     Q, K, V = (_split_heads(X @ W, n_heads) for X, W in ((X_q, W_q), (X_kv, W_k), (X_kv, W_v)))
@@ -341,6 +374,9 @@ def multi_head_parameter_count(d_model: int, n_heads: int, d_k: int | None = Non
     >>> multi_head_parameter_count(768, 12, bias=False), multi_head_parameter_count(768, 12)
     (2359296, 2362368)
     """
+    d_model, n_heads = _whole("d_model", d_model, 1), _whole("n_heads", n_heads, 1)
+    d_k = None if d_k is None else _whole("d_k", d_k, 1)
+    d_v = None if d_v is None else _whole("d_v", d_v, 1)
     if d_k is None or d_v is None:
         if d_model % n_heads:
             raise InputError(f"d_model = {d_model} does not split into {n_heads} heads; give d_k and d_v")

@@ -2,8 +2,14 @@
 
 Conventions: the last axis is the class axis; leading axes broadcast. A logit of -inf gives an
 exact 0 probability. A row whose logits are all -inf has no distribution: softmax returns NaN for
-it, as the textbook formula does (attention's safe softmax, which returns zeros, lives with
-attention).
+it, as the textbook formula does, without a warning (attention's safe softmax, which returns zeros,
+lives with attention). A +inf or NaN logit makes its row NaN. Logits and targets are real: complex
+or non-numeric input is an error, as is a temperature that is not positive and finite.
+
+Cross-entropy targets may be any finite real numbers, negative ones included: L is linear in y,
+so the formula and its gradient (sum_i y_i) p - y hold for every y (the course derives them so).
+L is a loss, non-negative and smallest at p = y, only for targets that are a distribution; NaN or
+infinite targets are an error.
 
 Label smoothing (Szegedy et al. 2016) follows PyTorch's ``F.cross_entropy(..., label_smoothing=e)``:
 the targets become (1 - e) y + e / n over n classes.
@@ -17,8 +23,27 @@ from symformer.errors import InputError
 
 
 
+def _real(x, name: str) -> np.ndarray:
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer) or x.dtype == bool):
+        raise InputError(f"{name} must be an array of real numbers, got dtype {x.dtype}")
+    return x
+
+
+def _temperature(temperature) -> float:
+    if isinstance(temperature, (bool, np.bool_)) or np.ndim(temperature) != 0 or np.iscomplexobj(temperature):
+        raise InputError(f"the temperature must be one positive number, got {temperature!r}")
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise InputError(f"the temperature must be one positive number, got {temperature!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise InputError(f"the temperature must be positive and finite, got {value}")
+    return value
+
+
 def _logits(z, name: str = "z") -> np.ndarray:
-    z = np.asarray(z)
+    z = _real(z, name)
     if not np.issubdtype(z.dtype, np.floating):
         z = z.astype(np.float64)
     if z.ndim == 0:
@@ -64,8 +89,7 @@ def softmax_jacobian(z, temperature: float = 1.0) -> np.ndarray:
     >>> softmax_jacobian([0.0, 0.0]).tolist()
     [[0.25, -0.25], [-0.25, 0.25]]
     """
-    if temperature <= 0:
-        raise InputError(f"the temperature must be positive, got {temperature}")
+    temperature = _temperature(temperature)
     p = softmax(np.asarray(_logits(z)) / temperature)
     outer = p[..., :, None] * p[..., None, :]
     diagonal = np.zeros_like(outer)
@@ -87,7 +111,11 @@ def log_softmax_jacobian(z) -> np.ndarray:
 
 def _targets(z, y, label_smoothing) -> np.ndarray:
     """(1 - e) y + e / n, the targets the loss actually uses."""
-    y = np.asarray(y, dtype=np.float64)
+    y = _real(y, "y").astype(np.float64)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(f"the targets y must be finite numbers, got {y[where]} at index {where}")
     if y.shape != z.shape:
         raise InputError(f"the targets y have shape {y.shape} but the logits z have shape {z.shape}")
     e = float(label_smoothing)
@@ -97,7 +125,7 @@ def _targets(z, y, label_smoothing) -> np.ndarray:
 
 
 def cross_entropy(z, y, label_smoothing: float = 0.0) -> np.ndarray:
-    """L = -sum_i q_i log softmax(z)_i with q = (1 - e) y + e / n, for one-hot or probability (or any non-negative) targets y.
+    """L = -sum_i q_i log softmax(z)_i with q = (1 - e) y + e / n, for one-hot, probability or any other finite real targets y.
 
     Terms with q_i = 0 contribute 0 even where log p_i = -inf; with e > 0 no target is 0, so a
     class with p_i = 0 makes the loss infinite.

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import heapq
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from symformer.errors import CorpusError, UsageError
+from symformer._files import write_atomically
+from symformer.errors import CorpusError, OutputError, UsageError
 
 from symformer.tokenizer.basic import _BasicTokenizer
 from symformer.tokenizer.wordpiece import _read_text, DEFAULT_SPECIAL_TOKENS, WordPiece
@@ -59,19 +59,19 @@ class WordPieceTraining:
     handle_chinese_chars: bool = True
 
     def write_vocab(self, path: str | os.PathLike[str]) -> Path:
-        """Write vocab.txt (one token a line) atomically: a temporary file, then ``os.replace``."""
+        """Write vocab.txt (one token a line) atomically: a temporary file, then ``os.replace``.
+
+        The file gets the permissions the umask gives any new file; a file that cannot be written
+        raises :class:`~symformer.errors.OutputError` naming it.
+        """
         target = Path(path)
         directory = target.parent
         if not directory.is_dir():
             raise UsageError(f"{target}: the directory {directory} does not exist; create it first")
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write("".join(token + "\n" for token in self.vocab))
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+            write_atomically(target, "".join(token + "\n" for token in self.vocab))
+        except OSError as exc:
+            raise OutputError.from_os_error(target, exc) from None
         return target
 
     def tokenizer(self, **options: object) -> WordPiece:

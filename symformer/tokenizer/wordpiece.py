@@ -225,6 +225,16 @@ def _read_text(path: str | os.PathLike[str], error: type[UsageError]) -> str:
         raise error(f"{name}: is a directory; pass a text file") from None
     except OSError as exc:
         raise error(f"{name}: cannot be read ({exc.strerror})") from None
+    return _decode_utf8(data, name, error)
+
+
+def _decode_utf8(data: bytes, name: str, error: type[UsageError] = UsageError) -> str:
+    """``data`` as UTF-8 text (a leading byte-order mark dropped); else an error naming the first bad byte.
+
+    >>> _decode_utf8("café".encode("latin-1"), "the text")
+    Traceback (most recent call last):
+    symformer.errors.UsageError: the text: not UTF-8 text (byte 0xe9 at offset 3); convert it to UTF-8, e.g. iconv -f LATIN1 -t UTF-8
+    """
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[bom:].decode("utf-8")

@@ -1,0 +1,259 @@
+"""The compile step: TeX cannot reach outside the build, and only a validated PDF is ever called up to date.
+
+A PDF is compiled in a private folder, checked (its size and pages as TeX's log reports them,
+pdfinfo opens it) and only then moved into place; the manifest records its digest and the digest
+of its inputs, and a PDF is up to date only while both still match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from symformer import discover
+from symformer.cli.main import main
+from symformer.export import LatexCompileError, build
+from symformer.export.compile import PRIVATE_PREFIX, find_toolchain, log_excerpt, pdf_pages, validate_pdf
+
+DEMO = '''
+import sympy as sp
+from symformer import Derivation, Figure, Size, Step
+
+n = sp.Symbol("n", integer=True, positive=True)
+k = sp.Symbol("k", integer=True)
+x = sp.IndexedBase("x", shape=(n,), real=True)
+
+
+def bars():
+    from matplotlib.figure import Figure as Drawing
+
+    drawing = Drawing(figsize=(3, 2))
+    drawing.add_subplot().bar([1, 2, 3], [2, 4, 6])
+    return drawing
+
+
+double_sum = Derivation(
+    slug="double-sum", title="Twice a sum", topic="Demo",
+    sizes={n: Size(prove=range(1, 3), numeric=8)},
+    lhs=2 * sp.Sum(x[k], (k, 1, n)),
+    steps=[Step(sp.Sum(2 * x[k], (k, 1, n)), "a constant factor enters the sum"LATEX)],
+    figures=[Figure("bars", bars, "Twice each value")],
+)
+'''
+PDFS = ("notes.pdf", "slides.pdf", "slides-handout.pdf")
+
+needs_latex = pytest.mark.skipif(shutil.which("pdflatex") is None or shutil.which("pdfinfo") is None,
+                                 reason="needs pdflatex and pdfinfo")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMFORMER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _source(latex: str = "", slug: str = "double-sum") -> str:
+    """The demo derivation, its step displayed as ``latex`` when given."""
+    text = DEMO.replace("LATEX", f", latex={latex!r}" if latex else "")
+    return text.replace('slug="double-sum"', f'slug="{slug}"')
+
+
+def _demo(tmp_path: Path, latex: str = "", slug: str = "double-sum") -> Path:
+    path = tmp_path / f"{slug}.py"
+    path.write_text(_source(latex, slug))
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+# Validation, without TeX -------------------------------------------------------------------
+
+
+def test_a_pdf_shorter_than_tex_reported_is_not_kept(tmp_path):
+    pdf = tmp_path / "slides.pdf"
+    pdf.write_bytes(b"%PDF-1.5\n" + b"x" * 100)
+    with pytest.raises(LatexCompileError, match=r"slides.tex: the PDF has 109 bytes but TeX wrote 5000; it is "
+                                                r"incomplete and was not kept"):
+        validate_pdf(pdf, "Output written on slides.pdf (3 pages, 5000 bytes).", "slides.tex")
+
+
+def test_a_log_without_output_is_not_a_pdf(tmp_path):
+    pdf = tmp_path / "notes.pdf"
+    pdf.write_bytes(b"%PDF-1.5\n")
+    with pytest.raises(LatexCompileError, match="notes.tex: TeX finished but its log reports no PDF written"):
+        validate_pdf(pdf, "No pages of output.", "notes.tex")
+
+
+def test_the_error_line_is_found_below_an_enter_file_name_prompt():
+    log = "\n".join(["! LaTeX Error: File `/etc/hostname.tex' not found.", "", "Type X to quit or <RETURN> to proceed,",
+                     "or enter new name. (Default extension: tex)", "", "Enter file name: ",
+                     "./notes.tex:39: Emergency stop.", "<read *> ", "l.39 \\end{align*}"])
+    excerpt, line = log_excerpt(log, "notes.tex")
+    assert line == 39 and excerpt.startswith("! LaTeX Error: File `/etc/hostname.tex' not found.")
+
+
+# With TeX ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    """A build of the demo with its PDFs; tests copy it."""
+    if shutil.which("pdflatex") is None or shutil.which("pdfinfo") is None:
+        pytest.skip("needs pdflatex and pdfinfo")
+    base = tmp_path_factory.mktemp("good")
+    demo = _demo(base)
+    os.environ["SYMFORMER_CACHE_DIR"] = str(base / "cache")
+    try:
+        build(discover([demo]).derivations, base / "out", site=False)
+    finally:
+        del os.environ["SYMFORMER_CACHE_DIR"]
+    return base
+
+
+@pytest.fixture
+def built(good, tmp_path, monkeypatch):
+    shutil.copytree(good, tmp_path / "copy")
+    monkeypatch.setenv("SYMFORMER_CACHE_DIR", str(tmp_path / "copy" / "cache"))
+    return tmp_path / "copy"
+
+
+def _rebuild(built: Path, **options) -> list:
+    messages = []
+    build(discover([built / "double-sum.py"]).derivations, built / "out", site=False, log=messages.append, **options)
+    return messages
+
+
+@pytest.mark.latex
+@needs_latex
+def test_a_damaged_pdf_is_compiled_again_not_called_up_to_date(built):
+    out = built / "out"
+    slides = out / "slides.pdf"
+    slides.write_bytes(slides.read_bytes()[: slides.stat().st_size // 2])  # what a killed in-place compile left
+    (out / "notes.pdf").unlink()
+    handout = out / "slides-handout.pdf"
+    shutil.copyfile(out / "slides.pdf", handout)  # some other file where the handout was
+    messages = _rebuild(built)
+    tool = find_toolchain()
+    assert messages == [f"compiling {name} with {tool}" for name in ("notes.tex", "slides.tex", "slides-handout.tex")]
+    manifest = json.loads((out / ".symformer-build.json").read_text())
+    for name in PDFS:
+        assert pdf_pages(out / name) >= 1
+        assert manifest[name]["sha256"] == _digest(out / name)
+    assert _rebuild(built) == [f"{name}: up to date" for name in PDFS]
+
+
+@pytest.mark.latex
+@needs_latex
+def test_a_changed_figure_recompiles_the_pdfs_that_include_it(built):
+    out = built / "out"
+    figure = out / "figures" / "double-sum-bars.pdf"
+    # the figure step keeps files it considers fresh: replace the bytes, keep the name
+    shutil.copyfile(out / "notes.pdf", figure)
+    messages = _rebuild(built)
+    assert not any(m.endswith("up to date") for m in messages), messages
+
+
+@pytest.mark.latex
+@needs_latex
+def test_stale_auxiliary_files_of_an_interrupted_in_place_compile_do_not_break_the_build(built):
+    out = built / "out"
+    for name in ("slides", "notes", "slides-handout"):
+        (out / f"{name}.aux").write_text("\\relax\n\\@writefile{toc}{\\contentsline Interruption.\n")
+        (out / f"{name}.toc").write_text("\\contentsline {section}{\\numberline {1}Interruption")
+        (out / f"{name}.nav").write_text("\\headcommand {\\beamer@framepages {1}{")
+    (out / "slides.pdf").unlink()
+    messages = _rebuild(built)
+    assert f"compiling slides.tex with {find_toolchain()}" in messages
+    assert pdf_pages(out / "slides.pdf") >= 2
+    assert not list(out.glob(f"{PRIVATE_PREFIX}*"))
+
+
+@pytest.mark.latex
+@needs_latex
+def test_a_compile_error_keeps_the_earlier_pdf_and_names_the_derivation(built):
+    out = built / "out"
+    before = {name: _digest(out / name) for name in PDFS}
+    (built / "double-sum.py").write_text(_source(latex=r"\notamacro x"))
+    with pytest.raises(LatexCompileError) as failure:
+        _rebuild(built, allow_unverified=True)  # the reader refuses the macro: only an unverified export reaches TeX
+    lines = str(failure.value).splitlines()
+    assert lines[0] == f"notes.tex did not compile; the source is kept at {out / 'notes.tex'} and the log at " \
+                       f"{out / 'notes.log'}"
+    assert lines[1].startswith("in derivation double-sum, ") and ", at notes.tex line " in lines[1]  # amsmath: the display's end
+    assert any("Undefined control sequence" in line for line in lines) and r"\notamacro" in str(failure.value)
+    assert lines[-1] == "slides.tex, slides-handout.tex did not compile either; their logs are beside them"
+    assert "Undefined control sequence" in (out / "notes.log").read_text()
+    assert {name: _digest(out / name) for name in PDFS} == before  # the good PDFs stay
+    assert not list(out.glob(f"{PRIVATE_PREFIX}*"))
+
+
+@pytest.mark.latex
+@needs_latex
+def test_tex_cannot_read_files_outside_the_build(tmp_path):
+    hostname = socket.gethostname()
+    demo = _demo(tmp_path, latex=r"\input{/etc/hostname} x", slug="host-name")
+    out = tmp_path / "out"
+    with pytest.raises(LatexCompileError) as failure:
+        build(discover([demo]).derivations, out, site=False, allow_unverified=True)
+    message = str(failure.value)
+    assert "in derivation host-name, " in message and ", at notes.tex line " in message
+    assert "TeX may read and write only the build's own files, not /etc/hostname: take that name out of the " \
+           "derivation's LaTeX" in message
+    for pdf in out.rglob("*.pdf"):
+        if pdf.parent == out:
+            assert hostname not in _text(pdf)
+
+
+@pytest.mark.latex
+@needs_latex
+def test_tex_runs_without_shell_escape_and_writes_nowhere_else(tmp_path):
+    marker = tmp_path / "shell-escape-ran"
+    escape = tmp_path / "escaped.txt"
+    demo = _demo(tmp_path, latex=rf"\immediate\write18{{touch {marker}}} x", slug="shell")
+    build(discover([demo]).derivations, tmp_path / "out", site=False, allow_unverified=True)  # \write18: only logged
+    assert not marker.exists()
+    demo = _demo(tmp_path, latex=r"\immediate\openout15=../../escaped.txt \immediate\closeout15 x", slug="write")
+    with pytest.raises(LatexCompileError, match=r"not \.\./\.\./escaped\.txt"):
+        build(discover([demo]).derivations, tmp_path / "out-write", site=False, allow_unverified=True)
+    assert not escape.exists()
+
+
+@pytest.mark.latex
+@needs_latex
+def test_a_title_given_on_the_command_line_is_text(tmp_path, capsys):
+    title = r"Prices $5 & $6: 50% off, #1 ~ ^ \ {x}"
+    out = tmp_path / "out"
+    assert main(["build", str(_demo(tmp_path)), "-o", str(out), "--title", title]) == 0, capsys.readouterr().err
+    dollar = r"$\text{\textdollar}$"
+    assert rf"\title{{Prices {dollar}5 \& {dollar}6: 50\% off, \#1 " in (out / "notes.tex").read_text()
+    for name in PDFS:
+        assert _text(out / name).splitlines()[0].strip() == title
+    if (out / "site" / "index.html").exists():  # the site prints it as typed too
+        assert f"<h1>{html.escape(title)}</h1>" in (out / "site" / "index.html").read_text()
+
+
+@pytest.mark.latex
+@needs_latex
+def test_pdfs_and_logs_get_the_users_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        out = tmp_path / "out"
+        build(discover([_demo(tmp_path)]).derivations, out, site=False)
+    finally:
+        os.umask(previous)
+    for name in (*PDFS, "notes.log", "notes.tex"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o640, name
