@@ -396,12 +396,15 @@ def test_a_forked_worker_starts_with_the_default_sigterm_and_ignores_ctrl_c():
     # (CPython clears signals pending at fork), and the pool would wait for it forever.
     from symformer.cli.main import _signals_stop_cleanly
 
+    # a signal ignored when the program started (nohup, a background job) stays ignored, in the workers too
+    expected = {number: signal.SIG_IGN if signal.getsignal(number) is signal.SIG_IGN else signal.SIG_DFL
+                for number in (signal.SIGTERM, signal.SIGHUP)}
     reader, writer = os.pipe()
     with _signals_stop_cleanly():
         child = os.fork()
         if child == 0:  # the worker: report and leave at once
-            report = [signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
-                      signal.getsignal(signal.SIGHUP) is signal.SIG_DFL,
+            report = [signal.getsignal(signal.SIGTERM) is expected[signal.SIGTERM],
+                      signal.getsignal(signal.SIGHUP) is expected[signal.SIGHUP],
                       signal.getsignal(signal.SIGINT) not in (signal.SIG_DFL, signal.default_int_handler)]
             os.write(writer, json.dumps(report).encode())
             os._exit(0)

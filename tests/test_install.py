@@ -3,6 +3,7 @@
 import os
 import re
 import subprocess
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -18,6 +19,12 @@ def test_fresh_venv_install_lists_and_verifies_the_built_in_course(tmp_path):
     environment = tmp_path / "venv"
     venv.create(environment, system_site_packages=True, with_pip=True)
     python = environment / "bin" / "python"
+    # run from a venv, the tests' own dependencies (lark, ...) are in its site packages, not the system's
+    here = sysconfig.get_paths()["purelib"]
+    there = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    if Path(here) != Path(there):
+        (Path(there) / "test-dependencies.pth").write_text(here + "\n")
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(ROOT)],
         capture_output=True, text=True, timeout=600,
