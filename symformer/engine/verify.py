@@ -46,7 +46,7 @@ from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Proper
 from symformer.engine.projection import project_large_gradients
 from symformer.engine.realise import exactly_equal_at, values_at
 from symformer.engine.results import (
-    FAILED, HOLDS, INCONCLUSIVE, PROVED, TIMEOUT, CheckResult, Counterexample, MethodResult, Report, VerifyConfig,
+    FAILED, HOLDS, INCONCLUSIVE, PROVED, SKIPPED, TIMEOUT, CheckResult, Counterexample, MethodResult, Report, VerifyConfig,
 )
 from symformer.engine.timebound import TimeBoundExceeded, run_bounded
 from symformer.errors import DerivationError
@@ -507,7 +507,16 @@ class _Context:
 
     # properties ----------------------------------------------------------------------------
     def check_property(self, label, claim: Property) -> CheckResult:
+        """The general argument (when the Property has one), the exact witness at each size, then float64.
+
+        A general argument that holds is the method "symbolic, all sizes"; one that does not hold,
+        raises or runs past the time bound proves nothing and leaves the verdict to the others. The
+        exact witness still runs at every proof size after a general proof: two symbolic witnesses
+        that disagree fail the check.
+        """
         result = CheckResult("claim", label)
+        if claim.general is not None:
+            self._general_argument(result, label, claim)
         started = time.perf_counter()
         proved, note, timed_out = [], "", False
         for sizes in self.small:
@@ -566,9 +575,42 @@ class _Context:
     def _user_seconds(self) -> float:
         return max(self.config.time_bound, MIN_USER_SECONDS)
 
+    def _general_argument(self, result, label, claim: Property) -> None:
+        """Run ``claim.general`` at the symbolic sizes under the time bound and record what it showed."""
+        started = time.perf_counter()
+        bound = self.config.time_bound
+        sizes = {symbol: symbol for symbol in self.size_symbols}
+
+        def record(status, detail):
+            result.methods.append(MethodResult("symbolic, all sizes", status, detail, seconds=time.perf_counter() - started))
+
+        try:
+            witness = run_bounded(lambda: claim.general(sizes), bound)
+        except TimeBoundExceeded:
+            return record(TIMEOUT, f"the general argument timed out after {bound:g} s")
+        except KeyboardInterrupt:
+            raise
+        except SystemExit as exc:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: the general witness called sys.exit({exc.code}); "
+                                  "user code must return, not exit") from None
+        except Exception as exc:  # SymPy refusing a form is "not proved", never a pass
+            return record(INCONCLUSIVE, f"the general argument raised {type(exc).__name__}: {exc}")
+        witness = self._validated(label, "general", witness)
+        if witness is None:
+            return record(SKIPPED, "no general argument")
+        if not witness.holds:
+            return record(INCONCLUSIVE, f"the general argument does not hold: {witness.detail}" if witness.detail
+                          else "the general argument does not hold")
+        names = ", ".join(map(str, self.size_symbols))
+        because = f" (general argument: {witness.detail})" if witness.detail else ""
+        record(PROVED, (f"proved for all {names}" if names else "proved") + because)
+
     def _witness(self, label, which, function, *args, seconds):
         """A Property's witness, run as user code; None or a Witness whose ``holds`` is a bool."""
-        witness = self._user_call(label, f"the {which} witness", function, *args, seconds=seconds)
+        return self._validated(label, which, self._user_call(label, f"the {which} witness", function, *args, seconds=seconds))
+
+    def _validated(self, label, which, witness):
+        """None, or the Witness a witness returned with ``holds`` a bool and ``error`` a finite float or None."""
         if witness is None:
             return None
         where = f"derivation {self.d.slug!r}, {label}: the {which} witness"

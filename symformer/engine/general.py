@@ -1,0 +1,150 @@
+"""General witnesses of a Property: facts decided by SymPy for every size at once.
+
+A :class:`~symformer.engine.model.Property` may carry ``general(sizes)``, called with the size
+symbols themselves. Its Witness says "proved for all n" only if every piece of its argument was
+decided by the machine, so these helpers each decide one kind of fact and return a Witness:
+
+- :func:`identity_for_all`: an identity in index notation, by the engine's index prover, for every
+  size at or above its floor and every index in its range;
+- :func:`nonnegative_terms` and :func:`positive_terms`: a sign, by SymPy's assumptions (``x`` real,
+  ``p`` positive), where a sum is looked at through its terms: a sum of non-negative terms is
+  non-negative (an empty sum is 0, as in the course), a sum of positive terms over a range that is
+  never empty for any size is positive;
+- :func:`all_hold`: the conjunction of such pieces, with their details in order.
+
+``False`` from a helper means "not decided", never "false": the verifier then falls back to the
+exact witness at each size. The sign tests look only at the form written: ``p_i (x_i - m)^2`` is
+non-negative, its expansion ``p_i x_i^2 - 2 p_i x_i m + p_i m^2`` is not decided; prove the two
+equal with :func:`identity_for_all` first, then show the sign of the readable form.
+
+>>> import sympy as sp
+>>> n = sp.Symbol("n", integer=True, positive=True)
+>>> i, k = sp.symbols("i k", integer=True)
+>>> w = sp.IndexedBase("w", shape=(n,), positive=True)
+>>> positive_terms(w[i] / sp.Sum(w[k], (k, 1, n)), {i: n}).holds
+True
+>>> positive_terms(w[i] / sp.Sum(w[k], (k, 2, n)), {i: n}).holds  # empty at n = 1
+False
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import sympy as sp
+
+from symformer.engine.index import equal_in_general, never_negative
+from symformer.engine.model import Witness, expand_definitions
+
+
+def identity_for_all(lhs, rhs, ranges: Mapping | None = None, what: str | None = None,
+                     definitions: Mapping | None = None) -> Witness:
+    """``lhs == rhs`` for every size and every free index in its range, by the index prover.
+
+    ``ranges`` maps each free index to its upper bound (it runs from 1) or to a (low, high) pair;
+    ``definitions`` are expanded first (a derivation's, such as p_i = e^{z_i} / sum_k e^{z_k});
+    ``what`` names the fact in the Witness's detail.
+
+    >>> import sympy as sp
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> i, k = sp.symbols("i k", integer=True)
+    >>> z = sp.IndexedBase("z", shape=(n,), real=True)
+    >>> p = sp.exp(z[i]) / sp.Sum(sp.exp(z[k]), (k, 1, n))
+    >>> identity_for_all(sp.Sum(p, (i, 1, n)), 1, what="the p_i sum to one")
+    Witness(holds=True, detail='the p_i sum to one (index prover)', error=None)
+    """
+    what = what or f"{sp.sstr(lhs)} = {sp.sstr(rhs)}"
+    lhs, rhs = (expand_definitions(side, definitions or {}) for side in (lhs, rhs))
+    proved = equal_in_general(lhs, rhs, _ranges(ranges))
+    return Witness(bool(proved), f"{what} (index prover)" if proved else f"{what}: not proved by the index prover")
+
+
+def nonnegative_terms(expr, ranges: Mapping | None = None, what: str | None = None,
+                      definitions: Mapping | None = None) -> Witness:
+    """``expr >= 0`` for every size and index, from its terms' signs (see the module docstring).
+
+    >>> import sympy as sp
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> i, k = sp.symbols("i k", integer=True)
+    >>> x = sp.IndexedBase("x", shape=(n,), real=True)
+    >>> nonnegative_terms(sp.Sum((x[i] - sp.Sum(x[k], (k, 1, n)) / n) ** 2, (i, 1, n))).holds
+    True
+    >>> nonnegative_terms(sp.Sum(x[i] ** 2 - x[i], (i, 1, n))).holds
+    False
+    """
+    what = what or f"{sp.sstr(expr)} >= 0"
+    holds = _opaque(expand_definitions(expr, definitions or {}), _ranges(ranges)).is_nonnegative is True
+    return Witness(holds, f"{what} (term by term)" if holds else f"{what}: the sign of a term is not decided")
+
+
+def positive_terms(expr, ranges: Mapping | None = None, what: str | None = None,
+                   definitions: Mapping | None = None) -> Witness:
+    """``expr > 0`` for every size and index, from its terms' signs; a sum needs a range never empty."""
+    what = what or f"{sp.sstr(expr)} > 0"
+    holds = _opaque(expand_definitions(expr, definitions or {}), _ranges(ranges)).is_positive is True
+    return Witness(holds, f"{what} (term by term)" if holds else f"{what}: positivity of a term is not decided")
+
+
+def all_hold(*witnesses: Witness) -> Witness:
+    """Every piece of an argument holds; the detail lists the pieces (or the ones that did not hold).
+
+    >>> all_hold(Witness(True, "a"), Witness(True, "b"))
+    Witness(holds=True, detail='a; b', error=None)
+    >>> all_hold(Witness(True, "a"), Witness(False, "b not proved")).detail
+    'b not proved'
+    """
+    if not witnesses or not all(isinstance(w, Witness) for w in witnesses):
+        return Witness(False, "an argument needs at least one Witness, and only Witnesses")
+    failed = [w for w in witnesses if not w.holds]
+    return Witness(not failed, "; ".join(w.detail for w in (failed or witnesses)))
+
+
+def _ranges(ranges: Mapping | None) -> dict:
+    out = {}
+    for index, bound in dict(ranges or {}).items():
+        out[index] = tuple(bound) if isinstance(bound, (tuple, list)) else (sp.Integer(1), sp.sympify(bound))
+    return out
+
+
+def _opaque(expr, ranges: dict):
+    """``expr`` with every sum replaced by a fresh symbol that carries what is proved of the sum.
+
+    Innermost sums first: a sum is real when its terms are, non-negative when they are (an empty sum
+    is 0), positive when they are and every limit has at least one term for every size and index.
+    A term is also non-negative where it is an expression in sizes and indices alone that
+    ``never_negative`` proves (``n - k`` for k in 1..n).
+    """
+    if isinstance(expr, sp.Sum):
+        scope = dict(ranges)
+        for symbol, low, high in reversed(expr.limits):  # outermost first: an inner limit may use an outer dummy
+            scope[symbol] = (low, high)
+        body = _opaque(expr.function, scope)
+        facts = {}
+        if body.is_real:
+            facts["real"] = True
+        nonnegative = body.is_nonnegative is True or (not body.has(sp.Indexed, sp.Dummy) and _counts(body, scope))
+        if nonnegative:
+            facts["nonnegative"] = True
+            if body.is_positive is True and _never_empty(expr.limits, ranges):
+                facts["positive"] = True
+        return sp.Dummy("sum", **facts)
+    if not isinstance(expr, sp.Basic) or not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number)):
+        return expr
+    return expr.func(*(_opaque(arg, ranges) for arg in expr.args))
+
+
+def _counts(expr, scope: dict) -> bool:
+    try:
+        return never_negative(expr, scope)
+    except (TypeError, ValueError, sp.PolynomialError):
+        return False
+
+
+def _never_empty(limits, ranges: dict) -> bool:
+    """Every limit of a (possibly multi-limit) sum has at least one term, for all sizes and indices."""
+    scope = dict(ranges)
+    for symbol, low, high in reversed(limits):
+        if not _counts(high - low, scope):
+            return False
+        scope[symbol] = (low, high)
+    return True
