@@ -85,18 +85,21 @@ def positive_terms(expr, ranges: Mapping | None = None, what: str | None = None,
     return Witness(holds, f"{what} (term by term)" if holds else f"{what}: positivity of a term is not decided")
 
 
-def all_hold(*witnesses: Witness) -> Witness:
-    """Every piece of an argument holds; the detail lists the pieces (or the ones that did not hold).
+def all_hold(*witnesses: Witness, summary: str | None = None) -> Witness:
+    """Every piece of an argument holds; the detail lists the pieces, or ``summary`` when given, or the
+    pieces that did not hold.
 
     >>> all_hold(Witness(True, "a"), Witness(True, "b"))
     Witness(holds=True, detail='a; b', error=None)
-    >>> all_hold(Witness(True, "a"), Witness(False, "b not proved")).detail
+    >>> all_hold(Witness(True, "a"), Witness(False, "b not proved"), summary="a and b").detail
     'b not proved'
     """
     if not witnesses or not all(isinstance(w, Witness) for w in witnesses):
         return Witness(False, "an argument needs at least one Witness, and only Witnesses")
     failed = [w for w in witnesses if not w.holds]
-    return Witness(not failed, "; ".join(w.detail for w in (failed or witnesses)))
+    if failed:
+        return Witness(False, "; ".join(w.detail for w in failed))
+    return Witness(True, summary or "; ".join(w.detail for w in witnesses))
 
 
 def _ranges(ranges: Mapping | None) -> dict:
