@@ -87,28 +87,24 @@ def _rank_numeric(rng, sizes):
 
 
 def _rank_general(sizes):
-    # sigma J y = y - 1 (1.y)/H - xhat (xhat.y)/H puts the kernel inside span{1, xhat}; J 1 = 0, and
-    # J xhat = eps xhat / sigma^3 is not 0 for eps > 0 (x not constant, so xhat != 0) and is 0 for eps = 0.
-    # 1 and xhat are orthogonal, so independent: the kernel is span{1} (rank H - 1) or span{1, xhat} (rank H - 2).
+    # With eps >= 0 (eps = 0 included): sigma J y = y - 1 (1.y)/H - xhat (xhat.y)/H puts the kernel inside
+    # span{1, xhat}; J 1 = 0; J xhat = eps xhat / sigma^3, not 0 for eps > 0 (x not constant, so xhat != 0)
+    # and 0 for eps = 0. 1 and xhat are orthogonal, so independent: the kernel is span{1} (rank H - 1) or
+    # span{1, xhat} (rank H - 2).
     y = IndexedBase("y", shape=(H,), real=True)
-    without_eps = {**NORMALISE, sigma: sqrt(Sum((x[k] - mu) ** 2, (k, 1, H)) / H)}
+    eps_0 = sp.Symbol("epsilon", nonnegative=True)
+    at_least_0 = {**NORMALISE, sigma: sqrt(Sum((x[k] - mu) ** 2, (k, 1, H)) / H + eps_0)}
     applied = Sum((sigma * JACOBIAN * y[j]).xreplace({j: r}), (r, 1, H))
     projected = y[i] - Sum(y[k], (k, 1, H)) / H - xh[i] * Sum(xh[k] * y[k], (k, 1, H)) / H
-    ones = Sum(JACOBIAN.xreplace({j: r}), (r, 1, H))
-    on_xhat = Sum((JACOBIAN * xh[j]).xreplace({j: r}), (r, 1, H))
-    pieces = []
-    for definitions, at in ((NORMALISE, "eps > 0"), (without_eps, "eps = 0")):
-        pieces += [identity_for_all(applied, projected, {i: H}, definitions=definitions,
-                                    what=f"sigma J y = y - 1 (1.y)/H - xhat (xhat.y)/H at {at}"),
-                   identity_for_all(ones, 0, {i: H}, definitions=definitions, what=f"J 1 = 0 at {at}")]
     return all_hold(
-        *pieces,
-        identity_for_all(on_xhat, eps * xh[i] / sigma**3, {i: H}, definitions=NORMALISE, what="J xhat = eps xhat / sigma^3"),
-        positive_terms(eps / sigma**3, definitions=NORMALISE, what="eps / sigma^3 > 0"),
-        identity_for_all(on_xhat, 0, {i: H}, definitions=without_eps, what="J xhat = 0 at eps = 0"),
+        identity_for_all(applied, projected, {i: H}, definitions=at_least_0, what="sigma J y = y - 1 (1.y)/H - xhat (xhat.y)/H"),
+        identity_for_all(Sum(JACOBIAN.xreplace({j: r}), (r, 1, H)), 0, {i: H}, definitions=at_least_0, what="J 1 = 0"),
+        identity_for_all(Sum((JACOBIAN * xh[j]).xreplace({j: r}), (r, 1, H)), eps_0 * xh[i] / sigma**3, {i: H},
+                         definitions=at_least_0, what="J xhat = eps xhat / sigma^3 for eps >= 0"),
+        positive_terms(eps / sigma**3, definitions=NORMALISE, what="eps / sigma^3 > 0 for eps > 0"),
         identity_for_all(Sum(xh[k], (k, 1, H)), 0, definitions=NORMALISE, what="1.xhat = 0"),
-        summary="sigma J y = y - 1 (1.y)/H - xhat (xhat.y)/H, J 1 = 0, J xhat = eps xhat / sigma^3 with eps / sigma^3 > 0, "
-                "J xhat = 0 at eps = 0 and 1.xhat = 0 (index prover, term by term): the kernel is span of 1, "
+        summary="for eps >= 0, sigma J y = y - 1 (1.y)/H - xhat (xhat.y)/H, J 1 = 0, J xhat = eps xhat / sigma^3, "
+                "and 1.xhat = 0 (index prover), eps / sigma^3 > 0 for eps > 0 (term by term): the kernel is span of 1, "
                 "and of 1 and xhat at eps = 0",
     )
 
