@@ -12,6 +12,11 @@ For an identity ``lhs == rhs`` the methods run in this order:
 4. ``float64``: always, at the declared realistic size and at every size's smallest, boundary and
    largest proof size, with a ``Derivative`` evaluated by central differences rather than by SymPy.
 
+A Property (a fact that is not an equation) runs its general argument at the symbolic sizes where it
+has one (``symbolic, all sizes``: proved only when its Witness holds), its exact witness at every
+proof size (``symbolic, each size``), then its numeric witness (``float64``); a general argument that
+does not hold, raises or times out proves nothing, and one the exact witness contradicts fails.
+
 A non-finite value is never evidence of equality (see ``agreement``); samples respect what each
 input is declared to be. Central differences are judged against their own rounding error
 eps |f| / h, and a near miss is looked at again by Richardson extrapolation before it rejects.
