@@ -262,6 +262,7 @@ def test_identity_for_all_proves_true_identities_and_refuses_false_ones():
     (Sum(n - k, (k, 1, n)), {}, True, False),  # n - k >= 0 for k in 1..n (0 at k = n)
     (Sum(n - k, (k, 1, n + 1)), {}, False, False),  # n - k = -1 at k = n + 1
     (x[i] * Sum(x[k] ** 2, (k, 1, n)), {i: n}, False, False),
+    (exp(-Sum(w[k], (k, 1, sp.oo))), {}, False, False),  # the series may diverge, and exp(-oo) = 0
 ], ids=lambda value: str(value)[:30])
 def test_the_sign_helpers_read_signs_term_by_term(expr, ranges, nonnegative, positive):
     assert nonnegative_terms(expr, ranges).holds is nonnegative

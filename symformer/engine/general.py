@@ -112,12 +112,14 @@ def _ranges(ranges: Mapping | None) -> dict:
 def _opaque(expr, ranges: dict):
     """``expr`` with every sum replaced by a fresh symbol that carries what is proved of the sum.
 
-    Innermost sums first: a sum is real when its terms are, non-negative when they are (an empty sum
+    Innermost sums first: a sum over finitely many terms is real when its terms are, non-negative when they are (an empty sum
     is 0), positive when they are and every limit has at least one term for every size and index.
     A term is also non-negative where it is an expression in sizes and indices alone that
     ``never_negative`` proves (``n - k`` for k in 1..n).
     """
     if isinstance(expr, sp.Sum):
+        if any(bound.has(sp.oo, -sp.oo, sp.zoo) for _, *bounds in expr.limits for bound in bounds):
+            return sp.Dummy("series")  # a series may diverge: nothing is known of it, not even that it is finite
         scope = dict(ranges)
         for symbol, low, high in reversed(expr.limits):  # outermost first: an inner limit may use an outer dummy
             scope[symbol] = (low, high)
