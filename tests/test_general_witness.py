@@ -274,3 +274,13 @@ def test_all_hold_needs_every_piece_and_names_the_ones_that_failed():
     assert all_hold(Witness(True, "a"), Witness(False, "b failed"), Witness(False, "c failed")) == \
         Witness(False, "b failed; c failed")
     assert not all_hold().holds and not all_hold(True).holds
+
+
+def test_without_sizes_a_general_argument_is_labelled_proved_without_claiming_sizes():
+    t = sp.Symbol("t", real=True)
+    squares = Derivation(
+        slug="square-nonnegative", title="t", topic="Demo", lhs=sp.Derivative(t**2, t), steps=[Step(2 * t, "power rule")],
+        claims=[Property("t^2 >= 0", exact=lambda sizes: Witness(bool((t**2).is_nonnegative), "t real"),
+                         numeric=_numeric, general=lambda sizes: nonnegative_terms(t**2, what="t^2 >= 0"))])
+    check = _claim(verify(squares), "t^2 >= 0")
+    assert check.level == "proved (general argument: t^2 >= 0 (term by term))"

@@ -90,10 +90,12 @@ def level_strength(level: str | None) -> int:
 
     >>> [level_strength(t) for t in ("proved for all n", "proved for n = 1..6", "checked numerically at m = 50")]
     [3, 2, 1]
+    >>> level_strength("proved (general argument: t^2 >= 0)")  # a check without sizes, proved
+    3
     """
     if not level or level.startswith(("FAILED", "not established")):
         return 0
-    if level == "proved" or level.startswith("proved for all"):
+    if level == "proved" or level.startswith(("proved for all", "proved (")):
         return 3
     if level.startswith("proved"):
         return 2
