@@ -28,7 +28,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.symbol import Str
 
-from symformer.blocks.base import Block
+from symformer.blocks.base import Block, Untranslatable
 
 ALIGNMENTS = ("top-left", "bottom-right")
 
@@ -81,6 +81,18 @@ class RowSoftmax(Block):
         if _is_explicit(arg):
             return RowSoftmax(sp.ImmutableMatrix(arg.as_explicit())).as_explicit()
         return RowSoftmax(arg)
+
+    def general_entry(self, i, j, translator):
+        # exp(s_ij) / sum_k exp(s_ik) is the softmax only where the row has an entry and every score is
+        # finite; a mask's -oo could empty a row (then the safe softmax is 0, not 0/0)
+        columns = self.shape[1]
+        if not translator.never_empty(columns):
+            raise Untranslatable(f"a row of the row-softmax of {self.arg} may have no entries")
+        k = sp.Dummy("k", integer=True)
+        score, scores = translator.entry(self.arg, i, j), translator.entry(self.arg, i, k)
+        if any(e.has(sp.oo, sp.S.NegativeInfinity, sp.zoo, sp.nan, sp.Piecewise) for e in (score, scores)):
+            raise Untranslatable(f"a score of the row-softmax of {self.arg} may be -oo (a mask)")
+        return sp.exp(score) / sp.Sum(sp.exp(scores), (k, 1, columns))
 
     def _latex(self, printer, *args):
         return rf"\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"

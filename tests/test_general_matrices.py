@@ -1,0 +1,97 @@
+"""Matrix-level identities proved for every size through their general entries, and never a false one."""
+
+import pytest
+import sympy as sp
+from sympy import Derivative, HadamardProduct, Identity, MatrixSymbol, OneMatrix, Trace, ZeroMatrix
+
+from symformer import Derivation, Size, Step, verify
+from symformer.blocks import PermutationMatrix, RowSoftmax
+from symformer.engine.indexform import Untranslatable, general_entries
+
+N, M, d = sp.symbols("N M d", integer=True, positive=True)
+n0 = sp.Symbol("n0", integer=True, nonnegative=True)
+A, B, C = MatrixSymbol("A", N, M), MatrixSymbol("B", M, d), MatrixSymbol("C", d, N)
+X, Y = MatrixSymbol("X", N, N), MatrixSymbol("Y", N, N)
+S, G = MatrixSymbol("S", N, M), MatrixSymbol("G", N, M)
+SIZES = {N: Size(prove=range(1, 4), numeric=7), M: Size(prove=range(1, 3), numeric=5),
+         d: Size(prove=range(1, 3), numeric=4)}
+
+
+def check(lhs, rhs, sizes=SIZES):
+    derivation = Derivation(slug="general-matrix", title="t", topic="Demo", lhs=lhs, sizes=sizes,
+                            steps=[Step(rhs, "the identity under test")])
+    (step,) = verify(derivation).checks
+    return step
+
+
+@pytest.mark.parametrize("lhs, rhs", [
+    ((A * B).T, B.T * A.T),
+    ((A * B) * C, A * (B * C)),
+    (Trace(A * B * C), Trace(C * A * B)),
+    (Trace(X * Y), Trace(Y * X)),
+    (HadamardProduct(A, G).T, HadamardProduct(G.T, A.T)),
+    (Identity(N) * A, A),
+    (A * OneMatrix(M, 1), HadamardProduct(A, OneMatrix(N, M)) * OneMatrix(M, 1)),
+    (RowSoftmax(S) * OneMatrix(M, 1), OneMatrix(N, 1)),
+    (Derivative(Trace(G.T * A), A), G),
+    (Derivative(Trace(C * A * B), A), C.T * B.T),
+    (Derivative(Trace(X * Y), X), Y.T),
+    (Derivative(Trace(G.T * RowSoftmax(S)), S),
+     HadamardProduct(RowSoftmax(S), G - HadamardProduct(RowSoftmax(S), G) * OneMatrix(M, 1) * OneMatrix(1, M))),
+])
+def test_true_matrix_identities_are_proved_for_every_size(lhs, rhs):
+    step = check(lhs, rhs)
+    assert step.ok and step.level == "proved for all N, M, d", step.methods
+
+
+@pytest.mark.parametrize("lhs, rhs", [
+    ((X * Y).T, X.T * Y.T),                     # the transpose of a product reversed the wrong way
+    (Trace(X * Y), Trace(X) * Trace(Y)),
+    (X * Y, Y * X),
+    (HadamardProduct(X, Y), X * Y),
+    (Derivative(Trace(X * Y), X), Y),           # the gradient of tr(XY) by X is Y^T
+    (Derivative(Trace(X * Y), Y), Y),
+    (RowSoftmax(X) * OneMatrix(N, 1), 2 * OneMatrix(N, 1)),
+    (Derivative(Trace(Y.T * RowSoftmax(X)), X), HadamardProduct(RowSoftmax(X), Y)),  # forgot the row sums
+])
+def test_false_matrix_identities_are_never_proved(lhs, rhs):
+    step = check(lhs, rhs, {N: Size(prove=range(1, 4), numeric=6)})
+    assert not step.ok
+    assert not any(m.method == "symbolic, all sizes" and m.status == "proved" for m in step.methods)
+
+
+def test_a_softmax_row_that_may_be_empty_is_not_translated():
+    # with no columns, P 1 is the empty sum 0, not 1: the general entry exp / sum would say 1
+    P0 = RowSoftmax(MatrixSymbol("S", N, n0))
+    with pytest.raises(Untranslatable, match="may have no entries"):
+        general_entries(P0 * OneMatrix(n0, 1), OneMatrix(N, 1), {N: 1, n0: 0})
+    step = check(P0 * OneMatrix(n0, 1), OneMatrix(N, 1), {N: Size(prove=(1, 2), numeric=3), n0: Size(prove=(0, 1), numeric=3)})
+    assert not step.ok and step.failure.method == "50-digit identity"
+    assert step.methods[0].detail == "not in index notation: a row of the row-softmax of S may have no entries"
+
+
+def test_blocks_without_a_general_entry_fall_back_to_each_size():
+    Pi = PermutationMatrix(N, "cycle")
+    step = check(Pi.T * (Pi * X), X, {N: Size(prove=range(1, 4), numeric=5)})
+    assert step.ok and step.level == "proved for N = 1..3"
+    assert step.methods[0].detail == "not in index notation: PermutationMatrix has no general entry"
+
+
+def test_general_entries_are_one_based_index_notation():
+    left, right, ranges = general_entries(A * B, A * B)
+    (i, (low_i, high_i)), (j, (low_j, high_j)) = ranges.items()
+    assert (low_i, high_i, low_j, high_j) == (1, N, 1, d)
+    (total,) = left.atoms(sp.Sum)
+    (k, low, high), = total.limits
+    assert (low, high) == (1, M) and str(total.function) == f"A[{i}, {k}]*B[{k}, {j}]"
+    scalar, _, none = general_entries(Trace(X), Trace(X))
+    assert none == {} and isinstance(scalar, sp.Sum) and scalar.limits[0][1:] == (1, N)
+    column_left, _, column_ranges = general_entries(X * OneMatrix(N, 1), X * OneMatrix(N, 1))
+    assert len(column_ranges) == 1  # a single column is entry 1, not an index
+
+
+def test_shapes_that_differ_are_not_translated():
+    with pytest.raises(Untranslatable, match="shapes"):
+        general_entries(A, A.T if N != M else A)
+    with pytest.raises(Untranslatable, match="scalar"):
+        general_entries(Trace(X), X)
