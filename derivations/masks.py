@@ -11,7 +11,7 @@ gives 0/0 = NaN there). Boolean masks follow PyTorch's scaled_dot_product_attent
 
 import numpy as np
 import sympy as sp
-from sympy import MatrixSymbol, ZeroMatrix
+from sympy import Derivative, MatrixSymbol, Trace, ZeroMatrix
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
 from symformer import Claim, Derivation, Property, Size, Step, Witness
@@ -86,29 +86,6 @@ def _prefix_numeric(rng, sizes):
     return Witness(error == 0.0, f"outputs 0..{t} change by {error} when tokens after {t} change", error)
 
 
-def _empty_row_exact(sizes):
-    n, m = sizes[N], sizes[M]
-    scores = _symbols("s", n, m)
-    mask = PaddingMask(n, m, 0).as_explicit()  # every key is padding: every row fully masked
-    weights = RowSoftmax(scores + mask).as_explicit()
-    loss = sum(_symbols("g", n, m).multiply_elementwise(weights))
-    zero_gradient = all(sp.diff(loss, x) == 0 for x in scores)
-    holds = weights == sp.zeros(n, m) and zero_gradient
-    return Witness(holds, "a row of only -inf gives P = 0 and a zero gradient" if holds else "a fully masked row is not 0")
-
-
-def _empty_row_numeric(rng, sizes):
-    n, m = sizes[N], sizes[M]
-    Qv, Kv, Vv, dO = rng.standard_normal((n, 4)), rng.standard_normal((m, 4)), rng.standard_normal((m, 3)), rng.standard_normal((n, 3))
-    mask = np.ones((n, m), dtype=bool)
-    mask[0] = False  # query 0 may attend to nothing
-    out = attention(Qv, Kv, Vv, mask=mask)
-    dQ, dK, dV = attention_backward(Qv, Kv, Vv, dO, mask=mask)
-    finite = all(np.isfinite(a).all() for a in (out, dQ, dK, dV))
-    holds = finite and not out[0].any() and not dQ[0].any()
-    return Witness(bool(holds), "row 0: O = 0 and dQ = 0, no NaN anywhere" if holds else "a fully masked row is not 0 or not finite")
-
-
 def _combination_exact(sizes):
     n, m = sizes[N], sizes[M]
     for length in range(m + 1):
@@ -154,8 +131,10 @@ masked_attention = Derivation(
                  why="a masked score enters only through $e^{S_{ij} - \\infty} = 0$; so padded keys and values get no gradient"),
         Property(r"causal prefix invariance: output $t$ does not depend on tokens after $t$", exact=_prefix_exact,
                  numeric=_prefix_numeric, why="row $t$ of $P$ is 0 beyond column $t$, so later keys and values never enter it"),
-        Property("a fully masked row returns zeros, and zero gradients", exact=_empty_row_exact, numeric=_empty_row_numeric,
-                 cite=SAFE, why="the safe softmax returns 0 for a row of only $-\\infty$; the textbook formula gives 0/0"),
+        Claim("a fully masked row returns zeros", RowSoftmax(S + PaddingMask(N, M, 0)), ZeroMatrix(N, M), cite=SAFE,
+              why="the safe softmax returns 0 for a row of only $-\\infty$; the textbook formula gives 0/0"),
+        Claim("a fully masked row passes back zero gradients", Derivative(Trace(dP.T * RowSoftmax(S + PaddingMask(N, M, 0))), S),
+              ZeroMatrix(N, M), cite=SAFE, why="the weights are the constant 0, whatever the scores"),
         Property(r"causal and padding masks combine by addition (as booleans, by and)", exact=_combination_exact,
                  numeric=_combination_numeric, why="$-\\infty + 0 = -\\infty + (-\\infty) = -\\infty$"),
     ],

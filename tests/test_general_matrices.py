@@ -95,3 +95,27 @@ def test_shapes_that_differ_are_not_translated():
         general_entries(A, A.T if N != M else A)
     with pytest.raises(Untranslatable, match="scalar"):
         general_entries(Trace(X), X)
+
+
+def test_masked_identities_are_proved_for_every_size_and_near_misses_are_not():
+    from symformer.blocks import CausalMask, MaskedEntries, PaddingMask
+
+    sizes = {N: Size(prove=range(1, 4), numeric=7), M: Size(prove=range(1, 4), numeric=5)}
+    for alignment in ("top-left", "bottom-right"):
+        mask = CausalMask(N, M, alignment)
+        step = check(HadamardProduct(RowSoftmax(S + mask), MaskedEntries(mask)), ZeroMatrix(N, M), sizes)
+        assert step.ok and step.level == "proved for all N, M"
+        # the visible weights are not zero: the complement must fail
+        step = check(HadamardProduct(RowSoftmax(S + mask), OneMatrix(N, M) - MaskedEntries(mask)), ZeroMatrix(N, M), sizes)
+        assert not step.ok and step.failure.method != "symbolic, all sizes"
+    nothing = PaddingMask(N, M, 0)
+    assert check(RowSoftmax(S + nothing), ZeroMatrix(N, M), sizes).level == "proved for all N, M"
+    assert check(Derivative(Trace(G.T * RowSoftmax(S + nothing)), S), ZeroMatrix(N, M), sizes).level == "proved for all N, M"
+    # with N > M, bottom-right rows see no key at all: their weights sum to 0, not 1
+    step = check(RowSoftmax(S + CausalMask(N, M, "bottom-right")) * OneMatrix(M, 1), OneMatrix(N, 1), sizes)
+    assert not step.ok
+
+
+def test_a_score_infinite_other_than_by_a_mask_is_not_translated():
+    with pytest.raises(Untranslatable, match="infinite other than by a mask"):
+        general_entries(RowSoftmax(S + sp.oo * OneMatrix(N, M)) * OneMatrix(M, 1), OneMatrix(N, 1), {N: 1, M: 1})

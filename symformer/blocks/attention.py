@@ -38,6 +38,27 @@ def _is_explicit(matrix) -> bool:
     return all(isinstance(extent, (int, sp.Integer)) for extent in matrix.shape)
 
 
+def _split_mask(entry, matrix):
+    """A score entry as (finite part, condition under which it is not masked).
+
+    Each mask term is ``Piecewise((0, visible), (-oo, True))``; anything else infinite, or a
+    Piecewise of another form, has no general softmax entry here.
+    """
+    finite, visible = [], []
+    for term in sp.Add.make_args(sp.expand(entry)):
+        if isinstance(term, sp.Piecewise) and len(term.args) == 2 and term.args[0].expr == 0 \
+                and term.args[1].expr == sp.S.NegativeInfinity and term.args[1].cond is sp.true:
+            visible.append(term.args[0].cond)
+        elif term == sp.S.NegativeInfinity:  # a mask that hides this entry for every index value
+            visible.append(sp.false)
+        else:
+            finite.append(term)
+    rest = sp.Add(*finite)
+    if rest.has(sp.oo, sp.S.NegativeInfinity, sp.zoo, sp.nan, sp.Piecewise):
+        raise Untranslatable(f"a score of the row-softmax of {matrix} may be infinite other than by a mask")
+    return rest, sp.And(*visible)
+
+
 class RowSoftmax(Block):
     """softmax applied to each row: P_ij = exp(S_ij) / sum_k exp(S_ik); a row of only -oo gives 0."""
 
@@ -83,16 +104,22 @@ class RowSoftmax(Block):
         return RowSoftmax(arg)
 
     def general_entry(self, i, j, translator):
-        # exp(s_ij) / sum_k exp(s_ik) is the softmax only where the row has an entry and every score is
-        # finite; a mask's -oo could empty a row (then the safe softmax is 0, not 0/0)
+        """exp(s_ij) / sum_k exp(s_ik), over the keys row i may see; 0 for a key it may not.
+
+        A score is a finite part plus masks (``Piecewise((0, visible), (-oo, True))``, see the masks'
+        own entries). Where key j is visible the row has a visible key, so the sum is positive;
+        where it is not, the weight is 0 whether or not the row sees anything (the safe softmax).
+        """
         columns = self.shape[1]
         if not translator.never_empty(columns):
             raise Untranslatable(f"a row of the row-softmax of {self.arg} may have no entries")
-        k = sp.Dummy("k", integer=True)
-        score, scores = translator.entry(self.arg, i, j), translator.entry(self.arg, i, k)
-        if any(e.has(sp.oo, sp.S.NegativeInfinity, sp.zoo, sp.nan, sp.Piecewise) for e in (score, scores)):
-            raise Untranslatable(f"a score of the row-softmax of {self.arg} may be -oo (a mask)")
-        return sp.exp(score) / sp.Sum(sp.exp(scores), (k, 1, columns))
+        k = sp.Dummy("k", integer=True, positive=True)
+        score, visible = _split_mask(translator.entry(self.arg, i, j), self.arg)
+        other, other_visible = _split_mask(translator.entry(self.arg, i, k), self.arg)
+        if visible is sp.true:
+            return sp.exp(score) / sp.Sum(sp.exp(other), (k, 1, columns))
+        total = sp.Sum(sp.Piecewise((sp.exp(other), other_visible), (0, True)), (k, 1, columns))
+        return sp.Piecewise((sp.exp(score) / total, visible), (0, True))
 
     def _latex(self, printer, *args):
         return rf"\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"
@@ -135,6 +162,9 @@ class CausalMask(Block):
     def _entry(self, i, j, **kwargs):
         return sp.Piecewise((sp.S.Zero, sp.Le(j, i + self.offset)), (sp.S.NegativeInfinity, True))
 
+    def general_entry(self, i, j, translator):
+        return self._entry(i, j)  # j <= i + offset reads the same in 1-based indices
+
     def doit(self, **hints):
         if all(isinstance(s, sp.Integer) for s in self.shape):
             return self.as_explicit()
@@ -167,6 +197,9 @@ class PaddingMask(Block):
 
     def _entry(self, i, j, **kwargs):
         return sp.Piecewise((sp.S.Zero, sp.Lt(j, self.length)), (sp.S.NegativeInfinity, True))
+
+    def general_entry(self, i, j, translator):
+        return sp.Piecewise((sp.S.Zero, sp.Le(j, self.length)), (sp.S.NegativeInfinity, True))  # 1-based j
 
     def doit(self, **hints):
         if all(isinstance(s, sp.Integer) for s in self.args):
@@ -201,6 +234,10 @@ class MaskedEntries(Block):
         if value.is_finite:
             return sp.S.Zero
         return sp.Piecewise((sp.S.One, sp.Eq(value, sp.S.NegativeInfinity)), (sp.S.Zero, True))
+
+    def general_entry(self, i, j, translator):
+        _, visible = _split_mask(translator.entry(self.args[0], i, j), self.args[0])
+        return sp.Piecewise((sp.S.Zero, visible), (sp.S.One, True))
 
     def doit(self, **hints):
         mask = self.args[0].doit(**hints)

@@ -56,10 +56,15 @@ def general_entries(lhs, rhs, floors=None) -> tuple:
         if extent == 1:
             indices.append(sp.Integer(1))
         else:
-            index = sp.Dummy(name, integer=True)
+            index = sp.Dummy(name, integer=True, positive=True)  # every index starts at 1
             ranges[index] = (sp.Integer(1), extent)
             indices.append(index)
-    return translator.entry(lhs, *indices), translator.entry(rhs, *indices), ranges
+    # a product of masked entries is one Piecewise, so a weight times "is masked" is visibly 0
+    return _fold(translator.entry(lhs, *indices)), _fold(translator.entry(rhs, *indices)), ranges
+
+
+def _fold(expr):
+    return sp.piecewise_fold(sp.expand(expr)) if expr.has(sp.Piecewise) else expr
 
 
 def _is_matrix(expr) -> bool:
@@ -131,7 +136,7 @@ class _Translator:
                 return self.entry(expr, sp.Integer(1), sp.Integer(1))
             raise Untranslatable(f"{expr} is a matrix where a scalar is expected")
         if isinstance(expr, sp.Trace):
-            k = sp.Dummy("k", integer=True)
+            k = sp.Dummy("k", integer=True, positive=True)
             return sp.Sum(self.entry(expr.arg, k, k), (k, 1, expr.arg.shape[0]))
         if isinstance(expr, MatrixElement):
             row, column = expr.i, expr.j
@@ -189,7 +194,7 @@ class _Translator:
         factors = [a for a in expr.args if _is_matrix(a)]
         if not factors:
             return sp.Mul(*scalars)
-        rows = [i] + [sp.Dummy("k", integer=True) for _ in factors[1:]] + [j]
+        rows = [i] + [sp.Dummy("k", integer=True, positive=True) for _ in factors[1:]] + [j]
         body = sp.Mul(*(self.entry(f, rows[n], rows[n + 1]) for n, f in enumerate(factors)))
         for n in range(len(factors) - 1, 0, -1):  # innermost last: sum over k_n, 1..cols of factor n
             body = sp.Sum(body, (rows[n], 1, factors[n - 1].shape[1]))
