@@ -119,3 +119,20 @@ def test_masked_identities_are_proved_for_every_size_and_near_misses_are_not():
 def test_a_score_infinite_other_than_by_a_mask_is_not_translated():
     with pytest.raises(Untranslatable, match="infinite other than by a mask"):
         general_entries(RowSoftmax(S + sp.oo * OneMatrix(N, M)) * OneMatrix(M, 1), OneMatrix(N, 1), {N: 1, M: 1})
+
+
+def test_block_products_are_multiplied_out_block_by_block():
+    A1, A2 = MatrixSymbol("A_1", N, M), MatrixSymbol("A_2", N, d)
+    B1, B2 = MatrixSymbol("B_1", M, N), MatrixSymbol("B_2", d, N)
+    concat, stacked = sp.BlockMatrix([[A1, A2]]), sp.BlockMatrix([[B1], [B2]])
+    assert check(concat * stacked, A1 * B1 + A2 * B2).level == "proved for all N, M, d"
+    C1, C2 = MatrixSymbol("C_1", N, M), MatrixSymbol("C_2", N, M)
+    D1, D2 = MatrixSymbol("D_1", M, N), MatrixSymbol("D_2", M, N)
+    swapped = check(sp.BlockMatrix([[C1, C2]]) * sp.BlockMatrix([[D1], [D2]]), C1 * D2 + C2 * D1)
+    assert not swapped.ok
+
+
+def test_an_indexed_input_and_a_matrix_of_one_name_are_never_one_input():
+    x = sp.IndexedBase("X", shape=(N, N), real=True)
+    with pytest.raises(Untranslatable, match="two inputs are named X"):
+        general_entries(Trace(X), sp.Sum(x[1, 1], (sp.Symbol("q", integer=True), 1, N)))

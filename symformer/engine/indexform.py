@@ -43,6 +43,7 @@ def general_entries(lhs, rhs, floors=None) -> tuple:
     """
     translator = _Translator(floors or {})
     lhs, rhs = translator.prepare(lhs), translator.prepare(rhs)
+    translator.taken = {str(b.label) for side in (lhs, rhs) for b in sp.sympify(side).atoms(sp.IndexedBase)}
     lhs_shape, rhs_shape = _shape(lhs), _shape(rhs)
     if (lhs_shape is None) != (rhs_shape is None):
         raise Untranslatable("one side is a matrix and the other a scalar")
@@ -103,6 +104,7 @@ class _Translator:
     def __init__(self, floors):
         self.floors = dict(floors)
         self.bases: dict = {}
+        self.taken: set = set()  # the names of IndexedBase inputs already in the identity
 
     def prepare(self, expr):
         expr = sp.sympify(expr)
@@ -116,7 +118,7 @@ class _Translator:
     def base(self, matrix: sp.MatrixSymbol) -> sp.IndexedBase:
         found = self.bases.get(matrix)
         if found is None:
-            if any(str(b.label) == matrix.name for b in self.bases.values()):
+            if matrix.name in self.taken or any(str(b.label) == matrix.name for b in self.bases.values()):
                 raise Untranslatable(f"two inputs are named {matrix.name}")
             found = self.bases[matrix] = sp.IndexedBase(matrix.name, shape=matrix.shape, real=True)
         return found
