@@ -59,6 +59,43 @@ def _split_mask(entry, matrix):
     return rest, sp.And(*visible)
 
 
+def _indicator(condition):
+    """1 where ``condition`` holds and 0 elsewhere, for comparisons of integers joined by and; else None.
+
+    Written as Heaviside steps at half-integers (never at their jump), so that the factor survives
+    expansion, moves with its index through a sum and has derivative 0.
+    """
+    factors = []
+    for part in (condition.args if isinstance(condition, sp.And) else (condition,)):
+        if part is sp.true:
+            continue
+        if isinstance(part, (sp.LessThan, sp.StrictLessThan, sp.GreaterThan, sp.StrictGreaterThan)):
+            small, large = (part.lhs, part.rhs) if isinstance(part, (sp.LessThan, sp.StrictLessThan)) else (part.rhs, part.lhs)
+            if not (small.is_integer and large.is_integer):
+                return None
+            strict = isinstance(part, (sp.StrictLessThan, sp.StrictGreaterThan))
+            factors.append(sp.Heaviside(large - small + (-sp.S.Half if strict else sp.S.Half)))
+        else:
+            return None
+    return sp.Mul(*factors)
+
+
+def _is_prefix(condition, key) -> bool:
+    """``condition`` says ``key <= b`` (or ``<``) for bounds b free of the key: the visible keys are 1..b."""
+    for part in (condition.args if isinstance(condition, sp.And) else (condition,)):
+        if part is sp.true:
+            continue
+        if isinstance(part, (sp.LessThan, sp.StrictLessThan)):
+            small, large = part.lhs, part.rhs
+        elif isinstance(part, (sp.GreaterThan, sp.StrictGreaterThan)):
+            small, large = part.rhs, part.lhs
+        else:
+            return False
+        if small != key or large.has(key):
+            return False
+    return True
+
+
 class RowSoftmax(Block):
     """softmax applied to each row: P_ij = exp(S_ij) / sum_k exp(S_ik); a row of only -oo gives 0."""
 
@@ -113,12 +150,18 @@ class RowSoftmax(Block):
         columns = self.shape[1]
         if not translator.never_empty(columns):
             raise Untranslatable(f"a row of the row-softmax of {self.arg} may have no entries")
-        k = sp.Dummy("k", integer=True, positive=True)
+        k = translator.index("k", columns)
         score, visible = _split_mask(translator.entry(self.arg, i, j), self.arg)
         other, other_visible = _split_mask(translator.entry(self.arg, i, k), self.arg)
         if visible is sp.true:
             return sp.exp(score) / sp.Sum(sp.exp(other), (k, 1, columns))
         total = sp.Sum(sp.Piecewise((sp.exp(other), other_visible), (0, True)), (k, 1, columns))
+        indicator, other_indicator = _indicator(visible), _indicator(other_visible)
+        if indicator is not None and other_indicator is not None and _is_prefix(other_visible, k):
+            # the keys row i sees are 1..b_i, so it sees none exactly when it does not see key 1: then
+            # every weight of the row has the factor 0 and the denominator is 0 + 1, never 0/0
+            sees_first = other_indicator.xreplace({k: sp.Integer(1)})
+            return sp.exp(score) * indicator / (sp.Sum(sp.exp(other) * other_indicator, (k, 1, columns)) + 1 - sees_first)
         return sp.Piecewise((sp.exp(score) / total, visible), (0, True))
 
     def _latex(self, printer, *args):
@@ -237,7 +280,8 @@ class MaskedEntries(Block):
 
     def general_entry(self, i, j, translator):
         _, visible = _split_mask(translator.entry(self.args[0], i, j), self.args[0])
-        return sp.Piecewise((sp.S.Zero, visible), (sp.S.One, True))
+        indicator = _indicator(visible)
+        return 1 - indicator if indicator is not None else sp.Piecewise((sp.S.Zero, visible), (sp.S.One, True))
 
     def doit(self, **hints):
         mask = self.args[0].doit(**hints)

@@ -57,15 +57,48 @@ def general_entries(lhs, rhs, floors=None) -> tuple:
         if extent == 1:
             indices.append(sp.Integer(1))
         else:
-            index = sp.Dummy(name, integer=True, positive=True)  # every index starts at 1
+            index = translator.index(name, extent)
             ranges[index] = (sp.Integer(1), extent)
             indices.append(index)
     # a product of masked entries is one Piecewise, so a weight times "is masked" is visibly 0
-    return _fold(translator.entry(lhs, *indices)), _fold(translator.entry(rhs, *indices)), ranges
+    return (_fold(_idempotent(sp.expand(translator.entry(lhs, *indices)))),
+            _fold(_idempotent(sp.expand(translator.entry(rhs, *indices)))), ranges)
+
+
+def _idempotent(expr):
+    """A mask's indicator (a Heaviside step at a half-integer, see the blocks) is 0 or 1: its powers are itself."""
+    if not expr.has(sp.Heaviside):
+        return expr
+    return sp.expand(expr.replace(lambda e: e.is_Pow and isinstance(e.base, sp.Heaviside) and e.exp.is_Integer and e.exp > 0
+                                  and _at_half_integer(e.base.args[0]), lambda e: e.base))
+
+
+def _at_half_integer(argument) -> bool:
+    shifted = argument - sp.S.Half
+    return bool(shifted.is_integer) or bool((argument + sp.S.Half).is_integer)
 
 
 def _fold(expr):
-    return sp.piecewise_fold(sp.expand(expr)) if expr.has(sp.Piecewise) else expr
+    """Products of Piecewise factors folded into one Piecewise, never across a sum.
+
+    SymPy's ``piecewise_fold`` would also pull a Piecewise out of a ``Sum``, where its condition
+    names the bound dummy; here each product is folded with everything but its Piecewise factors
+    held as one opaque symbol, and sums are folded inside only.
+    """
+    if not expr.has(sp.Piecewise):
+        return expr
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        return expr.func(_fold(expr.function), *expr.limits)
+    args = [_fold(arg) for arg in expr.args] if expr.args else []
+    expr = expr.func(*args) if args and not isinstance(expr, (sp.Piecewise,)) else expr
+    if isinstance(expr, sp.Mul):
+        pieces = [f for f in expr.args if isinstance(f, sp.Piecewise)]
+        if len(pieces) > 1:
+            rest = sp.Mul(*(f for f in expr.args if not isinstance(f, sp.Piecewise)))
+            held = sp.Dummy("rest")
+            folded = sp.piecewise_fold(sp.Mul(held, *pieces))
+            return folded.xreplace({held: rest})
+    return expr
 
 
 def _is_matrix(expr) -> bool:
@@ -105,6 +138,29 @@ class _Translator:
         self.floors = dict(floors)
         self.bases: dict = {}
         self.taken: set = set()  # the names of IndexedBase inputs already in the identity
+        self.ranges: dict = {}  # every index made here -> its 1-based range
+
+    def index(self, name: str, extent) -> sp.Dummy:
+        """A fresh index running over 1..extent."""
+        index = sp.Dummy(name, integer=True, positive=True)  # every index starts at 1
+        self.ranges[index] = (sp.Integer(1), extent)
+        return index
+
+    def always(self, condition) -> bool:
+        """``condition`` (comparisons of indices and sizes, joined by and) holds for every index in its range."""
+        from symformer.engine.index import never_negative
+
+        parts = condition.args if isinstance(condition, sp.And) else (condition,)
+        for part in parts:
+            if part is sp.true:
+                continue
+            if isinstance(part, (sp.LessThan, sp.StrictLessThan, sp.GreaterThan, sp.StrictGreaterThan)):
+                small, large = (part.lhs, part.rhs) if isinstance(part, (sp.LessThan, sp.StrictLessThan)) else (part.rhs, part.lhs)
+                margin = large - small - (1 if isinstance(part, (sp.StrictLessThan, sp.StrictGreaterThan)) else 0)
+                if never_negative(margin, self.ranges, self.floors):
+                    continue
+            return False
+        return True
 
     def prepare(self, expr):
         expr = sp.sympify(expr)
@@ -138,7 +194,7 @@ class _Translator:
                 return self.entry(expr, sp.Integer(1), sp.Integer(1))
             raise Untranslatable(f"{expr} is a matrix where a scalar is expected")
         if isinstance(expr, sp.Trace):
-            k = sp.Dummy("k", integer=True, positive=True)
+            k = self.index("k", expr.arg.shape[0])
             return sp.Sum(self.entry(expr.arg, k, k), (k, 1, expr.arg.shape[0]))
         if isinstance(expr, MatrixElement):
             row, column = expr.i, expr.j
@@ -196,7 +252,7 @@ class _Translator:
         factors = [a for a in expr.args if _is_matrix(a)]
         if not factors:
             return sp.Mul(*scalars)
-        rows = [i] + [sp.Dummy("k", integer=True, positive=True) for _ in factors[1:]] + [j]
+        rows = [i] + [self.index("k", f.shape[1]) for f in factors[:-1]] + [j]
         body = sp.Mul(*(self.entry(f, rows[n], rows[n + 1]) for n, f in enumerate(factors)))
         for n in range(len(factors) - 1, 0, -1):  # innermost last: sum over k_n, 1..cols of factor n
             body = sp.Sum(body, (rows[n], 1, factors[n - 1].shape[1]))
