@@ -136,3 +136,17 @@ def test_an_indexed_input_and_a_matrix_of_one_name_are_never_one_input():
     x = sp.IndexedBase("X", shape=(N, N), real=True)
     with pytest.raises(Untranslatable, match="two inputs are named X"):
         general_entries(Trace(X), sp.Sum(x[1, 1], (sp.Symbol("q", integer=True), 1, N)))
+
+
+@pytest.mark.parametrize("floor, holds", [(1, True), (0, False)])
+def test_rows_stay_stochastic_under_causal_and_padding_masks_only_when_no_row_is_empty(floor, holds):
+    from symformer.blocks import CausalMask, PaddingMask
+
+    length = sp.Symbol("L", integer=True, positive=True) if floor else sp.Symbol("L", integer=True, nonnegative=True)
+    sizes = {N: Size(prove=range(1, 3), numeric=5), M: Size(prove=range(1, 4), numeric=4),
+             length: Size(prove=range(floor, 3), numeric=2)}
+    masked = RowSoftmax(S + CausalMask(N, M) + PaddingMask(N, M, length))
+    step = check(masked * OneMatrix(M, 1), OneMatrix(N, 1), sizes)
+    assert step.ok is holds
+    proved_all = any(m.method == "symbolic, all sizes" and m.status == "proved" for m in step.methods)
+    assert proved_all is holds
