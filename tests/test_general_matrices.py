@@ -70,11 +70,34 @@ def test_a_softmax_row_that_may_be_empty_is_not_translated():
     assert step.methods[0].detail == "not in index notation: a row of the row-softmax of S may have no entries"
 
 
-def test_blocks_without_a_general_entry_fall_back_to_each_size():
-    Pi = PermutationMatrix(N, "cycle")
-    step = check(Pi.T * (Pi * X), X, {N: Size(prove=range(1, 4), numeric=5)})
-    assert step.ok and step.level == "proved for N = 1..3"
-    assert step.methods[0].detail == "not in index notation: PermutationMatrix has no general entry"
+@pytest.mark.parametrize("kind", ["cycle", "swap"])
+def test_permuting_keys_and_values_together_is_proved_for_every_size_and_apart_is_not(kind):
+    Q, K, V = MatrixSymbol("Q", N, d), MatrixSymbol("K", M, d), MatrixSymbol("V", M, d)
+    Pi = PermutationMatrix(M, kind)
+    tau = sp.Symbol("tau", positive=True)
+    out = RowSoftmax(tau * Q * K.T) * V
+    sizes = {N: Size(prove=range(1, 3), numeric=4), M: Size(prove=range(1, 4), numeric=5), d: Size(prove=(1, 2), numeric=3)}
+    together = check(RowSoftmax(tau * Q * (Pi * K).T) * (Pi * V), out, sizes)
+    assert together.ok and together.level == "proved for all N, M, d"
+    keys_only = check(RowSoftmax(tau * Q * (Pi * K).T) * V, out, sizes)
+    assert not keys_only.ok
+    assert not any(m.method == "symbolic, all sizes" and m.status == "proved" for m in keys_only.methods)
+
+
+def test_a_sum_that_sees_its_index_itself_is_not_reindexed():
+    from sympy.core.symbol import Str
+
+    from symformer.blocks.attention import Permuted
+    from symformer.engine.indexform import _reindex
+
+    k = sp.Symbol("k", integer=True, positive=True)
+    x = sp.IndexedBase("x", shape=(N,))
+    image = Permuted(k, N, Str("cycle"))
+    assert _reindex(sp.Sum(x[image] ** 2, (k, 1, N))) == sp.Sum(x[k] ** 2, (k, 1, N))
+    weighted = sp.Sum(k * x[image], (k, 1, N))
+    assert _reindex(weighted) == weighted
+    shorter = sp.Sum(x[image], (k, 1, N - 1))  # pi permutes 1..N, not 1..N-1
+    assert _reindex(shorter) == shorter
 
 
 def test_general_entries_are_one_based_index_notation():

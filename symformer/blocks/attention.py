@@ -343,5 +343,26 @@ class PermutationMatrix(Block):
     def doit(self, **hints):
         return self.as_explicit() if isinstance(self.shape[0], sp.Integer) else self
 
+    def general_entry(self, i, j, translator):
+        # row i of (Pi A) is row pi(i) of A: Pi_ij = delta(j, pi(i)), 1-based
+        return sp.KroneckerDelta(j, Permuted(i, self.shape[0], Str(self.kind)))
+
     def _latex(self, printer, *args):
         return r"\Pi_{\mathrm{cycle}}" if self.kind == "cycle" else r"\Pi_{\mathrm{swap}}"
+
+
+class Permuted(sp.Function):
+    """pi(i) for the permutation of 1..n of a :class:`PermutationMatrix` (``cycle`` or ``swap``), 1-based.
+
+    A bijection of 1..n onto itself: a sum over i = 1..n that sees i only through pi(i) equals the
+    same sum over i, which is how identities with permuted rows are proved for every n.
+    """
+
+    is_integer = True
+
+    @classmethod
+    def eval(cls, i, n, kind):
+        if i.is_Integer and n.is_Integer:
+            zero_based = PermutationMatrix(n, kind.name).image(int(i) - 1, int(n))
+            return sp.Integer(zero_based + 1)
+        return None

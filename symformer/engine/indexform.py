@@ -24,6 +24,7 @@ import sympy as sp
 from sympy.matrices.expressions.hadamard import HadamardProduct
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from symformer.blocks.attention import Permuted
 from symformer.blocks.base import Block, Untranslatable
 
 __all__ = ["Untranslatable", "general_entries"]
@@ -61,15 +62,61 @@ def general_entries(lhs, rhs, floors=None) -> tuple:
             ranges[index] = (sp.Integer(1), extent)
             indices.append(index)
     # a product of masked entries is one Piecewise, so a weight times "is masked" is visibly 0
-    return (_fold(_idempotent(sp.expand(translator.entry(lhs, *indices)))),
-            _fold(_idempotent(sp.expand(translator.entry(rhs, *indices)))), ranges)
+    return (_fold(_idempotent(_expand(_reindex(translator.entry(lhs, *indices))))),
+            _fold(_idempotent(_expand(_reindex(translator.entry(rhs, *indices))))), ranges)
+
+
+def _contract_permutations(entries, sums):
+    """sum_k delta(k, pi(x)) f(k) = f(pi(x)) when k runs over 1..n and pi permutes 1..n (x lies in 1..n)."""
+    entries = list(entries)
+    for dummy, high in list(sums.items()):
+        for position, entry in enumerate(entries):
+            if not isinstance(entry, sp.KroneckerDelta) or dummy not in entry.args:
+                continue
+            other = entry.args[0] if entry.args[1] == dummy else entry.args[1]
+            if isinstance(other, Permuted) and other.args[1] == high and dummy not in other.free_symbols:
+                entries = [e.xreplace({dummy: other}) for n, e in enumerate(entries) if n != position]
+                del sums[dummy]
+                break
+    return entries, sums
+
+
+def _reindex(expr):
+    """sum_{k=1}^{n} f(pi(k)) = sum_{k=1}^{n} f(k) for a permutation pi of 1..n that is all the sum sees of k."""
+    if not expr.has(Permuted):
+        return expr
+    if isinstance(expr, sp.Sum):
+        body = _reindex(expr.function)
+        limits = list(expr.limits)
+        for position, (symbol, low, high) in enumerate(limits):
+            images = {a for a in body.atoms(Permuted) if a.args[0] == symbol}
+            if len(images) != 1 or low != 1:
+                continue
+            (image,) = images
+            if image.args[1] != high:
+                continue
+            held = sp.Dummy("image")
+            rest = body.xreplace({image: held})
+            outer = [lim for lim in limits[position + 1:]]
+            if symbol in rest.free_symbols or any(symbol in sp.sympify(b).free_symbols for _, *bounds in outer for b in bounds):
+                continue  # the sum sees k itself somewhere, not only pi(k)
+            body = rest.xreplace({held: symbol})
+        return sp.Sum(body, *limits)
+    if not expr.args:
+        return expr
+    return expr.func(*(_reindex(arg) for arg in expr.args))
+
+
+def _expand(expr):
+    """Products and sums multiplied out; exp of a sum stays one exponential (not a Product of them)."""
+    return sp.expand(expr, power_exp=False)
 
 
 def _idempotent(expr):
     """A mask's indicator (a Heaviside step at a half-integer, see the blocks) is 0 or 1: its powers are itself."""
     if not expr.has(sp.Heaviside):
         return expr
-    return sp.expand(expr.replace(lambda e: e.is_Pow and isinstance(e.base, sp.Heaviside) and e.exp.is_Integer and e.exp > 0
+    return _expand(expr.replace(lambda e: e.is_Pow and isinstance(e.base, sp.Heaviside) and e.exp.is_Integer and e.exp > 0
                                   and _at_half_integer(e.base.args[0]), lambda e: e.base))
 
 
@@ -253,9 +300,12 @@ class _Translator:
         if not factors:
             return sp.Mul(*scalars)
         rows = [i] + [self.index("k", f.shape[1]) for f in factors[:-1]] + [j]
-        body = sp.Mul(*(self.entry(f, rows[n], rows[n + 1]) for n, f in enumerate(factors)))
-        for n in range(len(factors) - 1, 0, -1):  # innermost last: sum over k_n, 1..cols of factor n
-            body = sp.Sum(body, (rows[n], 1, factors[n - 1].shape[1]))
+        entries = [self.entry(f, rows[n], rows[n + 1]) for n, f in enumerate(factors)]
+        sums = {rows[n]: factors[n - 1].shape[1] for n in range(1, len(factors))}
+        entries, sums = _contract_permutations(entries, sums)
+        body = sp.Mul(*entries)
+        for dummy in reversed(list(sums)):  # the last index made is the innermost sum
+            body = sp.Sum(body, (dummy, 1, sums[dummy]))
         return sp.Mul(*scalars) * body
 
     def derivative_entry(self, expr, i, j):
