@@ -47,6 +47,7 @@ from symformer.engine.domains import default_domain, domain_of, violated_assumpt
 from symformer.engine.evaluate import FD_STEP, evaluate
 from symformer.engine.display import display_checks
 from symformer.engine.index import equal_in_general
+from symformer.engine.indexform import Untranslatable, general_entries
 from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, Witness, _free_symbols
 from symformer.engine.projection import project_large_gradients
 from symformer.engine.realise import exactly_equal_at, values_at
@@ -282,9 +283,12 @@ class _Context:
         lhs_e, rhs_e = self.d.expand(lhs), self.d.expand(rhs)
         free = self._free(lhs_e, rhs_e, extra_indices)
         proved = False
-        general_possible = bool(self.size_symbols) and not lhs_e.atoms(sp.MatrixSymbol) and not rhs_e.atoms(sp.MatrixSymbol)
-        if general_possible:
-            proved = self._prove_general(result, lhs_e, rhs_e, free)
+        if self.size_symbols:
+            ranges = {i: (1, bound) for i, bound in free.items()}
+            if _has_matrices(lhs_e) or _has_matrices(rhs_e):
+                proved = self._prove_matrices_general(result, lhs_e, rhs_e, ranges)
+            else:
+                proved = self._prove_general(result, lhs_e, rhs_e, ranges)
         unproved_sizes = [] if proved else self._prove_each_size(result, lhs_e, rhs_e, free)
         if unproved_sizes and result.failure is None:
             self._high_precision(result, label, lhs_e, rhs_e, free, unproved_sizes)
@@ -292,9 +296,24 @@ class _Context:
             self._float64(result, label, lhs_e, rhs_e, free)
         return result
 
-    def _prove_general(self, result, lhs, rhs, free) -> bool:
+    def _prove_matrices_general(self, result, lhs, rhs, ranges) -> bool:
+        """A matrix-level identity for every size: its general entries, by the index-notation prover."""
+        if any(_has_matrices(sp.sympify(bound)) for bound in ranges.values()) or any(
+                isinstance(e, MatrixElement) and not (e.i.is_Integer and e.j.is_Integer) for e in (lhs, rhs)):
+            return False
+        if ranges and any(a.has(*ranges) for e in (lhs, rhs) for a in e.atoms(MatrixElement)):
+            return False  # a declared index inside a matrix entry: its base (0 or 1) is the derivation's own
         started = time.perf_counter()
-        ranges = {i: (1, bound) for i, bound in free.items()}
+        try:
+            left, right, entry_ranges = general_entries(lhs, rhs, self.floors)
+        except Untranslatable as exc:
+            result.methods.append(MethodResult("symbolic, all sizes", INCONCLUSIVE, f"not in index notation: {exc}",
+                                               seconds=time.perf_counter() - started))
+            return False
+        return self._prove_general(result, left, right, {**ranges, **entry_ranges})
+
+    def _prove_general(self, result, lhs, rhs, ranges) -> bool:
+        started = time.perf_counter()
         try:
             ok = run_bounded(lambda: equal_in_general(lhs, rhs, ranges, self.floors), self.config.time_bound)
         except TimeBoundExceeded:
@@ -833,3 +852,6 @@ def _plain_inputs(inputs) -> dict:
         out[_name(thing)] = array.astype(float).round(6).tolist() if array.dtype != object else np.vectorize(str, otypes=[object])(array).tolist() if array.ndim else str(value)
     return out
 
+
+def _has_matrices(expr) -> bool:
+    return bool(getattr(expr, "is_Matrix", False)) or expr.has(sp.MatrixExpr, MatrixElement)
