@@ -14,7 +14,7 @@ import sympy as sp
 from sympy import Derivative, MatrixSymbol, Trace, ZeroMatrix
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
-from symformer import Claim, Derivation, Property, Size, Step, Witness
+from symformer import Claim, Derivation, Property, Size, Step, Witness, matrix_identity_for_all
 from symformer.blocks import CausalMask, MaskedEntries, PaddingMask, RowSoftmax
 from symformer.reference import additive_mask, attention, causal_mask, padding_mask
 from symformer.export import WorkedExample
@@ -79,6 +79,15 @@ def _combination_exact(sizes):
     return Witness(True, "B_causal + B_pad is -inf exactly where either is: the conjunction of the boolean masks")
 
 
+def _combination_general(sizes):
+    """For every length L >= 0: an entry is masked by B_causal + B_pad(L) exactly when either mask masks it."""
+    length = sp.Symbol("L", integer=True, nonnegative=True)
+    causal, padding = MaskedEntries(B_TOP), MaskedEntries(PaddingMask(N, M, length))
+    return matrix_identity_for_all(MaskedEntries(B_TOP + PaddingMask(N, M, length)),
+                                   causal + padding - HadamardProduct(causal, padding),
+                                   what="1[B_causal + B_pad(L) = -inf] = c + p - c p for the 0/1 masks c, p, every L >= 0")
+
+
 def _combination_numeric(rng, sizes):
     n, m = sizes[N], sizes[M]
     lengths = rng.integers(0, m + 1, size=3)
@@ -121,7 +130,7 @@ masked_attention = Derivation(
         Claim("a fully masked row passes back zero gradients", Derivative(Trace(dP.T * RowSoftmax(S + PaddingMask(N, M, 0))), S),
               ZeroMatrix(N, M), cite=SAFE, why="the weights are the constant 0, whatever the scores"),
         Property(r"causal and padding masks combine by addition (as booleans, by and)", exact=_combination_exact,
-                 numeric=_combination_numeric, why="$-\\infty + 0 = -\\infty + (-\\infty) = -\\infty$"),
+                 numeric=_combination_numeric, general=_combination_general, why="$-\\infty + 0 = -\\infty + (-\\infty) = -\\infty$"),
     ],
     cite=(VASWANI, SAFE),
 )

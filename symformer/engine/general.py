@@ -5,7 +5,8 @@ symbols themselves. Its Witness says "proved for all n" only if every piece of i
 decided by the machine, so these helpers each decide one kind of fact and return a Witness:
 
 - :func:`identity_for_all`: an identity in index notation, by the engine's index prover, for every
-  size at or above its floor and every index in its range;
+  size at or above its floor and every index in its range; :func:`matrix_identity_for_all` the same
+  for matrix expressions, through their general entries;
 - :func:`nonnegative_terms` and :func:`positive_terms`: a sign, by SymPy's assumptions (``x`` real,
   ``p`` positive), where a sum is looked at through its terms: a sum of non-negative terms is
   non-negative (an empty sum is 0, as in the course), a sum of positive terms over a range that is
@@ -57,6 +58,30 @@ def identity_for_all(lhs, rhs, ranges: Mapping | None = None, what: str | None =
     lhs, rhs = (expand_definitions(side, definitions or {}) for side in (lhs, rhs))
     proved = equal_in_general(lhs, rhs, _ranges(ranges))
     return Witness(bool(proved), f"{what} (index prover)" if proved else f"{what}: not proved by the index prover")
+
+
+def matrix_identity_for_all(lhs, rhs, what: str | None = None, floors: Mapping | None = None) -> Witness:
+    """``lhs == rhs`` between matrix expressions for every size: their general entries (i, j) by the index prover.
+
+    ``floors`` gives a size symbol's least value where its declaration does not (1 when positive,
+    else 0). A part without a general entry (see ``indexform``) is "not decided".
+
+    >>> import sympy as sp
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> A, B = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("B", n, n)
+    >>> matrix_identity_for_all((A * B).T, B.T * A.T, what="(AB)^T = B^T A^T").holds
+    True
+    """
+    from symformer.engine.indexform import Untranslatable, general_entries
+
+    what = what or f"{sp.sstr(lhs)} = {sp.sstr(rhs)}"
+    try:
+        left, right, ranges = general_entries(lhs, rhs, floors)
+    except Untranslatable as exc:
+        return Witness(False, f"{what}: not in index notation ({exc})")
+    proved = equal_in_general(left, right, ranges, floors)
+    return Witness(bool(proved), f"{what} (entry by entry, index prover)" if proved
+                   else f"{what}: not proved by the index prover")
 
 
 def nonnegative_terms(expr, ranges: Mapping | None = None, what: str | None = None,
