@@ -8,7 +8,11 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Product, Sum, exp, log
 
-from symformer import Claim, Derivation, Domain, Figure, Gradient, Property, Size, Step, Witness, all_hold, identity_for_all
+from symformer import (
+    Claim, Derivation, Domain, Figure, Gradient, Property, Size, Step, Witness, all_hold, identity_for_all, next_row_enters,
+    rows_after_do_not_enter,
+)
+from symformer.blocks import CausalMask, RowSoftmax
 from symformer.figures import attention_patterns_figure
 from symformer.export import WorkedExample
 from symformer.reference import cross_entropy, cross_entropy_grad, mlm_loss, mlm_loss_grad, mlm_mask, softmax
@@ -263,6 +267,18 @@ def _attend_numeric(x, causal):
     return softmax(scores) @ x
 
 
+def _causal_general(sizes):
+    """For every T and width: causal self-attention's row t has zero derivative by every later token; without
+    the mask row t depends on token t + 1 (at the zero input its derivative is 1/T)."""
+    D = sp.Symbol("D", integer=True, positive=True)
+    X = sp.MatrixSymbol("X", T, D)
+    scores = X * X.T / sp.sqrt(D)
+    return all_hold(
+        rows_after_do_not_enter(RowSoftmax(scores + CausalMask(T, T)) * X, [X],
+                                what="causal: row t of softmax(X X^T / sqrt(D) + B) X has zero derivative by rows u > t"),
+        next_row_enters(RowSoftmax(scores) * X, X, what="bidirectional: row t of softmax(X X^T / sqrt(D)) X depends on row t + 1"))
+
+
 def _causal_numeric(rng, sizes):
     length = sizes[T]
     x = rng.standard_normal((length, 4))
@@ -298,6 +314,7 @@ causal_derivation = Derivation(
             r"see $x_{t+1}$, the very token it would predict",
             exact=_causal_exact,
             numeric=_causal_numeric,
+            general=_causal_general,
             why="a masked score is $-\\infty$, its weight $e^{-\\infty} = 0$, so the later token drops out of the sums",
         ),
     ],

@@ -14,7 +14,7 @@ import sympy as sp
 from sympy import Derivative, MatrixSymbol, Trace, ZeroMatrix
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
-from symformer import Claim, Derivation, Property, Size, Step, Witness, matrix_identity_for_all
+from symformer import Claim, Derivation, Property, Size, Step, Witness, matrix_identity_for_all, rows_after_do_not_enter
 from symformer.blocks import CausalMask, MaskedEntries, PaddingMask, RowSoftmax
 from symformer.reference import additive_mask, attention, causal_mask, padding_mask
 from symformer.export import WorkedExample
@@ -55,6 +55,16 @@ def _prefix_exact(sizes):
         if out.row(t).free_symbols & later:
             return Witness(False, f"output {t} depends on a later token")
     return Witness(True, "each output row t is a function of tokens 0..t only")
+
+
+def _prefix_general(sizes):
+    """For every N: row t of softmax(tau Q K^T + B_causal) V has zero derivative by every row u > t of Q, K, V."""
+    d, d_v = sp.symbols("d d_v", integer=True, positive=True)
+    tau = sp.Symbol("tau", positive=True)
+    q, k, v = MatrixSymbol("Q", N, d), MatrixSymbol("K", N, d), MatrixSymbol("V", N, d_v)
+    out = RowSoftmax(tau * q * k.T + CausalMask(N, N)) * v
+    return rows_after_do_not_enter(out, [q, k, v], what="row t of O = softmax(tau Q K^T + B) V, for every d and d_v, "
+                                                        "has zero derivative by rows u > t of Q, K and V")
 
 
 def _prefix_numeric(rng, sizes):
@@ -124,7 +134,7 @@ masked_attention = Derivation(
         Claim("the same with the bottom-right alignment, fully masked rows included", *_masked_backward(B_BOTTOM), cite=FLASH2,
               why="a row that sees no key has the constant weights 0, and its gradient is 0 on both sides"),
         Property(r"causal prefix invariance: output $t$ does not depend on tokens after $t$", exact=_prefix_exact,
-                 numeric=_prefix_numeric, why="row $t$ of $P$ is 0 beyond column $t$, so later keys and values never enter it"),
+                 numeric=_prefix_numeric, general=_prefix_general, why="row $t$ of $P$ is 0 beyond column $t$, so later keys and values never enter it"),
         Claim("a fully masked row returns zeros", RowSoftmax(S + PaddingMask(N, M, 0)), ZeroMatrix(N, M), cite=SAFE,
               why="the safe softmax returns 0 for a row of only $-\\infty$; the textbook formula gives 0/0"),
         Claim("a fully masked row passes back zero gradients", Derivative(Trace(dP.T * RowSoftmax(S + PaddingMask(N, M, 0))), S),

@@ -173,3 +173,23 @@ def test_rows_stay_stochastic_under_causal_and_padding_masks_only_when_no_row_is
     assert step.ok is holds
     proved_all = any(m.method == "symbolic, all sizes" and m.status == "proved" for m in step.methods)
     assert proved_all is holds
+
+
+def test_matrix_arguments_of_properties_decide_and_refuse():
+    from symformer import matrix_identity_for_all, next_row_enters, rows_after_do_not_enter
+    from symformer.blocks import CausalMask
+
+    assert matrix_identity_for_all((A * B).T, B.T * A.T).holds
+    assert not matrix_identity_for_all((X * Y).T, X.T * Y.T).holds
+    assert "not in index notation" in matrix_identity_for_all(sp.Determinant(X), sp.Determinant(X.T)).detail
+    tau = sp.Symbol("tau", positive=True)
+    q, k, v = MatrixSymbol("Q", N, d), MatrixSymbol("K", N, d), MatrixSymbol("V", N, M)
+    causal = RowSoftmax(tau * q * k.T + CausalMask(N, N)) * v
+    full = RowSoftmax(tau * q * k.T) * v
+    assert rows_after_do_not_enter(causal, [q, k, v]).holds
+    for inputs in ([k], [v]):  # without the mask every later key and value enters
+        assert not rows_after_do_not_enter(full, inputs).holds
+    assert rows_after_do_not_enter(full, [q]).holds  # row t reads query t only, mask or not
+    x = MatrixSymbol("X", N, d)
+    assert next_row_enters(RowSoftmax(x * x.T) * x, x).holds
+    assert not next_row_enters(RowSoftmax(x * x.T + CausalMask(N, N)) * x, x).holds

@@ -84,6 +84,114 @@ def matrix_identity_for_all(lhs, rhs, what: str | None = None, floors: Mapping |
                    else f"{what}: not proved by the index prover")
 
 
+def rows_after_do_not_enter(matrix, inputs, what: str | None = None, floors: Mapping | None = None) -> Witness:
+    """Row t of ``matrix`` does not depend on any row u > t of the ``inputs`` (MatrixSymbols), for every size.
+
+    The general entry (t, c) of ``matrix`` is differentiated by the entry (t + w, e) of each input,
+    with w = 1..rows - t; a sum over the input's rows meets that entry through a delta, contracted
+    where t + w provably lies in the sum's range; what is left must be 0 for the index prover.
+
+    >>> import sympy as sp
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> L, X = sp.MatrixSymbol("L", n, n), sp.MatrixSymbol("X", n, 1)
+    >>> rows_after_do_not_enter(L * X, [X]).holds  # a full matrix mixes every row
+    False
+    >>> rows_after_do_not_enter(sp.HadamardProduct(L, L) * sp.OneMatrix(n, 1), [L]).holds  # row t reads row t only
+    True
+    """
+    from symformer.engine.indexform import Untranslatable, general_entries
+
+    what = what or f"row t of {sp.sstr(matrix)} does not depend on later rows of {', '.join(map(str, inputs))}"
+    try:
+        entry, _, ranges = general_entries(matrix, matrix, floors)
+    except Untranslatable as exc:
+        return Witness(False, f"{what}: not in index notation ({exc})")
+    free = list(ranges.items())
+    if matrix.shape[0] == 1 or any(m.shape[0] != matrix.shape[0] for m in inputs):
+        return Witness(False, f"{what}: needs a matrix of several rows and inputs with as many rows")
+    (t, (_, rows)), *columns = free
+    later = sp.Dummy("w", integer=True, positive=True)
+    scope = {later: (sp.Integer(1), rows - t), t: (sp.Integer(1), rows), **dict(columns)}
+    bases = {str(b.label): b for b in entry.atoms(sp.IndexedBase)}
+    for matrix_input in inputs:
+        base = bases.get(matrix_input.name)
+        if base is None:
+            continue  # the entry does not read this input at all
+        column = sp.Dummy("e", integer=True, positive=True)
+        columns = {**scope, column: (sp.Integer(1), matrix_input.shape[1])}
+        derivative = _contract(sp.diff(entry, base[t + later, column]), columns, floors or {})
+        if not equal_in_general(derivative, sp.Integer(0), columns, floors):
+            return Witness(False, f"{what}: the derivative by a later row of {matrix_input.name} is not proved 0")
+    return Witness(True, f"{what} (derivatives by every later row are 0, index prover)")
+
+
+def next_row_enters(matrix, matrix_input, what: str | None = None, floors: Mapping | None = None) -> Witness:
+    """Row t of ``matrix`` depends on row t + 1 of ``matrix_input``, for every size and every t < rows.
+
+    Shown at one input, the zero matrix: there the derivative of entry (t, c) by entry (t + 1, c)
+    of the input is proved equal to a constant whose positivity SymPy decides. (A derivative that is
+    not zero at one point is not identically zero.)
+
+    >>> import sympy as sp
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> X = sp.MatrixSymbol("X", n, n)
+    >>> next_row_enters(sp.OneMatrix(n, n) * X / n, X).holds, next_row_enters(sp.Identity(n) * X, X).holds
+    (True, False)
+    """
+    from symformer.engine.index import NotProved, normal_form
+    from symformer.engine.indexform import Untranslatable, general_entries
+
+    what = what or f"row t of {sp.sstr(matrix)} depends on row t + 1 of {matrix_input}"
+    try:
+        entry, _, ranges = general_entries(matrix, matrix, floors)
+    except Untranslatable as exc:
+        return Witness(False, f"{what}: not in index notation ({exc})")
+    free = list(ranges.items())
+    if matrix.shape[0] == 1 or matrix_input.shape[0] != matrix.shape[0] or len(free) != 2 \
+            or sp.expand(matrix_input.shape[1] - matrix.shape[1]) != 0:
+        return Witness(False, f"{what}: needs a matrix and an input of the same shape, of several rows and columns")
+    (t, (_, rows)), (c, column_range) = free
+    scope = {t: (sp.Integer(1), rows - 1), c: column_range}
+    base = {str(b.label): b for b in entry.atoms(sp.IndexedBase)}.get(matrix_input.name)
+    if base is None:
+        return Witness(False, f"{what}: the entry does not read {matrix_input.name}")
+    derivative = _contract(sp.diff(entry, base[t + 1, c]), scope, floors or {})
+    at_zero = derivative.replace(lambda e: isinstance(e, sp.Indexed) and e.base == base, lambda e: sp.Integer(0))
+    if at_zero.has(sp.Indexed) or at_zero.has(*scope):
+        return Witness(False, f"{what}: at the zero input the derivative still depends on {sorted(map(str, at_zero.free_symbols))}")
+    try:
+        value = normal_form(at_zero, scope)  # counts the terms of each remaining sum, where provably never negative
+    except NotProved as exc:
+        return Witness(False, f"{what}: {exc}")
+    if value.has(sp.Sum) or value.is_positive is not True:
+        return Witness(False, f"{what}: at the zero input the derivative is {value}, not shown positive")
+    return Witness(True, f"{what} (at the zero input the derivative is {sp.sstr(value)} > 0, index prover)")
+
+
+def _contract(expr, ranges: dict, floors: Mapping):
+    """sum_{k=lo}^{hi} f(k) delta(k, x) = f(x) where lo <= x <= hi is proved for every index in its range."""
+    if isinstance(expr, sp.Sum) and len(expr.limits) > 1:
+        *inner, outer = expr.limits
+        return _contract(sp.Sum(sp.Sum(expr.function, *inner), outer), ranges, floors)
+    if isinstance(expr, sp.Sum):
+        (dummy, low, high), = expr.limits
+        body = _contract(expr.function, {**ranges, dummy: (low, high)}, floors)
+        for term in [body] if not isinstance(body, sp.Add) else []:
+            for factor in sp.Mul.make_args(term):
+                if isinstance(factor, sp.KroneckerDelta) and dummy in factor.args:
+                    other = factor.args[0] if factor.args[1] == dummy else factor.args[1]
+                    if dummy not in other.free_symbols and never_negative(other - low, ranges, floors) \
+                            and never_negative(high - other, ranges, floors):
+                        rest = sp.Mul(*(f for f in sp.Mul.make_args(term) if f is not factor))
+                        return rest.xreplace({dummy: other})
+        if isinstance(body, sp.Add):
+            return sp.Add(*(_contract(sp.Sum(term, (dummy, low, high)), ranges, floors) for term in body.args))
+        return sp.Sum(body, (dummy, low, high))
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol)):
+        return expr
+    return expr.func(*(_contract(arg, ranges, floors) for arg in expr.args))
+
+
 def nonnegative_terms(expr, ranges: Mapping | None = None, what: str | None = None,
                       definitions: Mapping | None = None) -> Witness:
     """``expr >= 0`` for every size and index, from its terms' signs (see the module docstring).

@@ -7,7 +7,7 @@ the identity for every size rather than only at a few concrete ones:
 
 - a ``MatrixSymbol`` X becomes the entry ``X[i, j]`` of a real ``IndexedBase`` of X's shape;
 - a product ``A B`` is ``sum_k A[i, k] B[k, j]``, a transpose swaps the indices, a Hadamard product
-  multiplies entries, a sum adds them, a trace is ``sum_k A[k, k]``;
+  multiplies entries (a Hadamard power raises them), a sum adds them, a trace is ``sum_k A[k, k]``;
 - ``OneMatrix`` is 1, ``ZeroMatrix`` 0, ``Identity`` the Kronecker delta;
 - block matrices are first multiplied out block by block (SymPy's ``block_collapse``);
 - the derivative of a scalar by a matrix X has entry (i, j) the derivative by ``X[i, j]``;
@@ -21,7 +21,7 @@ exact proof at each concrete size remains, with its honest label.
 from __future__ import annotations
 
 import sympy as sp
-from sympy.matrices.expressions.hadamard import HadamardProduct
+from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symformer.blocks.attention import Permuted
@@ -277,6 +277,8 @@ class _Translator:
             return self.entry(expr.arg, j, i)
         if isinstance(expr, sp.MatAdd):
             return sp.Add(*(self.entry(term, i, j) for term in expr.args))
+        if isinstance(expr, HadamardPower):
+            return self.entry(expr.base, i, j) ** self.scalar(expr.exp)
         if isinstance(expr, HadamardProduct):
             return sp.Mul(*(self.entry(factor, i, j) for factor in expr.args))
         if isinstance(expr, sp.MatMul):
