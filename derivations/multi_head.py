@@ -9,7 +9,7 @@ import numpy as np
 import sympy as sp
 from sympy import BlockMatrix, Derivative, MatrixSymbol, Trace
 
-from symformer import Claim, Derivation, Property, Size, Step, Witness, matrix_identity_for_all
+from symformer import Claim, Derivation, Property, Size, Step, Witness, all_hold, identity_for_all, matrix_identity_for_all
 from symformer.blocks import RowSoftmax
 from symformer.export import WorkedExample
 from symformer.reference import (
@@ -69,6 +69,15 @@ def _count_numeric(rng, sizes):
     return Witness(biased == 4 * 768, "BERT-base: 2,359,296 weights and 3,072 biases")
 
 
+def _count_general(sizes):
+    """The count at every h and d, then at BERT-base's h = 12, d = 64, by exact integer arithmetic."""
+    weights = h * (h * d) * (2 * d + d) + h * d * (h * d)  # h d_model (2 d_k + d_v) + h d_v d_model
+    bert = weights.subs({h: 12, d: 64})
+    return all_hold(identity_for_all(weights, 4 * (h * d) ** 2, what="h d_model (2 d_k + d_v) + h d_v d_model = 4 d_model^2 "
+                                                                     "for d_model = h d, d_k = d_v = d"),
+                    Witness(bert == 2_359_296, f"at h = 12, d = 64: {bert} weights"))
+
+
 def _count_exact(sizes):
     width, heads = sizes[d] * sizes[h], sizes[h]  # d_model a multiple of h
     weights = multi_head_parameter_count(width, heads, bias=False)
@@ -90,7 +99,7 @@ weight_count = Derivation(
     claims=[
         Claim(r"the biases number $4\, d_{\text{model}}$", h * (2 * d + d) + h * d, 4 * (h * d), why="$3 h d + h d = 4 d_{\\text{model}}$"),
         Property(r"BERT-base ($d_{\text{model}} = 768$, $h = 12$) has 2,359,296 attention weights", exact=_count_exact,
-                 numeric=_count_numeric, why="$4 \\cdot 768^2$"),
+                 numeric=_count_numeric, general=_count_general, why="$4 \\cdot 768^2$"),
     ],
 )
 
