@@ -13,8 +13,8 @@ the identity for every size rather than only at a few concrete ones:
 - the derivative of a scalar by a matrix X has entry (i, j) the derivative by ``X[i, j]``;
 - a building block writes its own entry (``Block.general_entry``), or refuses.
 
-Anything else (an inverse, a determinant, a mask whose rows may be fully masked, a matrix-valued
-derivative) raises ``Untranslatable``: the identity is then not proved for every size, and the
+Anything else (an inverse, a determinant, a score that is infinite other than by a mask, a
+matrix-valued derivative) raises ``Untranslatable``: the identity is then not proved for every size, and the
 exact proof at each concrete size remains, with its honest label.
 """
 
@@ -97,7 +97,7 @@ def _reindex(expr):
                 continue
             held = sp.Dummy("image")
             rest = body.xreplace({image: held})
-            outer = [lim for lim in limits[position + 1:]]
+            outer = limits[position + 1:]  # SymPy lists limits from the inside out
             if symbol in rest.free_symbols or any(symbol in sp.sympify(b).free_symbols for _, *bounds in outer for b in bounds):
                 continue  # the sum sees k itself somewhere, not only pi(k)
             body = rest.xreplace({held: symbol})
@@ -185,29 +185,10 @@ class _Translator:
         self.floors = dict(floors)
         self.bases: dict = {}
         self.taken: set = set()  # the names of IndexedBase inputs already in the identity
-        self.ranges: dict = {}  # every index made here -> its 1-based range
 
     def index(self, name: str, extent) -> sp.Dummy:
-        """A fresh index running over 1..extent."""
-        index = sp.Dummy(name, integer=True, positive=True)  # every index starts at 1
-        self.ranges[index] = (sp.Integer(1), extent)
-        return index
-
-    def always(self, condition) -> bool:
-        """``condition`` (comparisons of indices and sizes, joined by and) holds for every index in its range."""
-        from symformer.engine.index import never_negative
-
-        parts = condition.args if isinstance(condition, sp.And) else (condition,)
-        for part in parts:
-            if part is sp.true:
-                continue
-            if isinstance(part, (sp.LessThan, sp.StrictLessThan, sp.GreaterThan, sp.StrictGreaterThan)):
-                small, large = (part.lhs, part.rhs) if isinstance(part, (sp.LessThan, sp.StrictLessThan)) else (part.rhs, part.lhs)
-                margin = large - small - (1 if isinstance(part, (sp.StrictLessThan, sp.StrictGreaterThan)) else 0)
-                if never_negative(margin, self.ranges, self.floors):
-                    continue
-            return False
-        return True
+        """A fresh index running over 1..extent (its sum or the caller records the range)."""
+        return sp.Dummy(name, integer=True, positive=True)  # every index starts at 1
 
     def prepare(self, expr):
         expr = sp.sympify(expr)
