@@ -69,6 +69,8 @@ def _indicator(condition):
     for part in (condition.args if isinstance(condition, sp.And) else (condition,)):
         if part is sp.true:
             continue
+        if part is sp.false:  # a mask that hides the entry for every index value
+            return sp.S.Zero
         if isinstance(part, (sp.LessThan, sp.StrictLessThan, sp.GreaterThan, sp.StrictGreaterThan)):
             small, large = (part.lhs, part.rhs) if isinstance(part, (sp.LessThan, sp.StrictLessThan)) else (part.rhs, part.lhs)
             if not (small.is_integer and large.is_integer):
@@ -83,7 +85,7 @@ def _indicator(condition):
 def _is_prefix(condition, key) -> bool:
     """``condition`` says ``key <= b`` (or ``<``) for bounds b free of the key: the visible keys are 1..b."""
     for part in (condition.args if isinstance(condition, sp.And) else (condition,)):
-        if part is sp.true:
+        if part is sp.true or part is sp.false:  # every key, or none: 1..b with b >= columns, or b = 0
             continue
         if isinstance(part, (sp.LessThan, sp.StrictLessThan)):
             small, large = part.lhs, part.rhs
@@ -144,8 +146,9 @@ class RowSoftmax(Block):
         """exp(s_ij) / sum_k exp(s_ik), over the keys row i may see; 0 for a key it may not.
 
         A score is a finite part plus masks (``Piecewise((0, visible), (-oo, True))``, see the masks'
-        own entries). Where key j is visible the row has a visible key, so the sum is positive;
-        where it is not, the weight is 0 whether or not the row sees anything (the safe softmax).
+        own entries); visibility becomes a 0/1 factor (``_indicator``), so no Piecewise is left in a
+        sum. Where key j is visible the row has a visible key, so the sum is positive; where it is
+        not, the weight is 0 whether or not the row sees anything (the safe softmax).
         """
         columns = self.shape[1]
         if not translator.never_empty(columns):
@@ -155,14 +158,14 @@ class RowSoftmax(Block):
         other, other_visible = _split_mask(translator.entry(self.arg, i, k), self.arg)
         if visible is sp.true:
             return sp.exp(score) / sp.Sum(sp.exp(other), (k, 1, columns))
-        total = sp.Sum(sp.Piecewise((sp.exp(other), other_visible), (0, True)), (k, 1, columns))
         indicator, other_indicator = _indicator(visible), _indicator(other_visible)
-        if indicator is not None and other_indicator is not None and _is_prefix(other_visible, k):
-            # the keys row i sees are 1..b_i, so it sees none exactly when it does not see key 1: then
-            # every weight of the row has the factor 0 and the denominator is 0 + 1, never 0/0
-            sees_first = other_indicator.xreplace({k: sp.Integer(1)})
-            return sp.exp(score) * indicator / (sp.Sum(sp.exp(other) * other_indicator, (k, 1, columns)) + 1 - sees_first)
-        return sp.Piecewise((sp.exp(score) / total, visible), (0, True))
+        if indicator is None or other_indicator is None or not _is_prefix(other_visible, k):
+            # a Piecewise inside a Sum is not safe: SymPy may fold it out of the sum that binds its condition
+            raise Untranslatable(f"the keys a row of the row-softmax of {self.arg} sees are not a prefix 1..b")
+        # the keys row i sees are 1..b_i, so it sees none exactly when it does not see key 1: then every
+        # weight of the row has the factor 0 and the denominator is 0 + 1, never 0/0
+        sees_first = other_indicator.xreplace({k: sp.Integer(1)})
+        return sp.exp(score) * indicator / (sp.Sum(sp.exp(other) * other_indicator, (k, 1, columns)) + 1 - sees_first)
 
     def _latex(self, printer, *args):
         return rf"\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"
@@ -281,7 +284,9 @@ class MaskedEntries(Block):
     def general_entry(self, i, j, translator):
         _, visible = _split_mask(translator.entry(self.args[0], i, j), self.args[0])
         indicator = _indicator(visible)
-        return 1 - indicator if indicator is not None else sp.Piecewise((sp.S.Zero, visible), (sp.S.One, True))
+        if indicator is None:
+            raise Untranslatable(f"the visible entries of {self.args[0]} are not comparisons of indices")
+        return 1 - indicator
 
     def doit(self, **hints):
         mask = self.args[0].doit(**hints)

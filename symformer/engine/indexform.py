@@ -61,9 +61,20 @@ def general_entries(lhs, rhs, floors=None) -> tuple:
             index = translator.index(name, extent)
             ranges[index] = (sp.Integer(1), extent)
             indices.append(index)
-    # a product of masked entries is one Piecewise, so a weight times "is masked" is visibly 0
-    return (_fold(_idempotent(_expand(_reindex(translator.entry(lhs, *indices))))),
-            _fold(_idempotent(_expand(_reindex(translator.entry(rhs, *indices))))), ranges)
+    return _finish(translator.entry(lhs, *indices)), _finish(translator.entry(rhs, *indices)), ranges
+
+
+def _finish(entry):
+    """The entry multiplied out, permuted sums reindexed, a mask's 0/1 factor idempotent.
+
+    A mask's -oo that no softmax or MaskedEntries consumed, or a Piecewise left anywhere, is refused:
+    infinite arithmetic is not the prover's, and SymPy may fold a Piecewise out of the sum that
+    binds its condition.
+    """
+    entry = _idempotent(_expand(_reindex(entry)))
+    if entry.has(sp.oo, sp.S.NegativeInfinity, sp.zoo, sp.nan, sp.Piecewise):
+        raise Untranslatable("an entry may be infinite or piecewise (a mask outside a softmax)")
+    return entry
 
 
 def _contract_permutations(entries, sums):
@@ -123,29 +134,6 @@ def _idempotent(expr):
 def _at_half_integer(argument) -> bool:
     shifted = argument - sp.S.Half
     return bool(shifted.is_integer) or bool((argument + sp.S.Half).is_integer)
-
-
-def _fold(expr):
-    """Products of Piecewise factors folded into one Piecewise, never across a sum.
-
-    SymPy's ``piecewise_fold`` would also pull a Piecewise out of a ``Sum``, where its condition
-    names the bound dummy; here each product is folded with everything but its Piecewise factors
-    held as one opaque symbol, and sums are folded inside only.
-    """
-    if not expr.has(sp.Piecewise):
-        return expr
-    if isinstance(expr, (sp.Sum, sp.Product)):
-        return expr.func(_fold(expr.function), *expr.limits)
-    args = [_fold(arg) for arg in expr.args] if expr.args else []
-    expr = expr.func(*args) if args and not isinstance(expr, (sp.Piecewise,)) else expr
-    if isinstance(expr, sp.Mul):
-        pieces = [f for f in expr.args if isinstance(f, sp.Piecewise)]
-        if len(pieces) > 1:
-            rest = sp.Mul(*(f for f in expr.args if not isinstance(f, sp.Piecewise)))
-            held = sp.Dummy("rest")
-            folded = sp.piecewise_fold(sp.Mul(held, *pieces))
-            return folded.xreplace({held: rest})
-    return expr
 
 
 def _is_matrix(expr) -> bool:
