@@ -8,9 +8,20 @@ range is exactly (lo, hi), and a delta between two indices of different ranges i
 contraction is never applied where it would be false.
 
 The normal form: multi-limit sums split, sums of sums distributed, factors free of the dummy pulled
-out, deltas contracted, dummies renamed by nesting height. Two sides are equal when the expanded
+out, deltas contracted, a sum whose summand holds a condition on its dummy (a mask's Piecewise)
+split where the condition changes. Then each product of (nested) sums is read as one sum over a set
+of integer points, the points satisfying every limit at once; with the empty-range convention the
+nested sum is exactly that, whatever the order, so the order of finite sums is a free choice. The
+limits become linear inequalities, those implied by others dropped (``sum_{i=1}^{n} sum_{j=1}^{i}``
+and ``sum_{j=1}^{n} sum_{i=j}^{n}`` are one set), the dummies are named canonically (the least sort
+key over their permutations) and the sum is rebuilt by eliminating one dummy at a time, innermost
+first, each with one lower and one upper bound. Sums over adjacent ranges of one summand are joined
+where the split point is proved to lie within the range. Two sides are equal when the expanded
 difference of their normal forms is zero. A difference that is not zero proves nothing: the caller
 falls back to a weaker method.
+
+Every rewrite can be recorded (``equal_in_general(..., explain=[])``): its name and the expression
+before and after, the chain an instructor reads beside "proved for all n".
 
 A sum over an empty range is 0, as in the course (and in the evaluator); SymPy's own closed forms
 follow Karr's convention instead, where sum_{k=4}^{1} 1 = -2. The two agree exactly when the range
@@ -25,6 +36,8 @@ symbols.
 from __future__ import annotations
 
 import contextvars
+import itertools
+from dataclasses import dataclass
 from typing import Mapping
 
 import sympy as sp
@@ -43,48 +56,121 @@ def normal_form(expr: sp.Expr, ranges: Mapping[sp.Symbol, tuple]) -> sp.Expr:
     >>> normal_form(sp.Sum(z[k] * sp.KroneckerDelta(j, k), (k, 1, n)), {j: (1, n)})
     z[j]
     """
-    expr = sp.expand_log(sp.sympify(expr))  # sound: only logs of provably positive products split
+    token = _RANGES.set(dict(ranges))
+    try:
+        return _normal_form(expr, dict(ranges))
+    finally:
+        _RANGES.reset(token)
+
+
+def _normal_form(expr, ranges):
+    start = sp.sympify(expr)
+    expr = sp.expand_log(start)  # sound: only logs of provably positive products split
     if expr.has(sp.Derivative):
         # differentiate without doit(): doit would also turn every delta-sum into a Piecewise
-        expr = sp.expand_log(expr.replace(lambda e: isinstance(e, sp.Derivative), lambda e: sp.diff(e.expr, *e.variable_count)))
-    expr = _rewrite(expr, dict(ranges))
+        differentiated = sp.expand_log(expr.replace(lambda e: isinstance(e, sp.Derivative),
+                                                    lambda e: sp.diff(e.expr, *e.variable_count)))
+        _note("differentiate (without evaluating the sums)", expr, differentiated)
+        expr = differentiated
+    expr = _rewrite(expr, ranges)
     expr = sp.expand(expr)
-    expr = _contract_free_deltas(expr, dict(ranges))
-    return _canonical_dummies(expr)
+    contracted = _contract_free_deltas(expr, ranges)
+    _note("contract the deltas between free indices of one range", expr, contracted)
+    canonical = _canonical_sums(contracted)
+    return canonical
 
 
 class NotProved(Exception):
     """The normal form needs a fact the prover cannot establish (a range that is never negative)."""
 
 
-def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tuple], floors: Mapping | None = None) -> bool:
+@dataclass(frozen=True)
+class Rewrite:
+    """One rewrite of a proof: its name and the expression before and after it."""
+
+    name: str
+    before: sp.Expr
+    after: sp.Expr
+
+    def to_dict(self) -> dict:
+        return {"rewrite": self.name, "before": sp.sstr(self.before), "after": sp.sstr(self.after)}
+
+    def __str__(self) -> str:
+        return f"{self.name}: {sp.sstr(self.before)}  ->  {sp.sstr(self.after)}"
+
+
+def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tuple], floors: Mapping | None = None,
+                     *, explain: list | None = None) -> bool:
     """True when ``lhs == rhs`` is proved for every size; False means "not proved", not "false".
 
     ``floors`` gives each size symbol's least value; without it, a symbol declared positive is at
-    least 1 and any other integer symbol at least 0.
+    least 1 and any other integer symbol at least 0. A list passed as ``explain`` receives each
+    :class:`Rewrite` of the proof in order (the left side's, the right side's, then the comparison).
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> i, j = sp.symbols("i j", integer=True)
+    >>> x = sp.IndexedBase("x")
+    >>> chain = []
+    >>> equal_in_general(sp.Sum(sp.Sum(x[j], (j, 1, i)), (i, 1, n)), sp.Sum(sp.Sum(x[j], (i, j, n)), (j, 1, n)), {},
+    ...                  explain=chain)
+    True
+    >>> chain[-1].name
+    'the normal forms are equal'
     """
-    token = _FLOORS.set(dict(floors or {}))
+    tokens = _FLOORS.set(dict(floors or {})), _RANGES.set(dict(ranges)), _TRACE.set(explain)
     try:
-        difference = normal_form(lhs, ranges) - normal_form(rhs, ranges)
-        difference = sp.expand(_canonical_dummies(_rewrite(sp.expand(difference), dict(ranges))))
+        left = _normal_form(lhs, dict(ranges))
+        _note("the normal form of the left side", lhs, left)
+        right = _normal_form(rhs, dict(ranges))
+        _note("the normal form of the right side", rhs, right)
+        if left == right:
+            _note("the normal forms are equal", left, right, always=True)
+            return True
+        difference = sp.expand(left - right)
         if difference == 0:
+            _note("the normal forms are equal", left, right, always=True)
+            return True
+        again = sp.expand(_canonical_sums(_rewrite(difference, dict(ranges))))
+        _note("the normal form of their difference", difference, again)
+        difference = again
+        if difference == 0:
+            _note("the normal forms are equal", left - right, difference, always=True)
             return True
         if difference.has(sp.sin, sp.cos):
-            difference = _merge_sums(difference)
-            if difference == 0 or trig_vanishes(difference):
+            merged = _merge_sums(difference)
+            if merged == 0 or trig_vanishes(merged):
+                _note("merge sums of one range, then sin^2 + cos^2 = 1", difference, sp.Integer(0), always=True)
                 return True
+            difference = merged
         if rational_vanishes(difference):
+            _note("the difference is a rational function that vanishes identically", difference, sp.Integer(0), always=True)
             return True
-        difference = _constant_summands(difference, dict(ranges))
-        return sp.simplify(_sums_as_symbols(difference, dict(ranges))) == 0
+        counted = _constant_summands(difference, dict(ranges))
+        _note("count the terms of sums whose summand is a constant", difference, counted)
+        if sp.simplify(_sums_as_symbols(counted, dict(ranges))) == 0:
+            _note("simplify, each distinct sum an opaque symbol", counted, sp.Integer(0), always=True)
+            return True
+        return False
     except NotProved:
         return False
     finally:
-        _FLOORS.reset(token)
+        for variable, token in zip((_FLOORS, _RANGES, _TRACE), tokens):
+            variable.reset(token)
 
 
 #: The size floors of the proof under way (a context variable: proofs may run in threads).
 _FLOORS: contextvars.ContextVar = contextvars.ContextVar("size_floors", default={})
+#: The free indices' ranges of the proof under way, for facts about a sum's limits.
+_RANGES: contextvars.ContextVar = contextvars.ContextVar("index_ranges", default={})
+#: Where the rewrites of the proof under way are recorded, or None.
+_TRACE: contextvars.ContextVar = contextvars.ContextVar("rewrite_trace", default=None)
+
+
+def _note(name: str, before, after, always: bool = False) -> None:
+    """Record a rewrite in the trace of the proof under way, if one is kept and the rewrite changed something."""
+    trace = _TRACE.get()
+    if trace is not None and (always or before != after):
+        trace.append(Rewrite(name, before, after))
 
 
 def _sums_as_symbols(expr, ranges: Mapping):
@@ -194,20 +280,42 @@ def _term_count(low, high, ranges):
     raise NotProved(f"the range {low}..{high} may be empty for some sizes")
 
 
-def _merge_sums(expr):
-    """c1 Sum(f, (k, lo, hi)) + c2 Sum(g, (k, lo, hi)) -> Sum(c1 f + c2 g, (k, lo, hi)) for the same limits.
+def _range_of(index, ranges):
+    return ranges.get(index) if isinstance(index, sp.Symbol) else None
 
-    Sound because each coefficient is free of the (canonically renamed) dummy; a summand that is
+
+def _contract_free_deltas(expr, ranges):
+    """In a product, delta(a, b) of two free indices of one range lets b be replaced by a."""
+    terms = []
+    for term in sp.Add.make_args(expr):
+        for delta in [f for f in sp.Mul.make_args(term) if isinstance(f, sp.KroneckerDelta)]:
+            a, b = sorted(delta.args, key=sp.default_sort_key)
+            if delta in sp.Mul.make_args(term) and b in ranges and _range_of(a, ranges) == ranges[b]:
+                rest = sp.Mul(*(f for f in sp.Mul.make_args(term) if f != delta))
+                term = delta * rest.subs(b, a)
+        terms.append(term)
+    return sp.Add(*terms)
+
+
+def _sum_height(expr) -> int:
+    heights = [_sum_height(s.function) + 1 for s in expr.atoms(sp.Sum)] if isinstance(expr, sp.Basic) else []
+    return max(heights, default=0)
+
+
+def _merge_sums(expr):
+    """c1 Sum(f, limits) + c2 Sum(g, limits) -> Sum(c1 f + c2 g, limits) for the same limits.
+
+    Sound because each coefficient is free of the (canonically renamed) dummies; a summand that is
     exactly 0 drops its sum.
     """
     groups: dict = {}
     rest = []
     for term in sp.Add.make_args(expr):
         sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
-        if len(sums) == 1 and len(sums[0].limits) == 1:
-            (dummy, _, _), = sums[0].limits
+        if len(sums) == 1:
+            dummies = {limit[0] for limit in sums[0].limits}
             coefficient = sp.Mul(*(f for f in sp.Mul.make_args(term) if f is not sums[0]))
-            if not coefficient.has(dummy):
+            if not coefficient.free_symbols & dummies:
                 groups.setdefault(sums[0].limits, []).append(coefficient * sums[0].function)
                 continue
         rest.append(term)
@@ -239,6 +347,8 @@ def _one_sum(body, symbol, low, high, ranges):
     body = sp.expand(body).replace(
         lambda e: e.is_Pow and isinstance(e.base, sp.KroneckerDelta) and e.exp.is_Integer and e.exp > 0, lambda e: e.base
     )
+    if body == 0:
+        return sp.Integer(0)
     if isinstance(body, sp.Add):
         return sp.Add(*(_one_sum(term, symbol, low, high, ranges) for term in body.args))
     inner_ranges = {**ranges, symbol: (low, high)}
@@ -247,7 +357,12 @@ def _one_sum(body, symbol, low, high, ranges):
     outside = [f for f in factors if symbol not in f.free_symbols]
     inside = [f for f in factors if symbol in f.free_symbols]
     if not inside:
-        return sp.Mul(*outside) * _term_count(low, high, ranges)
+        count = _term_count(low, high, ranges)
+        _note(f"count the terms of the sum over {symbol}", sp.Sum(body, (symbol, low, high)), sp.Mul(*outside) * count)
+        return sp.Mul(*outside) * count
+    if outside and _TRACE.get() is not None:
+        _note(f"pull out the factors free of {symbol}", sp.Sum(body, (symbol, low, high)),
+              sp.Mul(*outside) * sp.Sum(sp.Mul(*inside), (symbol, low, high)))
     for position, factor in enumerate(inside):
         if isinstance(factor, sp.KroneckerDelta) and symbol in factor.args:
             other = factor.args[0] if factor.args[1] == symbol else factor.args[1]
@@ -255,12 +370,21 @@ def _one_sum(body, symbol, low, high, ranges):
                 continue
             if _range_of(other, inner_ranges) == (low, high):
                 rest = sp.Mul(*(inside[:position] + inside[position + 1 :]))
-                return sp.Mul(*outside) * _rewrite(rest.subs(symbol, other), ranges)
+                contracted = sp.Mul(*outside) * _rewrite(rest.subs(symbol, other), ranges)
+                _note(f"contract δ({symbol}, {other}): {other} runs over {symbol}'s range {low}..{high}",
+                      sp.Sum(body, (symbol, low, high)), contracted)
+                return contracted
     summand = sp.Mul(*inside)
     if _closed_form_allowed(summand, symbol):
         # a polynomial in the dummy alone: SymPy's closed form (Karr's) is the sum wherever the count is >= 0
         count = _term_count(low, high, ranges)
-        return sp.Mul(*outside) * (sp.Integer(0) if count == 0 else sp.expand(sp.summation(summand, (symbol, low, high))))
+        closed = sp.Mul(*outside) * (sp.Integer(0) if count == 0 else sp.expand(sp.summation(summand, (symbol, low, high))))
+        _note(f"sum the polynomial in {symbol} in closed form ({low}..{high} never has fewer than 0 terms)",
+              sp.Sum(body, (symbol, low, high)), closed)
+        return closed
+    split = _split_at_condition(summand, symbol, low, high, ranges)
+    if split is not None:
+        return sp.Mul(*outside) * split
     return sp.Mul(*outside) * sp.Sum(summand, (symbol, low, high))
 
 
@@ -269,45 +393,305 @@ def _closed_form_allowed(summand, symbol) -> bool:
             and summand.is_polynomial(symbol))
 
 
-def _range_of(index, ranges):
-    return ranges.get(index) if isinstance(index, sp.Symbol) else None
+# Conditions on a dummy (masks) ----------------------------------------------------------------
 
 
-def _contract_free_deltas(expr, ranges):
-    """In a product, delta(a, b) of two free indices of one range lets b be replaced by a."""
-    terms = []
-    for term in sp.Add.make_args(expr):
-        for delta in [f for f in sp.Mul.make_args(term) if isinstance(f, sp.KroneckerDelta)]:
-            a, b = sorted(delta.args, key=sp.default_sort_key)
-            if delta in sp.Mul.make_args(term) and b in ranges and _range_of(a, ranges) == ranges[b]:
-                rest = sp.Mul(*(f for f in sp.Mul.make_args(term) if f != delta))
-                term = delta * rest.subs(b, a)
-        terms.append(term)
+def _split_at_condition(summand, symbol, low, high, ranges):
+    """Sum_{low}^{high} of a summand holding Piecewise((A, cond), (B, True)), cond linear in the dummy.
+
+    The condition holds on one side of a point p and fails on the other: the sum is the sum of
+    A over one part and of B over the other, Sum_{low}^{p} + Sum_{p+1}^{high}, which is the sum
+    exactly when low - 1 <= p <= high (proved, with empty ranges 0); where p is proved outside the
+    range the whole range is one part. Otherwise None: the Piecewise stays opaque.
+    """
+    for piecewise in sorted(summand.atoms(sp.Piecewise), key=sp.default_sort_key):
+        if symbol not in piecewise.free_symbols or len(piecewise.args) != 2 or piecewise.args[1].cond != sp.true:
+            continue
+        (first, condition), (second, _) = piecewise.args
+        bound = _linear_condition(condition, symbol)
+        if bound is None:
+            continue
+        direction, point = bound  # direction -1: symbol <= point holds the condition; +1: symbol >= point
+        last_low = point if direction < 0 else point - 1  # the last index of the lower part
+        lower_value, upper_value = (first, second) if direction < 0 else (second, first)
+        floors = _FLOORS.get()
+        if never_negative(last_low - high, ranges, floors):
+            parts = [(lower_value, low, high)]
+        elif never_negative(low - 1 - last_low, ranges, floors):
+            parts = [(upper_value, low, high)]
+        elif never_negative(last_low - low + 1, ranges, floors) and never_negative(high - last_low, ranges, floors):
+            parts = [(lower_value, low, last_low), (upper_value, last_low + 1, high)]
+        else:
+            continue
+        before = sp.Sum(summand, (symbol, low, high))
+        pieces = [sp.Sum(summand.xreplace({piecewise: value}), (symbol, a, b)) for value, a, b in parts]
+        _note(f"split the sum over {symbol} where {condition} changes", before, sp.Add(*pieces, evaluate=False))
+        return sp.Add(*(_one_sum(summand.xreplace({piecewise: value}), symbol, a, b, ranges) for value, a, b in parts))
+    return None
+
+
+def _linear_condition(condition, symbol):
+    """(direction, point) for an integer condition symbol <= point (-1) or symbol >= point (+1), else None."""
+    if not isinstance(condition, (sp.Le, sp.Lt, sp.Ge, sp.Gt)) or not symbol.is_integer:
+        return None
+    if isinstance(condition, (sp.Le, sp.Lt)):
+        form = condition.rhs - condition.lhs - (1 if isinstance(condition, sp.Lt) else 0)  # form >= 0
+    else:
+        form = condition.lhs - condition.rhs - (1 if isinstance(condition, sp.Gt) else 0)
+    form = sp.expand(form)
+    slope = form.coeff(symbol)
+    rest = sp.expand(form - slope * symbol)
+    if rest.has(symbol) or slope not in (1, -1) or not rest.is_integer:
+        return None
+    return (-1, rest) if slope == -1 else (1, -rest)
+
+
+# The canonical form of products of sums ---------------------------------------------------------
+
+#: Up to this many dummies in one product of sums, every order of the sums is tried for the canonical one.
+MAX_EXCHANGE = 5
+
+
+def _canonical_sums(expr):
+    """Each product of (nested) sums as one sum over its set of points, dummies named and ordered canonically."""
+    if isinstance(expr, sp.Add):
+        return _join_adjacent(sp.Add(*(_canonical_sums(term) for term in expr.args)))
+    if isinstance(expr, (sp.Mul, sp.Sum)) or _is_sum_power(expr):
+        return _canonical_term(expr)
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number)):
+        return expr
+    return expr.func(*(_canonical_sums(arg) for arg in expr.args))
+
+
+def _is_sum_power(expr) -> bool:
+    return expr.is_Pow and isinstance(expr.base, sp.Sum) and expr.exp.is_Integer and 2 <= expr.exp <= 4
+
+
+def _canonical_term(term):
+    limits, factors, distributed = [], [], _distribute_sum_bodies(term)
+    if distributed is not None:
+        return _canonical_sums(distributed)
+    _collect(term, limits, factors)
+    if not limits:
+        return sp.Mul(*factors)
+    dummies = {symbol for symbol, _, _ in limits}
+    outside = [f for f in factors if not f.free_symbols & dummies]
+    body = sp.Mul(*(f for f in factors if f.free_symbols & dummies))
+    total, order = _canonical_group(limits, body)
+    result = sp.Mul(*outside) * total
+    if len(limits) > 1 and _TRACE.get() is not None:
+        written, chosen = [str(limit[0]) for limit in limits], [str(symbol) for symbol in order]
+        products = sum(1 for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum) or _is_sum_power(f))
+        name = (f"multiply the sums over {', '.join(written)} into one sum" if products > 1
+                else f"read the sums over {', '.join(written)} as one sum over their points")
+        if chosen != written:
+            name += f"; exchange them into the canonical order {', '.join(chosen)} (outermost first)"
+        _note(name, term, result)
+    return result
+
+
+def _distribute_sum_bodies(term):
+    """A term with a factor Sum(f + g) as the sum of its terms with Sum(f) and Sum(g); None when there is none."""
+    for factor in sp.Mul.make_args(term):
+        total = factor.base if _is_sum_power(factor) else factor
+        if isinstance(total, sp.Sum) and isinstance(total.function, sp.Add):
+            split = sp.Add(*(sp.Sum(part, *total.limits) for part in total.function.args))
+            return sp.expand(term.xreplace({total: split}))
+    return None
+
+
+def _collect(term, limits, factors) -> None:
+    """The limits (fresh dummies) and the other factors of a product of sums, nested sums flattened."""
+    for factor in sp.Mul.make_args(term):
+        if _is_sum_power(factor):
+            copies = [factor.base] * int(factor.exp)
+        elif isinstance(factor, sp.Sum) and not isinstance(factor.function, sp.Add):
+            copies = [factor]
+        else:
+            factors.append(_canonical_sums(factor))
+            continue
+        for total in copies:
+            body, own = total.function, []
+            renamed = list(total.limits)
+            for position in reversed(range(len(renamed))):  # outermost first: inner limits may use it
+                symbol, low, high = renamed[position]
+                fresh = sp.Dummy(str(symbol), integer=True)
+                body = body.xreplace({symbol: fresh})
+                for inner in range(position):
+                    renamed[inner] = tuple(part.xreplace({symbol: fresh}) for part in renamed[inner])
+                own.append((fresh, low, high))
+            limits.extend(own)
+            _collect(body, limits, factors)
+
+
+def _canonical_group(limits, body):
+    """Sum(body) over the points satisfying every limit, with canonical dummies and a canonical nesting.
+
+    Returns the sum and the dummies as given in the order they now nest, outermost first.
+    """
+    dummies = [symbol for symbol, _, _ in limits]
+    height = _sum_height(body) + 1
+    names = [_canonical_dummy(height, position) for position in range(len(dummies))]
+    inequalities = []
+    for symbol, low, high in limits:
+        inequalities += [sp.expand(symbol - low), sp.expand(high - symbol)]
+    dependent = any(set(dummies) & (sp.sympify(low).free_symbols | sp.sympify(high).free_symbols) for _, low, high in limits)
+    if dependent:
+        inequalities = _irredundant(inequalities, set(dummies))
+    orders = itertools.permutations(range(len(dummies))) if len(dummies) <= MAX_EXCHANGE else [range(len(dummies))]
+    best = None
+    for order in orders:
+        table = {dummies[k]: names[position] for k, position in enumerate(order)}
+        key = (tuple(sorted(sp.default_sort_key(e.xreplace(table)) for e in inequalities)),
+               sp.default_sort_key(body.xreplace(table)))
+        if best is None or key < best[0]:
+            best = (key, table)
+    table = best[1]
+    nested = _nest([e.xreplace(table) for e in inequalities], names, dependent)
+    if nested is None:  # the bounds are not one lower and one upper per dummy: keep the sums as written, renamed
+        nested = [tuple(part.xreplace(table) for part in limit) for limit in limits]
+    original = {name: symbol for symbol, name in table.items()}
+    return sp.Sum(body.xreplace(table), *nested), [original[limit[0]] for limit in reversed(nested)]
+
+
+def _nest(inequalities, names, dependent):
+    """Limits, innermost first, whose nested sum runs over exactly the points where every inequality is >= 0.
+
+    Eliminates one dummy at a time: a dummy with exactly one lower bound L (v - L >= 0) and one upper
+    bound U (U - v >= 0) becomes the innermost sum from L to U, and U - L >= 0 joins the outer
+    inequalities when it still holds a dummy (the outer points where the inner range is not empty;
+    elsewhere the inner sum is 0 anyway). None when some dummy cannot be eliminated so.
+    """
+    remaining, left, limits = list(inequalities), list(names), []
+    while left:
+        for symbol in reversed(left):
+            lower, upper, other, blocked = [], [], [], False
+            for form in remaining:
+                slope = form.coeff(symbol) if form.has(symbol) else 0
+                if slope == 0:
+                    other.append(form)
+                elif slope in (1, -1) and not sp.expand(form - slope * symbol).has(symbol):
+                    (lower if slope == 1 else upper).append(form)
+                else:
+                    blocked = True
+            if blocked or len(lower) != 1 or len(upper) != 1:
+                continue
+            low, high = sp.expand(symbol - lower[0]), sp.expand(upper[0] + symbol)
+            limits.append((symbol, low, high))
+            left.remove(symbol)
+            span = sp.expand(high - low)
+            remaining = other + ([span] if span.free_symbols & set(left) else [])
+            if dependent:
+                remaining = _irredundant(remaining, set(left))
+            break
+        else:
+            return None
+    return limits
+
+
+def _irredundant(inequalities, dummies) -> list:
+    """The inequalities (each form >= 0) without those implied by one or two others (form - others >= 0 proved)."""
+    forms = sorted({sp.expand(e) for e in inequalities}, key=sp.default_sort_key)
+    kept = list(forms)
+    for form in forms:
+        if not form.free_symbols & dummies:
+            continue
+        others = [o for o in kept if o is not form and o != form]
+        implied = any(_proved_nonnegative(form - o, dummies) for o in others) or any(
+            _proved_nonnegative(form - a - b, dummies) for a, b in itertools.combinations(others, 2))
+        if implied:
+            kept.remove(form)
+    return kept
+
+
+def _proved_nonnegative(form, dummies) -> bool:
+    form = sp.expand(form)
+    return not form.free_symbols & dummies and never_negative(form, _RANGES.get(), _FLOORS.get())
+
+
+def _join_adjacent(expr):
+    """c Sum_{a}^{m} f + c Sum_{m+1}^{b} f -> c Sum_{a}^{b} f, and c Sum_{a}^{b} f - c Sum_{a}^{m} f -> c Sum_{m+1}^{b} f.
+
+    Each only where a - 1 <= m <= b is proved for every size and index: otherwise one range is not
+    the other's continuation (1..i and i..n overlap at i, 1..n and n+2..m leave a gap).
+    """
+    terms = list(sp.Add.make_args(expr))
+    joined_any = True
+    while joined_any and len(terms) > 1:
+        joined_any = False
+        parsed = [_coefficient_and_sum(term) for term in terms]
+        by_body: dict = {}
+        for position, entry in enumerate(parsed):
+            if entry is not None:
+                by_body.setdefault(entry[1].function, []).append(position)
+        for positions in by_body.values():
+            for first, second in itertools.combinations(positions, 2):
+                joined = _join_pair(parsed[first], parsed[second])
+                if joined is not None:
+                    before = terms[first] + terms[second]
+                    joined = _canonical_term(joined)
+                    _note("join the sums over adjacent ranges", before, joined)
+                    terms = [t for k, t in enumerate(terms) if k not in (first, second)] + [joined]
+                    joined_any = True
+                    break
+            if joined_any:
+                break
     return sp.Add(*terms)
 
 
-def _canonical_dummies(expr):
-    """Rename summation dummies by nesting height, so equal sums compare equal."""
-    if isinstance(expr, sp.Sum):
-        body = _canonical_dummies(expr.function)
-        (symbol, low, high), = expr.limits
-        fresh = _canonical_dummy(_sum_height(body))
-        return sp.Sum(body.xreplace({symbol: fresh}), (fresh, low, high))
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number)):
-        return expr
-    return expr.func(*(_canonical_dummies(arg) for arg in expr.args))
+def _coefficient_and_sum(term):
+    sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
+    if len(sums) != 1:
+        return None
+    return sp.Mul(*(f for f in sp.Mul.make_args(term) if f is not sums[0])), sums[0]
 
 
-_CANONICAL: list = []
+def _join_pair(one, two):
+    (c1, s1), (c2, s2) = one, two
+    if len(s1.limits) != len(s2.limits):
+        return None
+    differ = [p for p, (a, b) in enumerate(zip(s1.limits, s2.limits)) if a != b]
+    if len(differ) != 1:
+        return None
+    position, = differ
+    (x, a1, b1), (y, a2, b2) = s1.limits[position], s2.limits[position]
+    dummies = {limit[0] for limit in s1.limits}
+    if x != y or any(sp.sympify(e).free_symbols & dummies for e in (a1, b1, a2, b2)):
+        return None
+    ranges, floors = _RANGES.get(), _FLOORS.get()
+
+    def within(low, point, high):  # low - 1 <= point <= high, proved
+        return never_negative(point - low + 1, ranges, floors) and never_negative(high - point, ranges, floors)
+
+    def rebuilt(coefficient, low, high):
+        limits = list(s1.limits)
+        limits[position] = (x, low, high)
+        return coefficient * sp.Sum(s1.function, *limits)
+
+    if sp.expand(c1 - c2) == 0:
+        if sp.expand(a2 - b1 - 1) == 0 and within(a1, b1, b2):
+            return rebuilt(c1, a1, b2)
+        if sp.expand(a1 - b2 - 1) == 0 and within(a2, b2, b1):
+            return rebuilt(c1, a2, b1)
+    elif sp.expand(c1 + c2) == 0:
+        if sp.expand(a1 - a2) == 0:  # same start: what one has beyond the other's end
+            if within(a1, b2, b1):
+                return rebuilt(c1, b2 + 1, b1)
+            if within(a1, b1, b2):
+                return rebuilt(c2, b1 + 1, b2)
+        if sp.expand(b1 - b2) == 0:  # same end: what one has before the other's start
+            if within(a1, a2 - 1, b1):
+                return rebuilt(c1, a1, a2 - 1)
+            if within(a2, a1 - 1, b1):
+                return rebuilt(c2, a2, a1 - 1)
+    return None
 
 
-def _canonical_dummy(height: int) -> sp.Dummy:
-    """The one dummy of a nesting height: the same object in every proof, and never a user's symbol."""
-    while len(_CANONICAL) <= height:
-        _CANONICAL.append(sp.Dummy(f"s{len(_CANONICAL)}", integer=True))
-    return _CANONICAL[height]
+_CANONICAL: dict = {}
 
 
-def _sum_height(expr) -> int:
-    heights = [_sum_height(s.function) + 1 for s in expr.atoms(sp.Sum)] if isinstance(expr, sp.Basic) else []
-    return max(heights, default=0)
+def _canonical_dummy(height: int, position: int = 0) -> sp.Dummy:
+    """The one dummy of a nesting height and position: the same object in every proof, and never a user's symbol."""
+    if (height, position) not in _CANONICAL:
+        _CANONICAL[(height, position)] = sp.Dummy(f"s{height}_{position}", integer=True)
+    return _CANONICAL[(height, position)]
