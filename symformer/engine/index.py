@@ -42,7 +42,7 @@ from typing import Mapping
 
 import sympy as sp
 
-from symformer.engine.zero import rational_vanishes, trig_vanishes
+from symformer.engine.zero import exponentials_as_symbols, rational_vanishes, trig_vanishes
 
 
 def normal_form(expr: sp.Expr, ranges: Mapping[sp.Symbol, tuple]) -> sp.Expr:
@@ -119,6 +119,12 @@ def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tupl
     """
     tokens = _FLOORS.set(dict(floors or {})), _RANGES.set(dict(ranges)), _TRACE.set(explain)
     try:
+        if _is_matrix(lhs) or _is_matrix(rhs):
+            entries = _entries_at_general_position(lhs, rhs, dict(ranges))
+            if entries is None:
+                return False
+            lhs, rhs, ranges = entries
+            _RANGES.set(dict(ranges))
         left = _normal_form(lhs, dict(ranges))
         _note("the normal form of the left side", lhs, left)
         right = _normal_form(rhs, dict(ranges))
@@ -145,6 +151,11 @@ def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tupl
         if rational_vanishes(difference):
             _note("the difference is a rational function that vanishes identically", difference, sp.Integer(0), always=True)
             return True
+        exponential = _exponentials_of_sums(difference)
+        if rational_vanishes(exponentials_as_symbols(exponential)):
+            _note("the difference is a rational function of exponentials (e^(a+b) = e^a e^b) that vanishes identically",
+                  difference, sp.Integer(0), always=True)
+            return True
         counted = _constant_summands(difference, dict(ranges))
         _note("count the terms of sums whose summand is a constant", difference, counted)
         if sp.simplify(_sums_as_symbols(counted, dict(ranges))) == 0:
@@ -156,6 +167,43 @@ def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tupl
     finally:
         for variable, token in zip((_FLOORS, _RANGES, _TRACE), tokens):
             variable.reset(token)
+
+
+def _is_matrix(expr) -> bool:
+    return bool(getattr(expr, "is_Matrix", False))
+
+
+def _entries_at_general_position(lhs, rhs, ranges):
+    """Two matrices of one shape, built from blocks only, as their entries at a general (row, column).
+
+    SymPy's matrix indices are 0-based: the row runs over 0..rows-1, the column over 0..columns-1.
+    A matrix symbol's entry would be an opaque atom, which says nothing of the translation of
+    products and transposes; those sides are left to the caller (None), as are shapes that differ.
+    """
+    if not (_is_matrix(lhs) and _is_matrix(rhs)) or lhs.atoms(sp.MatrixSymbol) or rhs.atoms(sp.MatrixSymbol):
+        return None
+    if any(sp.expand(a - b) != 0 for a, b in zip(lhs.shape, rhs.shape)):
+        return None
+    row, column = _POSITION
+    before = sp.Eq(lhs, rhs, evaluate=False)
+    lhs, rhs = lhs[row, column], rhs[row, column]
+    _note(f"compare the entries at a general position ({row}, {column}), 0-based", before, sp.Eq(lhs, rhs, evaluate=False))
+    shape = before.lhs.shape
+    return lhs, rhs, {**ranges, row: (0, shape[0] - 1), column: (0, shape[1] - 1)}
+
+
+#: The general row and column of a matrix identity compared entry by entry (one pair per process).
+_POSITION = (sp.Dummy("row", integer=True), sp.Dummy("column", integer=True))
+
+
+def _exponentials_of_sums(expr):
+    """Product(exp(f), limits) -> exp(Sum(f, limits)), as SymPy's expand wrote e^(sum) (an empty product is e^0 = 1),
+    the sums then in canonical form, so that e^(sum) and e^(-sum) are seen as one exponential and its inverse."""
+    products = [p for p in expr.atoms(sp.Product) if isinstance(p.function, sp.exp)]
+    if not products:
+        return expr
+    table = {p: sp.exp(sp.Sum(p.function.args[0], *p.limits)) for p in products}
+    return _canonical_sums(sp.expand(expr.xreplace(table), power_exp=False))
 
 
 #: The size floors of the proof under way (a context variable: proofs may run in threads).
@@ -480,7 +528,7 @@ def _canonical_term(term):
     total, order = _canonical_group(limits, body)
     result = sp.Mul(*outside) * total
     if len(limits) > 1 and _TRACE.get() is not None:
-        written, chosen = [str(limit[0]) for limit in limits], [str(symbol) for symbol in order]
+        written, chosen = [limit[0].name for limit in limits], [symbol.name for symbol in order]
         products = sum(1 for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum) or _is_sum_power(f))
         name = (f"multiply the sums over {', '.join(written)} into one sum" if products > 1
                 else f"read the sums over {', '.join(written)} as one sum over their points")
