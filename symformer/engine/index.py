@@ -117,7 +117,7 @@ def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tupl
     >>> chain[-1].name
     'the normal forms are equal'
     """
-    tokens = _FLOORS.set(dict(floors or {})), _RANGES.set(dict(ranges)), _TRACE.set(explain)
+    tokens = _FLOORS.set(dict(floors or {})), _RANGES.set(dict(ranges)), _TRACE.set(explain), _MEMO.set({})
     try:
         if _is_matrix(lhs) or _is_matrix(rhs):
             entries = _entries_at_general_position(lhs, rhs, dict(ranges))
@@ -165,7 +165,7 @@ def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tupl
     except NotProved:
         return False
     finally:
-        for variable, token in zip((_FLOORS, _RANGES, _TRACE), tokens):
+        for variable, token in zip((_FLOORS, _RANGES, _TRACE, _MEMO), tokens):
             variable.reset(token)
 
 
@@ -210,6 +210,8 @@ def _exponentials_of_sums(expr):
 _FLOORS: contextvars.ContextVar = contextvars.ContextVar("size_floors", default={})
 #: The free indices' ranges of the proof under way, for facts about a sum's limits.
 _RANGES: contextvars.ContextVar = contextvars.ContextVar("index_ranges", default={})
+#: The canonical forms found so far in the proof under way (they depend on its ranges and floors only).
+_MEMO: contextvars.ContextVar = contextvars.ContextVar("canonical_forms", default=None)
 #: Where the rewrites of the proof under way are recorded, or None.
 _TRACE: contextvars.ContextVar = contextvars.ContextVar("rewrite_trace", default=None)
 
@@ -385,7 +387,7 @@ def _rewrite(expr, ranges):
         for position, (symbol, (low, high)) in enumerate(limits):  # innermost first
             result = _one_sum(result, symbol, low, high, {**ranges, **dict(limits[position + 1 :])})
         return result
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Symbol, sp.Number)):
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Symbol, sp.Number)) or not expr.has(sp.Sum):
         return expr
     return expr.func(*(_rewrite(arg, ranges) for arg in expr.args))
 
@@ -502,13 +504,22 @@ MAX_EXCHANGE = 5
 
 def _canonical_sums(expr):
     """Each product of (nested) sums as one sum over its set of points, dummies named and ordered canonically."""
-    if isinstance(expr, sp.Add):
-        return _join_adjacent(sp.Add(*(_canonical_sums(term) for term in expr.args)))
-    if isinstance(expr, (sp.Mul, sp.Sum)) or _is_sum_power(expr):
-        return _canonical_term(expr)
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number)):
+    if not expr.has(sp.Sum):  # nothing to rename: rebuilding it would only recompute its assumptions
         return expr
-    return expr.func(*(_canonical_sums(arg) for arg in expr.args))
+    memo = _MEMO.get()
+    if memo is not None and expr in memo:  # softmax's denominators recur in every term of a gradient
+        return memo[expr]
+    if isinstance(expr, sp.Add):
+        result = _join_adjacent(sp.Add(*(_canonical_sums(term) for term in expr.args)))
+    elif isinstance(expr, (sp.Mul, sp.Sum)) or _is_sum_power(expr):
+        result = _canonical_term(expr)
+    elif not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol, sp.Number)):
+        result = expr
+    else:
+        result = expr.func(*(_canonical_sums(arg) for arg in expr.args))
+    if memo is not None:
+        memo[expr] = result
+    return result
 
 
 def _is_sum_power(expr) -> bool:
@@ -586,20 +597,47 @@ def _canonical_group(limits, body):
     dependent = any(set(dummies) & (sp.sympify(low).free_symbols | sp.sympify(high).free_symbols) for _, low, high in limits)
     if dependent:
         inequalities = _irredundant(inequalities, set(dummies))
-    orders = itertools.permutations(range(len(dummies))) if len(dummies) <= MAX_EXCHANGE else [range(len(dummies))]
     best = None
-    for order in orders:
-        table = {dummies[k]: names[position] for k, position in enumerate(order)}
-        key = (tuple(sorted(sp.default_sort_key(e.xreplace(table)) for e in inequalities)),
-               sp.default_sort_key(body.xreplace(table)))
+    for order in _candidate_orders(dummies, limits, body, dependent):
+        table = {symbol: names[position] for position, symbol in enumerate(order)}
+        renamed = body.xreplace(table)
+        key = (tuple(sorted(sp.default_sort_key(e.xreplace(table)) for e in inequalities)), sp.default_sort_key(renamed))
         if best is None or key < best[0]:
-            best = (key, table)
-    table = best[1]
+            best = (key, table, renamed)
+    _, table, body = best
     nested = _nest([e.xreplace(table) for e in inequalities], names, dependent)
     if nested is None:  # the bounds are not one lower and one upper per dummy: keep the sums as written, renamed
         nested = [tuple(part.xreplace(table) for part in limit) for limit in limits]
     original = {name: symbol for symbol, name in table.items()}
-    return sp.Sum(body.xreplace(table), *nested), [original[limit[0]] for limit in reversed(nested)]
+    return sp.Sum(body, *nested), [original[limit[0]] for limit in reversed(nested)]
+
+
+def _candidate_orders(dummies, limits, body, dependent):
+    """The orders of the dummies among which the canonical one is chosen, fewest first.
+
+    Each dummy has a signature that renaming cannot change: its limits (where no limit holds another
+    dummy: a triangle can be written with either dummy outside), and the (array, position) pairs it
+    indexes in the summand. Dummies are ordered by
+    signature; only dummies of one signature are permuted among themselves (all orders up to
+    ``MAX_EXCHANGE`` dummies in all). Any order is a renaming, so the choice is never unsound;
+    a canonical one makes equal sums compare equal.
+    """
+    own = set(dummies)
+    uses: dict = {symbol: [] for symbol in dummies}
+    for entry in body.atoms(sp.Indexed):
+        for position, index in enumerate(entry.indices):
+            for symbol in own & index.free_symbols:
+                uses[symbol].append((str(entry.base), position, index == symbol))
+    signature = {}
+    for symbol, low, high in limits:
+        bounds = () if dependent else (str(low), str(high))
+        signature[symbol] = (bounds, tuple(sorted(uses[symbol])))
+    ranked = sorted(dummies, key=lambda symbol: signature[symbol])
+    groups = [list(group) for _, group in itertools.groupby(ranked, key=lambda symbol: signature[symbol])]
+    if len(dummies) > MAX_EXCHANGE:
+        return [ranked]
+    return [[symbol for part in choice for symbol in part]
+            for choice in itertools.product(*(itertools.permutations(group) for group in groups))]
 
 
 def _nest(inequalities, names, dependent):
