@@ -535,18 +535,53 @@ def _canonical_term(term):
         return sp.Mul(*factors)
     dummies = {symbol for symbol, _, _ in limits}
     outside = [f for f in factors if not f.free_symbols & dummies]
-    body = sp.Mul(*(f for f in factors if f.free_symbols & dummies))
-    total, order = _canonical_group(limits, body)
-    result = sp.Mul(*outside) * total
+    inside = [f for f in factors if f.free_symbols & dummies]
+    sums, order = [], []
+    for component_limits, component_factors in _independent_sums(limits, inside):
+        total, nesting = _canonical_group(component_limits, sp.Mul(*component_factors))
+        sums.append(total)
+        order += nesting
+    result = sp.Mul(*outside, *sums)
     if len(limits) > 1 and _TRACE.get() is not None:
         written, chosen = [limit[0].name for limit in limits], [symbol.name for symbol in order]
-        products = sum(1 for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum) or _is_sum_power(f))
-        name = (f"multiply the sums over {', '.join(written)} into one sum" if products > 1
-                else f"read the sums over {', '.join(written)} as one sum over their points")
         if chosen != written:
-            name += f"; exchange them into the canonical order {', '.join(chosen)} (outermost first)"
-        _note(name, term, result)
+            _note(f"exchange the sums over {', '.join(written)} into the canonical order {', '.join(chosen)} "
+                  "(outermost first; one set of points)", term, result)
     return result
+
+
+def _independent_sums(limits, factors):
+    """The limits and summand factors split into independent sums: dummies that share a factor or a limit go together.
+
+    Sum_{a,b} f(a) g(b) = (Sum_a f(a)) (Sum_b g(b)), empty ranges included (both sides are 0), so a
+    product of independent sums stays a product, and a sum in a denominator still cancels against
+    the same sum in a numerator.
+    """
+    dummies = [limit[0] for limit in limits]
+    parent = {symbol: symbol for symbol in dummies}
+
+    def root(symbol):
+        while parent[symbol] != symbol:
+            symbol = parent[symbol]
+        return symbol
+
+    def link(group):
+        group = [root(symbol) for symbol in group]
+        for other in group[1:]:
+            parent[other] = group[0]
+
+    own = set(dummies)
+    for symbol, low, high in limits:
+        link([symbol, *(own & (sp.sympify(low).free_symbols | sp.sympify(high).free_symbols))])
+    factor_dummies = [own & f.free_symbols for f in factors]
+    for used in factor_dummies:
+        link(sorted(used, key=dummies.index))
+    components: dict = {}
+    for limit in limits:
+        components.setdefault(root(limit[0]), ([], []))[0].append(limit)
+    for factor, used in zip(factors, factor_dummies):
+        components[root(next(iter(used)))][1].append(factor)
+    return list(components.values())
 
 
 def _distribute_sum_bodies(term):
