@@ -2,8 +2,9 @@
 
 Each row is one proof "for all sizes" of the course (dQ, dK, dV of attention; dV and dK of a
 grouped-query group; the grouped-query backward end to end): the seconds of ``equal_in_general``
-with SymPy's cache emptied before each run, the best of three, in a fresh process per engine so
-that neither warms the other's caches. "before" is the engine of another checkout (a git worktree
+with SymPy's cache emptied before each run, the best of three runs in each of three rounds, a fresh
+process per engine and round so that neither warms the other's caches, the engines taking turns so
+that a change in the machine's load falls on both. "before" is the engine of another checkout (a git worktree
 of main, given with ``--before``), "after" this one; both run in the same invocation, side by side.
 The last row times tensorgrad 0.3.0 deriving and fully simplifying the same dQ, when a Python with
 tensorgrad is given with ``--tensorgrad-python`` (a separate venv: tensorgrad pulls in torch).
@@ -22,6 +23,8 @@ import sys
 from pathlib import Path
 
 RUNS = 3
+#: Rounds in which the two engines take turns; each row reports the best of ROUNDS x RUNS.
+ROUNDS = 3
 #: (derivation, check): the general attention gradients of the course, in index notation.
 PROOFS = [
     ("attention-backward-q-general", "step 1", "dQ"),
@@ -123,7 +126,13 @@ def main(argv=None) -> int:
     parser.add_argument("--tensorgrad-python", help="a Python interpreter with tensorgrad 0.3.0")
     args = parser.parse_args(argv)
     after_checkout = Path(__file__).resolve().parent.parent
-    before, after = _measure(args.before.resolve()), _measure(after_checkout)
+    # the engines take turns, so that a change in the machine's load falls on both alike
+    before, after = {}, {}
+    for _ in range(ROUNDS):
+        for measured, checkout in ((before, args.before.resolve()), (after, after_checkout)):
+            for key, row in _measure(checkout).items():
+                if key not in measured or row["seconds"] < measured[key]["seconds"]:
+                    measured[key] = row
     header = ("proof", "before (s)", "before", "after (s)", "after", "before / after")
     rows = [header]
     for slug, which, name in PROOFS:
@@ -138,7 +147,8 @@ def main(argv=None) -> int:
             print("  ".join("-" * width for width in widths))
     print(f"\ntensorgrad 0.3.0, derive and full_simplify attention's dQ (best of {RUNS}): "
           f"{_tensorgrad(args.tensorgrad_python)}")
-    print(f"before: {args.before.resolve()}; after: {after_checkout}; best of {RUNS} runs, SymPy's cache emptied before each")
+    print(f"before: {args.before.resolve()}; after: {after_checkout}; best of {ROUNDS} rounds of {RUNS} runs, the engines "
+          "taking turns, SymPy's cache emptied before each run")
     return 0
 
 

@@ -15,6 +15,7 @@ from symformer.blocks.attention import CausalMask, MaskedEntries
 from symformer.cli import main
 from symformer.engine.index import Rewrite, equal_in_general
 from symformer.engine.results import CheckResult, MethodResult, Report, report_from_dict
+from symformer.notation import to_latex
 
 n, m, p, M, d_v, d_k = sp.symbols("n m p M d_v d_k", integer=True, positive=True)
 t, u = sp.symbols("t u", integer=True, nonnegative=True)
@@ -149,6 +150,7 @@ def test_a_proof_records_its_named_rewrites_in_order():
     assert names[-1] == "the normal forms are equal"
     contraction = chain[names.index("contract δ(c, k): k runs over c's range 1..d_v")]
     assert contraction.after == dO[i, k] * V[j, k]
+    assert contraction.to_dict()["after_latex"] == to_latex(dO[i, k] * V[j, k])
 
 
 def test_the_chain_names_the_exchange_the_split_and_the_join():
@@ -166,7 +168,8 @@ def test_the_chain_names_the_exchange_the_split_and_the_join():
 
 
 def test_an_explained_report_reads_back_with_its_rewrites():
-    rewrite = {"rewrite": "count the terms of the sum over k", "before": "Sum(1, (k, 1, n))", "after": "n"}
+    rewrite = {"rewrite": "count the terms of the sum over k", "before": "Sum(1, (k, 1, n))", "after": "n",
+               "before_latex": r"\sum_{k=1}^{n} 1", "after_latex": "n"}
     method = MethodResult("symbolic, all sizes", "proved", "proved for all n", seconds=0.1, rewrites=[rewrite])
     report = Report("s", "t", "T", [CheckResult("step", "step 1", [method])])
     back = report_from_dict(report.to_dict())

@@ -93,10 +93,21 @@ class Rewrite:
     after: sp.Expr
 
     def to_dict(self) -> dict:
-        return {"rewrite": self.name, "before": sp.sstr(self.before), "after": sp.sstr(self.after)}
+        """The rewrite as text: its name, both expressions in SymPy's syntax and in the course's LaTeX."""
+        from symformer.notation import to_latex
+
+        before, after = _readable(self.before), _readable(self.after)
+        return {"rewrite": self.name, "before": sp.sstr(before), "after": sp.sstr(after),
+                "before_latex": to_latex(before), "after_latex": to_latex(after)}
 
     def __str__(self) -> str:
-        return f"{self.name}: {sp.sstr(self.before)}  ->  {sp.sstr(self.after)}"
+        return f"{self.name}: {sp.sstr(_readable(self.before))}  ->  {sp.sstr(_readable(self.after))}"
+
+
+def _readable(expr):
+    """The expression with each summation dummy shown by its name (s1_0, the first dummy of height 1), for reading only."""
+    dummies = expr.atoms(sp.Dummy) if isinstance(expr, sp.Basic) else set()
+    return expr.xreplace({d: sp.Symbol(d.name, integer=True) for d in dummies}) if dummies else expr
 
 
 def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tuple], floors: Mapping | None = None,
@@ -454,7 +465,7 @@ def _split_at_condition(summand, symbol, low, high, ranges):
     exactly when low - 1 <= p <= high (proved, with empty ranges 0); where p is proved outside the
     range the whole range is one part. Otherwise None: the Piecewise stays opaque.
     """
-    for piecewise in sorted(summand.atoms(sp.Piecewise), key=sp.default_sort_key):
+    for piecewise in sorted(_piecewise_outside_sums(summand), key=sp.default_sort_key):
         if symbol not in piecewise.free_symbols or len(piecewise.args) != 2 or piecewise.args[1].cond != sp.true:
             continue
         (first, condition), (second, _) = piecewise.args
@@ -478,6 +489,16 @@ def _split_at_condition(summand, symbol, low, high, ranges):
         _note(f"split the sum over {symbol} where {condition} changes", before, sp.Add(*pieces, evaluate=False))
         return sp.Add(*(_one_sum(summand.xreplace({piecewise: value}), symbol, a, b, ranges) for value, a, b in parts))
     return None
+
+
+def _piecewise_outside_sums(expr) -> set:
+    """The Piecewise parts of ``expr`` that no inner sum or product binds: a condition on an inner
+    dummy says nothing about the outer sum's range."""
+    if isinstance(expr, sp.Piecewise):
+        return {expr}
+    if isinstance(expr, (sp.Sum, sp.Product)) or not expr.args:
+        return set()
+    return set().union(*(_piecewise_outside_sums(arg) for arg in expr.args))
 
 
 def _linear_condition(condition, symbol):

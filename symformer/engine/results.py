@@ -63,7 +63,7 @@ class MethodResult:
     detail: str = ""
     max_error: float | None = None
     seconds: float = 0.0
-    #: the named rewrites of a proof for all sizes, each {"rewrite", "before", "after"}, when they were kept
+    #: the named rewrites of a proof for all sizes (name, before and after as SymPy text and LaTeX), when they were kept
     rewrites: list | None = None
 
     def to_dict(self) -> dict:
@@ -162,7 +162,7 @@ _REPORT_KEYS = {"slug", "title", "topic", "ok", "seconds", "max_error", "source"
 _CHECK_KEYS = {"kind", "label", "ok", "level", "max_error", "methods", "counterexample"}
 _METHOD_KEYS = {"method", "status", "detail", "max_error", "seconds"}
 _EXAMPLE_KEYS = {"sizes", "indices", "inputs", "lhs", "rhs"}
-_REWRITE_KEYS = {"rewrite", "before", "after"}
+_REWRITE_KEYS = {"rewrite", "before", "after", "before_latex", "after_latex"}
 
 
 class _Malformed(Exception):
@@ -245,7 +245,8 @@ def _method(data) -> MethodResult:
         _require(isinstance(rewrites, list))
         for rewrite in rewrites:
             _fields(rewrite, _REWRITE_KEYS)
-            _text(rewrite["rewrite"]), _text(rewrite["before"]), _text(rewrite["after"])
+            for key in _REWRITE_KEYS:
+                _text(rewrite[key])
     return MethodResult(_text(data["method"]), data["status"], _text(data["detail"]), _number_or_none(data["max_error"]), seconds,
                         rewrites)
 
