@@ -79,6 +79,10 @@ def test_triangular_sums_exchange_with_their_limits():
     # the strict triangle i > j has no diagonal, and exchanging the names without the limits is wrong
     assert not equal_in_general(lhs, Sum(Sum(x[i] * y[j], (i, j + 1, n)), (j, 1, n)), {})
     assert not equal_in_general(lhs, Sum(Sum(x[i] * y[j], (i, 1, j)), (j, 1, n)), {})
+    # a summand free of the outer dummy: sum_{i=1}^{n} sum_{j=1}^{i} x_j counts each x_j n - j + 1 times, not n - j
+    running = Sum(Sum(x[j], (j, 1, i)), (i, 1, n))
+    assert equal_in_general(running, Sum((n - j + 1) * x[j], (j, 1, n)), {})
+    assert not equal_in_general(running, Sum((n - j) * x[j], (j, 1, n)), {})
     # a triangle with a free index: sum_{k=1}^{a} sum_{l=k}^{a} = sum_{l=1}^{a} sum_{k=1}^{l}
     assert equal_in_general(Sum(Sum(A[k, l], (l, k, a)), (k, 1, a)), Sum(Sum(A[k, l], (k, 1, l)), (l, 1, a)), {a: (1, n)})
 

@@ -560,6 +560,8 @@ def _canonical_term(term):
     sums, order = [], []
     for component_limits, component_factors in _independent_sums(limits, inside):
         total, nesting = _canonical_group(component_limits, sp.Mul(*component_factors))
+        if total.limits[0][0] not in total.function.free_symbols:
+            total = _count_innermost(total)
         sums.append(total)
         order += nesting
     result = sp.Mul(*outside, *sums)
@@ -569,6 +571,19 @@ def _canonical_term(term):
             _note(f"exchange the sums over {', '.join(written)} into the canonical order {', '.join(chosen)} "
                   "(outermost first; one set of points)", term, result)
     return result
+
+
+def _count_innermost(total):
+    """A triangle rebuilt with the dummy its summand does not use innermost: that sum is a count.
+
+    sum_{j=1}^{n} sum_{i=j}^{n} x_j = sum_{j=1}^{n} (n - j + 1) x_j, where the count is proved never
+    negative; otherwise the sum stays as it is.
+    """
+    try:
+        counted = _rewrite(total, _RANGES.get())
+    except NotProved:
+        return total
+    return _canonical_sums(sp.expand(counted)) if len(counted.atoms(sp.Sum)) < len(total.atoms(sp.Sum)) else total
 
 
 def _independent_sums(limits, factors):
@@ -661,7 +676,7 @@ def _canonical_group(limits, body):
         if best is None or key < best[0]:
             best = (key, table, renamed)
     _, table, body = best
-    nested = _nest([e.xreplace(table) for e in inequalities], names, dependent)
+    nested = _nest([e.xreplace(table) for e in inequalities], names, dependent, set(names) - body.free_symbols)
     if nested is None:  # the bounds are not one lower and one upper per dummy: keep the sums as written, renamed
         nested = [tuple(part.xreplace(table) for part in limit) for limit in limits]
     original = {name: symbol for symbol, name in table.items()}
@@ -696,7 +711,7 @@ def _candidate_orders(dummies, limits, body, dependent):
             for choice in itertools.product(*(itertools.permutations(group) for group in groups))]
 
 
-def _nest(inequalities, names, dependent):
+def _nest(inequalities, names, dependent, unused=frozenset()):
     """Limits, innermost first, whose nested sum runs over exactly the points where every inequality is >= 0.
 
     Eliminates one dummy at a time: a dummy with exactly one lower bound L (v - L >= 0) and one upper
@@ -706,7 +721,8 @@ def _nest(inequalities, names, dependent):
     """
     remaining, left, limits = list(inequalities), list(names), []
     while left:
-        for symbol in reversed(left):
+        # a dummy the summand does not use goes innermost first: that sum is then a count of terms
+        for symbol in sorted(reversed(left), key=lambda symbol: symbol in unused, reverse=True):
             lower, upper, other, blocked = [], [], [], False
             for form in remaining:
                 slope = form.coeff(symbol) if form.has(symbol) else 0
