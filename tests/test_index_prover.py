@@ -133,6 +133,11 @@ def test_the_causal_alignments_agree_only_for_square_masks():
     assert not equal_in_general(MaskedEntries(CausalMask(n, m, "top-left")), MaskedEntries(CausalMask(n, m, "bottom-right")), {})
 
 
+def test_an_explicit_matrix_is_left_to_the_exact_check_at_each_size():
+    # an explicit matrix has no entry at a symbolic position: not proved here, and no error either
+    assert not equal_in_general(sp.ImmutableMatrix([[0, 1], [0, 0]]), MaskedEntries(CausalMask(2, 2)), {})
+
+
 def test_a_masked_entry_at_symbolic_indices_keeps_its_condition():
     # 1[B_ij = -oo] for the causal mask is 1 exactly where j > i (SymPy's Eq alone says "always")
     entry = MaskedEntries(CausalMask(n, n))[i, j]

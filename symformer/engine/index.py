@@ -191,7 +191,9 @@ def _entries_at_general_position(lhs, rhs, ranges):
     A matrix symbol's entry would be an opaque atom, which says nothing of the translation of
     products and transposes; those sides are left to the caller (None), as are shapes that differ.
     """
-    if not (_is_matrix(lhs) and _is_matrix(rhs)) or lhs.atoms(sp.MatrixSymbol) or rhs.atoms(sp.MatrixSymbol):
+    if not (isinstance(lhs, sp.MatrixExpr) and isinstance(rhs, sp.MatrixExpr)):
+        return None  # an explicit matrix has no entry at a symbolic position
+    if lhs.atoms(sp.MatrixSymbol) or rhs.atoms(sp.MatrixSymbol):
         return None
     if any(sp.expand(a - b) != 0 for a, b in zip(lhs.shape, rhs.shape)):
         return None
