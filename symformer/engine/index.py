@@ -400,7 +400,7 @@ def _rewrite(expr, ranges):
         for position, (symbol, (low, high)) in enumerate(limits):  # innermost first
             result = _one_sum(result, symbol, low, high, {**ranges, **dict(limits[position + 1 :])})
         return result
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Symbol, sp.Number)) or not expr.has(sp.Sum):
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Symbol, sp.Number)):
         return expr
     return expr.func(*(_rewrite(arg, ranges) for arg in expr.args))
 
@@ -632,9 +632,15 @@ def _distribute_sum_bodies(term):
     return None
 
 
-def _collect(term, limits, factors) -> None:
-    """The limits (fresh dummies) and the other factors of a product of sums, nested sums flattened."""
-    for factor in sp.Mul.make_args(term):
+def _collect(term, limits, factors, around=frozenset()) -> None:
+    """The limits and the other factors of a product of sums, nested sums flattened.
+
+    A dummy keeps its symbol unless that symbol is already a dummy of the product or appears
+    anywhere outside its sum (``around``: a free index of that name, or another sum's dummy);
+    then it becomes a fresh one, so that flattening never captures a symbol.
+    """
+    parts = sp.Mul.make_args(term)
+    for factor in parts:
         if _is_sum_power(factor):
             copies = [factor.base] * int(factor.exp)
         elif isinstance(factor, sp.Sum) and not isinstance(factor.function, sp.Add):
@@ -642,18 +648,22 @@ def _collect(term, limits, factors) -> None:
         else:
             factors.append(_canonical_sums(factor))
             continue
+        outside = set(around).union(*(part.atoms(sp.Symbol) for part in parts if part is not factor))
         for total in copies:
             body, own = total.function, []
             renamed = list(total.limits)
             for position in reversed(range(len(renamed))):  # outermost first: inner limits may use it
                 symbol, low, high = renamed[position]
-                fresh = sp.Dummy(str(symbol), integer=True)
-                body = body.xreplace({symbol: fresh})
-                for inner in range(position):
-                    renamed[inner] = tuple(part.xreplace({symbol: fresh}) for part in renamed[inner])
-                own.append((fresh, low, high))
+                taken = {limit[0] for limit in limits} | {limit[0] for limit in own}
+                if symbol in taken or symbol in outside:
+                    fresh = sp.Dummy(str(symbol), integer=True)
+                    body = body.xreplace({symbol: fresh})
+                    for inner in range(position):
+                        renamed[inner] = tuple(part.xreplace({symbol: fresh}) for part in renamed[inner])
+                    symbol = fresh
+                own.append((symbol, low, high))
             limits.extend(own)
-            _collect(body, limits, factors)
+            _collect(body, limits, factors, frozenset(outside))
 
 
 def _canonical_group(limits, body):
@@ -671,9 +681,13 @@ def _canonical_group(limits, body):
     if dependent:
         inequalities = _irredundant(inequalities, set(dummies))
     best = None
-    for order in _candidate_orders(dummies, limits, body, dependent):
+    candidates = _candidate_orders(dummies, limits, body, dependent)
+    for order in candidates:
         table = {symbol: names[position] for position, symbol in enumerate(order)}
         renamed = body.xreplace(table)
+        if len(candidates) == 1:  # the signatures alone fix the order
+            best = (None, table, renamed)
+            break
         key = (tuple(sorted(sp.default_sort_key(e.xreplace(table)) for e in inequalities)), sp.default_sort_key(renamed))
         if best is None or key < best[0]:
             best = (key, table, renamed)
