@@ -72,6 +72,13 @@ def test_a_square_of_a_sum_is_a_double_sum():
     assert not equal_in_general(Sum(x[k], (k, 1, n)) ** 2, Sum(x[k] ** 2, (k, 1, n)), {})
 
 
+def test_a_dummy_named_like_a_free_index_is_never_captured():
+    # x_k sum_j y_j sum_k z_k, with k free outside: the inner k is bound, so this is x_k (sum y)(sum z), not sum_j x_j z_j ...
+    nested = x[k] * Sum(y[j] * Sum(V[k], (k, 1, n)), (j, 1, n))
+    assert equal_in_general(nested, x[k] * Sum(y[j], (j, 1, n)) * Sum(V[j], (j, 1, n)), {k: (1, n)})
+    assert not equal_in_general(nested, Sum(x[j] * V[j], (j, 1, n)) * Sum(y[j], (j, 1, n)), {k: (1, n)})
+
+
 def test_triangular_sums_exchange_with_their_limits():
     # sum_{i=1}^{n} sum_{j=1}^{i} x_i y_j = sum_{j=1}^{n} sum_{i=j}^{n} x_i y_j
     lhs = Sum(Sum(x[i] * y[j], (j, 1, i)), (i, 1, n))
