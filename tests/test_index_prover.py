@@ -73,7 +73,7 @@ def test_a_square_of_a_sum_is_a_double_sum():
 
 
 def test_a_dummy_named_like_a_free_index_is_never_captured():
-    # x_k sum_j y_j sum_k z_k, with k free outside: the inner k is bound, so this is x_k (sum y)(sum z), not sum_j x_j z_j ...
+    # x_k sum_j y_j sum_k V_k, with k free outside: the inner k is bound, so this is x_k (sum y)(sum V), not (sum x V)(sum y)
     nested = x[k] * Sum(y[j] * Sum(V[k], (k, 1, n)), (j, 1, n))
     assert equal_in_general(nested, x[k] * Sum(y[j], (j, 1, n)) * Sum(V[j], (j, 1, n)), {k: (1, n)})
     assert not equal_in_general(nested, Sum(x[j] * V[j], (j, 1, n)) * Sum(y[j], (j, 1, n)), {k: (1, n)})
