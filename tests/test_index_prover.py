@@ -13,7 +13,7 @@ from sympy import IndexedBase, KroneckerDelta, Piecewise, Sum, exp
 
 from symformer.blocks.attention import CausalMask, MaskedEntries
 from symformer.cli import main
-from symformer.engine.index import Rewrite, equal_in_general
+from symformer.engine.index import Rewrite, equal_in_general, normal_form
 from symformer.engine.results import CheckResult, MethodResult, Report, report_from_dict
 from symformer.notation import to_latex
 
@@ -92,6 +92,18 @@ def test_triangular_sums_exchange_with_their_limits():
     assert not equal_in_general(running, Sum((n - j) * x[j], (j, 1, n)), {})
     # a triangle with a free index: sum_{k=1}^{a} sum_{l=k}^{a} = sum_{l=1}^{a} sum_{k=1}^{l}
     assert equal_in_general(Sum(Sum(A[k, l], (l, k, a)), (k, 1, a)), Sum(Sum(A[k, l], (k, 1, l)), (l, 1, a)), {a: (1, n)})
+
+
+def test_limits_that_cannot_be_reordered_keep_a_valid_nesting():
+    # c in [a, b - 1] with b in [0, a] is empty; with one lower and one upper bound per dummy out of
+    # reach, the sums stay as written, and each limit may use only the dummies of the sums around it
+    q = sp.Symbol("q", integer=True)
+    written = Sum(b * x[a] * y[q] ** 2, (q, a, b - 1), (b, 0, a), (a, 0, n - 1))
+    form = normal_form(written, {})
+    for total in form.atoms(Sum):
+        for position, (_, low, high) in enumerate(total.limits):
+            inner = {limit[0] for limit in total.limits[: position + 1]}
+            assert not (sp.sympify(low).free_symbols | sp.sympify(high).free_symbols) & inner, total
 
 
 # Splitting and joining ranges ------------------------------------------------------------------

@@ -694,7 +694,8 @@ def _canonical_group(limits, body):
     _, table, body = best
     nested = _nest([e.xreplace(table) for e in inequalities], names, dependent, set(names) - body.free_symbols)
     if nested is None:  # the bounds are not one lower and one upper per dummy: keep the sums as written, renamed
-        nested = [tuple(part.xreplace(table) for part in limit) for limit in limits]
+        # ``limits`` lists the outermost first (as collected); a Sum lists the innermost first
+        nested = [tuple(part.xreplace(table) for part in limit) for limit in reversed(limits)]
     original = {name: symbol for symbol, name in table.items()}
     return sp.Sum(body, *nested), [original[limit[0]] for limit in reversed(nested)]
 
