@@ -138,6 +138,16 @@ def test_a_mask_splits_its_sum_where_the_condition_changes():
     assert equal_in_general(scores, Sum(exp(y[j]), (j, 1, t)), {})
 
 
+def test_a_causal_mask_inside_a_double_sum_becomes_a_triangle():
+    # sum_i sum_j [j <= i] i x_j = sum_j sum_{i=j}^{n} i x_j, and the strict triangle (i > j) is another sum
+    masked = Sum(Sum(Piecewise((i * x[j], j <= i), (0, True)), (j, 1, n)), (i, 1, n))
+    assert equal_in_general(masked, Sum(Sum(i * x[j], (i, j, n)), (j, 1, n)), {})
+    assert not equal_in_general(masked, Sum(Sum(i * x[j], (i, j + 1, n)), (j, 1, n)), {})
+    # the mask's condition never leaves the sum that binds j (SymPy's own fold would take it out)
+    form = normal_form(i * masked, {})
+    assert not form.free_symbols & {j}
+
+
 def test_a_mask_whose_point_may_lie_outside_the_range_does_not_split():
     # [j <= m] over 1..n for unrelated sizes: when m > n the sum is all of 1..n, not 1..m
     masked = Sum(Piecewise((x[j], j <= m), (0, True)), (j, 1, n))

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import sympy as sp
+from sympy.core.logic import fuzzy_and
 
 from symformer.engine.zero import exponentials_as_symbols, rational_vanishes, trig_vanishes
 
@@ -65,7 +66,7 @@ def normal_form(expr: sp.Expr, ranges: Mapping[sp.Symbol, tuple]) -> sp.Expr:
 
 def _normal_form(expr, ranges):
     start = sp.sympify(expr)
-    expr = sp.expand_log(start)  # sound: only logs of provably positive products split
+    expr = sp.expand_log(_hold_cases(start))  # sound: only logs of provably positive products split
     if expr.has(sp.Derivative):
         # differentiate without doit(): doit would also turn every delta-sum into a Piecewise
         differentiated = sp.expand_log(expr.replace(lambda e: isinstance(e, sp.Derivative),
@@ -459,8 +460,42 @@ def _closed_form_allowed(summand, symbol) -> bool:
 # Conditions on a dummy (masks) ----------------------------------------------------------------
 
 
+class _Cases(sp.Function):
+    """A Piecewise held as an opaque function: its arguments are the (value, condition) pairs, flattened.
+
+    SymPy folds a Piecewise out of the sums around it when it builds a Sum, and does so even out of a
+    sum that binds the condition's variable: Sum(i Sum(Piecewise((x_j, j <= i), (0, True)), (j, 1, n)),
+    (i, 1, n)) becomes a sum of Piecewise((i Sum(x_j, (j, 1, n)), j <= i), ...), with j free, another
+    value. The prover rebuilds sums at every step, so it never lets SymPy see a Piecewise there.
+    """
+
+    @classmethod
+    def eval(cls, *args):
+        return None
+
+    def pieces(self) -> list:
+        return list(zip(self.args[::2], self.args[1::2]))
+
+    def _eval_is_extended_real(self):
+        return fuzzy_and(value.is_extended_real for value, _ in self.pieces())
+
+    def _sympystr(self, printer):
+        return printer._print(sp.Piecewise(*self.pieces()))
+
+    def _latex(self, printer):
+        return printer._print(sp.Piecewise(*self.pieces()))
+
+
+def _hold_cases(expr):
+    """Every Piecewise of ``expr`` as a :class:`_Cases` (bottom-up, so no sum is rebuilt around a Piecewise)."""
+    if not isinstance(expr, sp.Basic) or not expr.has(sp.Piecewise):
+        return expr
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: _Cases(*(part for pair in e.args for part in pair)))
+
+
+
 def _split_at_condition(summand, symbol, low, high, ranges):
-    """Sum_{low}^{high} of a summand holding Piecewise((A, cond), (B, True)), cond linear in the dummy.
+    """Sum_{low}^{high} of a summand holding Piecewise((A, cond), (B, True)) (held as _Cases), cond linear in the dummy.
 
     The condition holds on one side of a point p and fails on the other: the sum is the sum of
     A over one part and of B over the other, Sum_{low}^{p} + Sum_{p+1}^{high}, which is the sum
@@ -468,9 +503,10 @@ def _split_at_condition(summand, symbol, low, high, ranges):
     range the whole range is one part. Otherwise None: the Piecewise stays opaque.
     """
     for piecewise in sorted(_piecewise_outside_sums(summand), key=sp.default_sort_key):
-        if symbol not in piecewise.free_symbols or len(piecewise.args) != 2 or piecewise.args[1].cond != sp.true:
+        pieces = piecewise.pieces()
+        if symbol not in piecewise.free_symbols or len(pieces) != 2 or pieces[1][1] != sp.true:
             continue
-        (first, condition), (second, _) = piecewise.args
+        (first, condition), (second, _) = pieces
         bound = _linear_condition(condition, symbol)
         if bound is None:
             continue
@@ -494,9 +530,9 @@ def _split_at_condition(summand, symbol, low, high, ranges):
 
 
 def _piecewise_outside_sums(expr) -> set:
-    """The Piecewise parts of ``expr`` that no inner sum or product binds: a condition on an inner
-    dummy says nothing about the outer sum's range."""
-    if isinstance(expr, sp.Piecewise):
+    """The held Piecewise parts of ``expr`` that no inner sum or product binds: a condition on an
+    inner dummy says nothing about the outer sum's range."""
+    if isinstance(expr, _Cases):
         return {expr}
     if isinstance(expr, (sp.Sum, sp.Product)) or not expr.args:
         return set()
@@ -562,7 +598,7 @@ def _canonical_term(term):
     sums, order = [], []
     for component_limits, component_factors in _independent_sums(limits, inside):
         total, nesting = _canonical_group(component_limits, sp.Mul(*component_factors))
-        if total.limits[0][0] not in total.function.free_symbols:
+        if _summable(total.function, total.limits[0][0]):
             total = _count_innermost(total)
         sums.append(total)
         order += nesting
@@ -575,11 +611,16 @@ def _canonical_term(term):
     return result
 
 
+def _summable(body, symbol) -> bool:
+    """The factors of ``body`` holding ``symbol`` are a polynomial in it alone (or there are none): a closed form."""
+    return _closed_form_allowed(sp.Mul(*(f for f in sp.Mul.make_args(body) if symbol in f.free_symbols)), symbol)
+
+
 def _count_innermost(total):
-    """A triangle rebuilt with the dummy its summand does not use innermost: that sum is a count.
+    """A triangle rebuilt with a summable dummy innermost: that sum has a closed form (a count of terms at least).
 
     sum_{j=1}^{n} sum_{i=j}^{n} x_j = sum_{j=1}^{n} (n - j + 1) x_j, where the count is proved never
-    negative; otherwise the sum stays as it is.
+    negative, as the other side would have it when written with i inside; otherwise the sum stays.
     """
     try:
         counted = _rewrite(total, _RANGES.get())
@@ -692,7 +733,8 @@ def _canonical_group(limits, body):
         if best is None or key < best[0]:
             best = (key, table, renamed)
     _, table, body = best
-    nested = _nest([e.xreplace(table) for e in inequalities], names, dependent, set(names) - body.free_symbols)
+    nested = _nest([e.xreplace(table) for e in inequalities], names, dependent,
+                   {name for name in names if _summable(body, name)} if dependent else frozenset())
     if nested is None:  # the bounds are not one lower and one upper per dummy: keep the sums as written, renamed
         # ``limits`` lists the outermost first (as collected); a Sum lists the innermost first
         nested = [tuple(part.xreplace(table) for part in limit) for limit in reversed(limits)]
@@ -728,7 +770,7 @@ def _candidate_orders(dummies, limits, body, dependent):
             for choice in itertools.product(*(itertools.permutations(group) for group in groups))]
 
 
-def _nest(inequalities, names, dependent, unused=frozenset()):
+def _nest(inequalities, names, dependent, summable=frozenset()):
     """Limits, innermost first, whose nested sum runs over exactly the points where every inequality is >= 0.
 
     Eliminates one dummy at a time: a dummy with exactly one lower bound L (v - L >= 0) and one upper
@@ -738,8 +780,8 @@ def _nest(inequalities, names, dependent, unused=frozenset()):
     """
     remaining, left, limits = list(inequalities), list(names), []
     while left:
-        # a dummy the summand does not use goes innermost first: that sum is then a count of terms
-        for symbol in sorted(reversed(left), key=lambda symbol: symbol in unused, reverse=True):
+        # a summable dummy (the summand a polynomial in it, or free of it) goes innermost first: a closed form
+        for symbol in sorted(reversed(left), key=lambda symbol: symbol in summable, reverse=True):
             lower, upper, other, blocked = [], [], [], False
             for form in remaining:
                 slope = form.coeff(symbol) if form.has(symbol) else 0
