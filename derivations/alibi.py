@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 from sympy import IndexedBase, Sum, exp
 
-from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
+from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness, all_hold, identity_for_all
 from symformer.figures.modern import alibi_figure
 from symformer.reference.alibi import alibi_bias, alibi_slopes
 from symformer.reference.attention import additive_mask, attention, causal_mask
@@ -51,6 +51,20 @@ def _bloom_exact(sizes):
     return Witness(True, "-m (i - j) - m j = -m i in every row, for slopes 1/2 and 1/4")
 
 
+def _bloom_general(sizes):
+    # for a symbolic slope m (any head's) and every n: the two biases differ by -m i, free of the key j,
+    # and the weights with either bias are equal
+    difference = sp.expand(-m * (i - j) - m * j)
+    paper = exp(z[j] - m * (i - j)) / Sum(exp(z[k] - m * (i - k)), (k, 1, n))
+    bloom = exp(z[j] + m * j) / Sum(exp(z[k] + m * k), (k, 1, n))
+    return all_hold(
+        Witness(difference == -m * i and j not in difference.free_symbols, f"-m (i - j) - m j = {difference} (SymPy)"),
+        identity_for_all(paper, bloom, {i: n, j: n}, what="the weights with -m (i - j) and with m j are equal"),
+        summary="-m (i - j) - m j = -m i for every key j (SymPy), and the weights with either bias are equal "
+                "for every slope m (index prover)",
+    )
+
+
 alibi_row_constant = Derivation(
     slug="alibi-row-constant",
     title=r"ALiBi's $-m (i - j)$ and BLOOM's $m j$ give the same attention",
@@ -68,7 +82,7 @@ alibi_row_constant = Derivation(
     ],
     claims=[
         Property("attention with the paper's biases equals attention with BLOOM's m_k j, head by head",
-                 exact=_bloom_exact, numeric=_bloom_numeric,
+                 exact=_bloom_exact, numeric=_bloom_numeric, general=_bloom_general,
                  why="the difference $-m_k i$ is constant along each row"),
     ],
     cite=(PRESS,),

@@ -8,7 +8,7 @@ import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol, OneMatrix
 
-from symformer import Claim, Derivation, Property, Size, Step, Witness
+from symformer import Claim, Derivation, Property, Size, Step, Witness, all_hold, identity_for_all, positive_terms
 from symformer.blocks import PermutationMatrix, RowSoftmax
 from symformer.reference import attention
 
@@ -55,6 +55,33 @@ def _positive_numeric(rng, sizes):
     return Witness(bool((weights > 0).all()), f"smallest weight {weights.min():.3g}")
 
 
+# The weights in index notation, for the general arguments: P_ij = e^{S_ij} / sum_k e^{S_ik}, S_ij = tau q_i . k_j.
+_i, _j, _k, _l = sp.symbols("i j k l", integer=True)
+_Q, _K = sp.IndexedBase("Q", shape=(N, d_k), real=True), sp.IndexedBase("K", shape=(M, d_k), real=True)
+
+
+def _score(row, column):
+    return tau * sp.Sum(_Q[row, _l] * _K[column, _l], (_l, 1, d_k))
+
+
+WEIGHT = sp.exp(_score(_i, _j)) / sp.Sum(sp.exp(_score(_i, _k)), (_k, 1, M))
+RANGES = {_i: N, _j: M}
+
+
+def _positive_general(sizes):
+    # e^{S_ij} > 0 for a real score, and the denominator is a sum of such terms over k = 1..M, never empty
+    return positive_terms(WEIGHT, RANGES, what="P_ij = exp(S_ij) / sum_k exp(S_ik) > 0, a sum over M >= 1 keys")
+
+
+def _convex_general(sizes):
+    return all_hold(
+        _positive_general(sizes),
+        identity_for_all(sp.Sum(WEIGHT, (_j, 1, M)), 1, {_i: N}, what="sum_j P_ij = 1"),
+        summary="P_ij > 0 (term by term) and sum_j P_ij = 1 (index prover), so o_i = sum_j P_ij v_j "
+                "is a convex combination",
+    )
+
+
 def _permuted(kind):
     Pi = PermutationMatrix(M, kind)
     return RowSoftmax(tau * Q * (Pi * K).T) * (Pi * V)
@@ -77,9 +104,10 @@ attention_forward = Derivation(
     claims=[
         Claim(r"$P$ is row-stochastic: $P \mathbf{1} = \mathbf{1}$", P * OneMatrix(M, 1), OneMatrix(N, 1),
               why="each row is a softmax: $\\sum_j e^{S_{ij}} / \\sum_k e^{S_{ik}} = 1$"),
-        Property("every weight is positive", exact=_positive_exact, numeric=_positive_numeric,
+        Property("every weight is positive", exact=_positive_exact, numeric=_positive_numeric, general=_positive_general,
                  why="$e^{x} > 0$ for every finite score (a -inf mask gives exact zeros, see the masks)"),
         Property("each output row is a convex combination of the value rows", exact=_positive_exact, numeric=_convex_numeric,
+                 general=_convex_general,
                  why="$o_i = \\sum_j P_{ij} v_j$ with $P_{ij} > 0$ and $\\sum_j P_{ij} = 1$: the weights are positive "
                      "(the exact witness) and sum to one (the claim above)"),
         Claim(r"permuting the rows of $K$ and $V$ together leaves $O$ unchanged (a cycle)", _permuted("cycle"), O,

@@ -8,7 +8,7 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum
 
-from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness
+from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness, identity_for_all
 from symformer.export import WorkedExample
 from symformer.reference import embedding_backward, tied_embedding_backward, tied_logits
 
@@ -72,6 +72,15 @@ def _accumulate_exact(sizes):
     return Witness(True, f"ids {ids}: each row of dE is the sum of G over the positions holding its token")
 
 
+def _accumulate_general(sizes):
+    # With token ids instead of one-hot rows: the loss sum_s G_s . E[id_s], differentiated by E_vj, is
+    # sum_s [id_s = v] G_sj for every V, D and T, whatever the ids (repeated or absent)
+    ids = IndexedBase("id", shape=(T,), integer=True, positive=True)
+    loss = Sum(Sum(G[s, c] * E[ids[s], c], (c, 1, D)), (s, 1, T))
+    return identity_for_all(Derivative(loss, E[v, j]), Sum(delta(ids[s], v) * G[s, j], (s, 1, T)), {v: V, j: D},
+                            what="d/dE_vj of sum_s G_s . E[id_s] = sum_s [id_s = v] G_sj, for any token ids")
+
+
 def _accumulate_numeric(rng, sizes):
     length, vocab, dim = sizes[T], sizes[V], sizes[D]
     ids = rng.integers(0, max(1, vocab // 2), length)  # half the vocabulary: repeats are certain for long T
@@ -105,7 +114,7 @@ gradient_derivation = Derivation(
     ],
     claims=[
         Property(r"repeated tokens accumulate: row $v$ of $dE$ is the sum of the rows of $G$ at the positions holding $v$",
-                 exact=_accumulate_exact, numeric=_accumulate_numeric,
+                 exact=_accumulate_exact, numeric=_accumulate_numeric, general=_accumulate_general,
                  why="$(X^{\\top} G)_{v} = \\sum_s X_{sv} G_s$ and $X_{sv} = 1$ exactly where token $v$ sits"),
     ],
     result=Gradient(forward=lambda E, X, G: float(np.sum(G * (X @ E))),

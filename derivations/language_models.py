@@ -8,7 +8,11 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Product, Sum, exp, log
 
-from symformer import Claim, Derivation, Domain, Figure, Gradient, Property, Size, Step, Witness
+from symformer import (
+    Claim, Derivation, Domain, Figure, Gradient, Property, Size, Step, Witness, all_hold, identity_for_all, next_row_enters,
+    rows_after_do_not_enter,
+)
+from symformer.blocks import CausalMask, RowSoftmax
 from symformer.figures import attention_patterns_figure
 from symformer.export import WorkedExample
 from symformer.reference import cross_entropy, cross_entropy_grad, mlm_loss, mlm_loss_grad, mlm_mask, softmax
@@ -168,6 +172,21 @@ def _empty_numeric(rng, sizes):
     return Witness(error < 1e-12, f"no chosen position: loss 0, gradient 0; otherwise the mean, error {error:.3g}", error)
 
 
+def _empty_general(sizes):
+    # The guarded loss divides by max(C, 1): with m = 0 it is 0 for every T and n, and so is its gradient;
+    # with C >= 1 chosen positions max(C, 1) = C, the plain mean.
+    guarded = MLM_LOSS.subs(C, sp.Max(Sum(m[t], (t, 1, T)), 1))
+    none = {p: ROW_SOFTMAX, y: ROW_TARGETS, m: Lambda(a_, sp.Integer(0))}
+    count = sp.Symbol("C", integer=True, positive=True)
+    return all_hold(
+        identity_for_all(guarded, 0, definitions=none, what="with m = 0 the guarded loss is 0"),
+        identity_for_all(Derivative(guarded, z[s, j]), 0, {s: T, j: n}, definitions=none, what="and so is its gradient"),
+        Witness(sp.Max(count, 1) == count, "max(C, 1) = C for every count C >= 1 (SymPy)"),
+        summary="with m = 0 the loss divided by max(C, 1) and its gradient are 0 (index prover); for C >= 1, "
+                "max(C, 1) = C (SymPy): the mean over the chosen positions",
+    )
+
+
 mlm_loss_derivation = Derivation(
     slug="mlm-loss-gradient",
     title="The masked-LM loss and its gradient: $p - y$ at the chosen positions, $0$ elsewhere",
@@ -196,6 +215,7 @@ mlm_loss_derivation = Derivation(
             r"with no chosen position the loss is defined as 0 (gradient 0), not $0/0$, which is NaN: divide by $\max(C, 1)$",
             exact=_empty_exact,
             numeric=_empty_numeric,
+            general=_empty_general,
             why="$\\max(C, 1) = C$ whenever a position is chosen, and the numerator is 0 when none is",
         ),
     ],
@@ -247,6 +267,18 @@ def _attend_numeric(x, causal):
     return softmax(scores) @ x
 
 
+def _causal_general(sizes):
+    """For every T and width: causal self-attention's row t has zero derivative by every later token; without
+    the mask row t depends on token t + 1 (at the zero input its derivative is 1/T)."""
+    D = sp.Symbol("D", integer=True, positive=True)
+    X = sp.MatrixSymbol("X", T, D)
+    scores = X * X.T / sp.sqrt(D)
+    return all_hold(
+        rows_after_do_not_enter(RowSoftmax(scores + CausalMask(T, T)) * X, [X],
+                                what="causal: row t of softmax(X X^T / sqrt(D) + B) X has zero derivative by rows u > t"),
+        next_row_enters(RowSoftmax(scores) * X, X, what="bidirectional: row t of softmax(X X^T / sqrt(D)) X depends on row t + 1"))
+
+
 def _causal_numeric(rng, sizes):
     length = sizes[T]
     x = rng.standard_normal((length, 4))
@@ -282,6 +314,7 @@ causal_derivation = Derivation(
             r"see $x_{t+1}$, the very token it would predict",
             exact=_causal_exact,
             numeric=_causal_numeric,
+            general=_causal_general,
             why="a masked score is $-\\infty$, its weight $e^{-\\infty} = 0$, so the later token drops out of the sums",
         ),
     ],

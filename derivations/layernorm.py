@@ -8,7 +8,9 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, sqrt
 
-from symformer import Claim, Derivation, Domain, Gradient, Jacobian, Property, Size, Step, Witness
+from symformer import (
+    Claim, Derivation, Domain, Gradient, Jacobian, Property, Size, Step, Witness, all_hold, identity_for_all, positive_terms,
+)
 from symformer.reference import layer_norm, layer_norm_backward, layer_norm_jacobian
 from symformer.export import WorkedExample
 
@@ -84,6 +86,29 @@ def _rank_numeric(rng, sizes):
     return Witness(holds, f"numerical rank {with_eps} with eps = 1e-2, {without} with eps = 0")
 
 
+def _rank_general(sizes):
+    # With eps >= 0 (eps = 0 included): sigma J y = y - 1 (1.y)/H - xhat (xhat.y)/H puts the kernel inside
+    # span{1, xhat}; J 1 = 0; J xhat = eps xhat / sigma^3, not 0 for eps > 0 (x not constant, so xhat != 0)
+    # and 0 for eps = 0. 1 and xhat are orthogonal, so independent: the kernel is span{1} (rank H - 1) or
+    # span{1, xhat} (rank H - 2).
+    y = IndexedBase("y", shape=(H,), real=True)
+    eps_0 = sp.Symbol("epsilon", nonnegative=True)
+    at_least_0 = {**NORMALISE, sigma: sqrt(Sum((x[k] - mu) ** 2, (k, 1, H)) / H + eps_0)}
+    applied = Sum((sigma * JACOBIAN * y[j]).xreplace({j: r}), (r, 1, H))
+    projected = y[i] - Sum(y[k], (k, 1, H)) / H - xh[i] * Sum(xh[k] * y[k], (k, 1, H)) / H
+    return all_hold(
+        identity_for_all(applied, projected, {i: H}, definitions=at_least_0, what="sigma J y = y - 1 (1.y)/H - xhat (xhat.y)/H"),
+        identity_for_all(Sum(JACOBIAN.xreplace({j: r}), (r, 1, H)), 0, {i: H}, definitions=at_least_0, what="J 1 = 0"),
+        identity_for_all(Sum((JACOBIAN * xh[j]).xreplace({j: r}), (r, 1, H)), eps_0 * xh[i] / sigma**3, {i: H},
+                         definitions=at_least_0, what="J xhat = eps xhat / sigma^3 for eps >= 0"),
+        positive_terms(eps / sigma**3, definitions=NORMALISE, what="eps / sigma^3 > 0 for eps > 0"),
+        identity_for_all(Sum(xh[k], (k, 1, H)), 0, definitions=NORMALISE, what="1.xhat = 0"),
+        summary="for eps >= 0, sigma J y = y - 1 (1.y)/H - xhat (xhat.y)/H, J 1 = 0, J xhat = eps xhat / sigma^3, "
+                "and 1.xhat = 0 (index prover), eps / sigma^3 > 0 for eps > 0 (term by term): the kernel is span of 1, "
+                "and of 1 and xhat at eps = 0",
+    )
+
+
 layernorm_jacobian_derivation = Derivation(
     slug="layernorm-jacobian",
     notation={"J": Lambda((i, j), JACOBIAN)},
@@ -119,6 +144,7 @@ layernorm_jacobian_derivation = Derivation(
             r"the rank of $J$ is $H - 1$ with $\epsilon > 0$ and $H - 2$ with $\epsilon = 0$ ($x$ not constant, $H \ge 2$)",
             exact=_rank_exact,
             numeric=_rank_numeric,
+            general=_rank_general,
             why=r"the kernel is $\operatorname{span}\{\mathbf{1}\}$ when $\epsilon > 0$; with $\epsilon = 0$ rescaling $x$ changes "
                 r"nothing either, and $\hat x$ joins the kernel",
         ),

@@ -11,12 +11,12 @@ gives 0/0 = NaN there). Boolean masks follow PyTorch's scaled_dot_product_attent
 
 import numpy as np
 import sympy as sp
-from sympy import MatrixSymbol, ZeroMatrix
+from sympy import Derivative, MatrixSymbol, Trace, ZeroMatrix
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
-from symformer import Claim, Derivation, Property, Size, Step, Witness
+from symformer import Claim, Derivation, Property, Size, Step, Witness, matrix_identity_for_all, rows_after_do_not_enter
 from symformer.blocks import CausalMask, MaskedEntries, PaddingMask, RowSoftmax
-from symformer.reference import additive_mask, attention, attention_backward, causal_mask, padding_mask
+from symformer.reference import additive_mask, attention, causal_mask, padding_mask
 from symformer.export import WorkedExample
 from symformer.reference import safe_row_softmax
 
@@ -36,28 +36,11 @@ def _symbols(name, rows, cols):
     return sp.ImmutableMatrix(rows, cols, lambda r, c: sp.Symbol(f"{name}_{r}{c}", real=True))
 
 
-def _masked_gradient_exact(sizes):
-    """The explicit gradient of tr(dP^T softmax(S + B)) with respect to S is exactly 0 where B = -inf."""
-    n, m = sizes[N], sizes[M]
-    scores, upstream = _symbols("s", n, m), _symbols("g", n, m)
-    for alignment in ("top-left", "bottom-right"):
-        mask = CausalMask(n, m, alignment).as_explicit()
-        loss = sum((upstream.multiply_elementwise(RowSoftmax(scores + mask).as_explicit())))
-        for r in range(n):
-            for c in range(m):
-                if mask[r, c] == -sp.oo and sp.diff(loss, scores[r, c]) != 0:
-                    return Witness(False, f"{alignment}: the gradient at masked entry ({r}, {c}) is not 0")
-    return Witness(True, "dL/dS_ij = 0 wherever B_ij = -inf, for both alignments")
-
-
-def _masked_gradient_numeric(rng, sizes):
-    n, m = sizes[N], sizes[M]
-    Qv, Kv, Vv, dO = rng.standard_normal((n, 4)), rng.standard_normal((m, 4)), rng.standard_normal((m, 3)), rng.standard_normal((n, 3))
-    lengths = max(1, m // 2)
-    mask = padding_mask(np.array([lengths]), m)[0]  # keys from `lengths` on are padding for every query
-    dQ, dK, dV = attention_backward(Qv, Kv, Vv, dO, mask=mask)
-    worst = float(max(np.abs(dK[lengths:]).max(initial=0.0), np.abs(dV[lengths:]).max(initial=0.0)))
-    return Witness(worst == 0.0, f"padded keys and values get gradient {worst}", worst)
+def _masked_backward(mask):
+    """The explicit gradient of tr(dP^T softmax(S + B)) by S, and the unmasked formula P (dP - D 1^T)."""
+    weights = RowSoftmax(S + mask)
+    formula = HadamardProduct(weights, dP - HadamardProduct(weights, dP) * sp.OneMatrix(M, 1) * sp.OneMatrix(1, M))
+    return Derivative(Trace(dP.T * weights), S), formula
 
 
 def _prefix_exact(sizes):
@@ -74,6 +57,16 @@ def _prefix_exact(sizes):
     return Witness(True, "each output row t is a function of tokens 0..t only")
 
 
+def _prefix_general(sizes):
+    """For every N: row t of softmax(tau Q K^T + B_causal) V has zero derivative by every row u > t of Q, K, V."""
+    d, d_v = sp.symbols("d d_v", integer=True, positive=True)
+    tau = sp.Symbol("tau", positive=True)
+    q, k, v = MatrixSymbol("Q", N, d), MatrixSymbol("K", N, d), MatrixSymbol("V", N, d_v)
+    out = RowSoftmax(tau * q * k.T + CausalMask(N, N)) * v
+    return rows_after_do_not_enter(out, [q, k, v], what="row t of O = softmax(tau Q K^T + B) V, for every d and d_v, "
+                                                        "has zero derivative by rows u > t of Q, K and V")
+
+
 def _prefix_numeric(rng, sizes):
     n = sizes[N]
     X = rng.standard_normal((3, n, 8))
@@ -86,29 +79,6 @@ def _prefix_numeric(rng, sizes):
     return Witness(error == 0.0, f"outputs 0..{t} change by {error} when tokens after {t} change", error)
 
 
-def _empty_row_exact(sizes):
-    n, m = sizes[N], sizes[M]
-    scores = _symbols("s", n, m)
-    mask = PaddingMask(n, m, 0).as_explicit()  # every key is padding: every row fully masked
-    weights = RowSoftmax(scores + mask).as_explicit()
-    loss = sum(_symbols("g", n, m).multiply_elementwise(weights))
-    zero_gradient = all(sp.diff(loss, x) == 0 for x in scores)
-    holds = weights == sp.zeros(n, m) and zero_gradient
-    return Witness(holds, "a row of only -inf gives P = 0 and a zero gradient" if holds else "a fully masked row is not 0")
-
-
-def _empty_row_numeric(rng, sizes):
-    n, m = sizes[N], sizes[M]
-    Qv, Kv, Vv, dO = rng.standard_normal((n, 4)), rng.standard_normal((m, 4)), rng.standard_normal((m, 3)), rng.standard_normal((n, 3))
-    mask = np.ones((n, m), dtype=bool)
-    mask[0] = False  # query 0 may attend to nothing
-    out = attention(Qv, Kv, Vv, mask=mask)
-    dQ, dK, dV = attention_backward(Qv, Kv, Vv, dO, mask=mask)
-    finite = all(np.isfinite(a).all() for a in (out, dQ, dK, dV))
-    holds = finite and not out[0].any() and not dQ[0].any()
-    return Witness(bool(holds), "row 0: O = 0 and dQ = 0, no NaN anywhere" if holds else "a fully masked row is not 0 or not finite")
-
-
 def _combination_exact(sizes):
     n, m = sizes[N], sizes[M]
     for length in range(m + 1):
@@ -117,6 +87,15 @@ def _combination_exact(sizes):
         if combined != expected:
             return Witness(False, f"causal + padding({length}) masks {combined.tolist()}")
     return Witness(True, "B_causal + B_pad is -inf exactly where either is: the conjunction of the boolean masks")
+
+
+def _combination_general(sizes):
+    """For every length L >= 0: an entry is masked by B_causal + B_pad(L) exactly when either mask masks it."""
+    length = sp.Symbol("L", integer=True, nonnegative=True)
+    causal, padding = MaskedEntries(B_TOP), MaskedEntries(PaddingMask(N, M, length))
+    return matrix_identity_for_all(MaskedEntries(B_TOP + PaddingMask(N, M, length)),
+                                   causal + padding - HadamardProduct(causal, padding),
+                                   what="1[B_causal + B_pad(L) = -inf] = c + p - c p for the 0/1 masks c, p, every L >= 0")
 
 
 def _combination_numeric(rng, sizes):
@@ -149,15 +128,19 @@ masked_attention = Derivation(
                                               * sp.OneMatrix(M, 1) * sp.OneMatrix(1, M)), MaskedEntries(B_TOP)),
               ZeroMatrix(N, M),
               why="$dS = P \\odot (dP - D \\mathbf{1}^{\\top})$ (derivation attention-backward-scores) has the factor $P_{ij} = 0$"),
-        Property("the explicit gradient at masked scores is exactly zero", exact=_masked_gradient_exact,
-                 numeric=_masked_gradient_numeric,
-                 why="a masked score enters only through $e^{S_{ij} - \\infty} = 0$; so padded keys and values get no gradient"),
+        Claim("the explicit gradient through the masked softmax has the unmasked form, so it is exactly zero at "
+              "masked scores", *_masked_backward(B_TOP),
+              why="a masked score enters only through $e^{S_{ij} - \\infty} = 0$; so padded keys and values get no gradient"),
+        Claim("the same with the bottom-right alignment, fully masked rows included", *_masked_backward(B_BOTTOM), cite=FLASH2,
+              why="a row that sees no key has the constant weights 0, and its gradient is 0 on both sides"),
         Property(r"causal prefix invariance: output $t$ does not depend on tokens after $t$", exact=_prefix_exact,
-                 numeric=_prefix_numeric, why="row $t$ of $P$ is 0 beyond column $t$, so later keys and values never enter it"),
-        Property("a fully masked row returns zeros, and zero gradients", exact=_empty_row_exact, numeric=_empty_row_numeric,
-                 cite=SAFE, why="the safe softmax returns 0 for a row of only $-\\infty$; the textbook formula gives 0/0"),
+                 numeric=_prefix_numeric, general=_prefix_general, why="row $t$ of $P$ is 0 beyond column $t$, so later keys and values never enter it"),
+        Claim("a fully masked row returns zeros", RowSoftmax(S + PaddingMask(N, M, 0)), ZeroMatrix(N, M), cite=SAFE,
+              why="the safe softmax returns 0 for a row of only $-\\infty$; the textbook formula gives 0/0"),
+        Claim("a fully masked row passes back zero gradients", Derivative(Trace(dP.T * RowSoftmax(S + PaddingMask(N, M, 0))), S),
+              ZeroMatrix(N, M), cite=SAFE, why="the weights are the constant 0, whatever the scores"),
         Property(r"causal and padding masks combine by addition (as booleans, by and)", exact=_combination_exact,
-                 numeric=_combination_numeric, why="$-\\infty + 0 = -\\infty + (-\\infty) = -\\infty$"),
+                 numeric=_combination_numeric, general=_combination_general, why="$-\\infty + 0 = -\\infty + (-\\infty) = -\\infty$"),
     ],
     cite=(VASWANI, SAFE),
 )

@@ -9,7 +9,7 @@ import numpy as np
 import sympy as sp
 from sympy import BlockMatrix, Derivative, MatrixSymbol, Trace
 
-from symformer import Claim, Derivation, Property, Size, Step, Witness
+from symformer import Claim, Derivation, Property, Size, Step, Witness, all_hold, identity_for_all, matrix_identity_for_all
 from symformer.blocks import RowSoftmax
 from symformer.export import WorkedExample
 from symformer.reference import (
@@ -50,7 +50,7 @@ concat_as_sum = Derivation(
         Claim(r"the second head's output weights: $dW^{O}_{2} = H_2^{\top} dY$", Derivative(Trace(G.T * SUM), W[1]), H[1].T * G,
               why="$\\operatorname{tr}(dY^{\\top} H_2 W^O_2) = \\operatorname{tr}((H_2^{\\top} dY)^{\\top} W^O_2)$"),
         Property(r"with one head, multi-head attention reduces to single-head attention of the projected inputs, times $W^O$", exact=lambda sizes: _one_head_exact(sizes),
-                 numeric=lambda rng, sizes: _one_head_numeric(rng, sizes),
+                 numeric=lambda rng, sizes: _one_head_numeric(rng, sizes), general=lambda sizes: _one_head_general(sizes),
                  why="one column block is the whole matrix, and its scale is $1/\\sqrt{d_k}$ with $d_k = d_{\\text{model}}$"),
     ],
     cite=(VASWANI,),
@@ -67,6 +67,15 @@ def _count_numeric(rng, sizes):
             return Witness(False, f"d_model = {width}, h = {heads}: not {expected}")
     biased = multi_head_parameter_count(768, 12) - multi_head_parameter_count(768, 12, bias=False)
     return Witness(biased == 4 * 768, "BERT-base: 2,359,296 weights and 3,072 biases")
+
+
+def _count_general(sizes):
+    """The count at every h and d, then at BERT-base's h = 12, d = 64, by exact integer arithmetic."""
+    weights = h * (h * d) * (2 * d + d) + h * d * (h * d)  # h d_model (2 d_k + d_v) + h d_v d_model
+    bert = weights.subs({h: 12, d: 64})
+    return all_hold(identity_for_all(weights, 4 * (h * d) ** 2, what="h d_model (2 d_k + d_v) + h d_v d_model = 4 d_model^2 "
+                                                                     "for d_model = h d, d_k = d_v = d"),
+                    Witness(bert == 2_359_296, f"at h = 12, d = 64: {bert} weights"))
 
 
 def _count_exact(sizes):
@@ -90,7 +99,7 @@ weight_count = Derivation(
     claims=[
         Claim(r"the biases number $4\, d_{\text{model}}$", h * (2 * d + d) + h * d, 4 * (h * d), why="$3 h d + h d = 4 d_{\\text{model}}$"),
         Property(r"BERT-base ($d_{\text{model}} = 768$, $h = 12$) has 2,359,296 attention weights", exact=_count_exact,
-                 numeric=_count_numeric, why="$4 \\cdot 768^2$"),
+                 numeric=_count_numeric, general=_count_general, why="$4 \\cdot 768^2$"),
     ],
 )
 
@@ -108,6 +117,16 @@ def _one_head_exact(sizes):
     multi = sp.Matrix.hstack(head) * Wo
     holds = (single - multi).is_zero_matrix
     return Witness(bool(holds), "h = 1: Concat(head_1) W^O = Attention(X W^Q, X W^K, X W^V) W^O")
+
+
+def _one_head_general(sizes):
+    """For every N and d_model: with h = 1 the concatenation is the one head, d_k = d_model, so
+    Concat(head_1) W^O = softmax(X W^Q (X W^K)^T / sqrt(d_model)) X W^V W^O."""
+    X = MatrixSymbol("X", N, d_model)
+    Wq, Wk, Wv, Wo = (MatrixSymbol(name, d_model, d_model) for name in ("W^Q", "W^K", "W^V", "W^O"))
+    head = RowSoftmax((X * Wq) * (X * Wk).T / sp.sqrt(d_model)) * (X * Wv)
+    return matrix_identity_for_all(BlockMatrix([[head]]) * Wo, RowSoftmax(X * Wq * Wk.T * X.T / sp.sqrt(d_model)) * X * Wv * Wo,
+                                   what="Concat(head_1) W^O = Attention(X W^Q, X W^K, X W^V) W^O with h = 1")
 
 
 def _one_head_numeric(rng, sizes):

@@ -10,7 +10,9 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, sqrt
 
-from symformer import Claim, Derivation, Domain, Gradient, Jacobian, Property, Size, Step, Witness
+from symformer import (
+    Claim, Derivation, Domain, Gradient, Jacobian, Property, Size, Step, Witness, all_hold, identity_for_all, positive_terms,
+)
 from symformer.reference.layernorm import layer_norm_jacobian
 from symformer.reference.norms import rms_norm, rms_norm_backward, rms_norm_jacobian
 
@@ -89,6 +91,37 @@ def _shift_numeric(rng, sizes):
     return Witness(holds, f"max |J 1|: RMSNorm {rms_shift:.3g}, LayerNorm {ln_shift:.2g}")
 
 
+def _shift_general(sizes):
+    # at x = 1 (every feature 1): r^2 = 1 + eps, and every entry of J 1 is eps / (1 + eps)^(3/2) > 0
+    ones = {**NORMALISE, x: Lambda(a, sp.Integer(1))}
+    entry = eps / (1 + eps) ** sp.Rational(3, 2)
+    return all_hold(
+        identity_for_all(Sum(JACOBIAN.xreplace({j: s}), (s, 1, n)), entry, {i: n}, definitions=ones,
+                         what="at x = 1, (J 1)_i = eps / (1 + eps)^(3/2)"),
+        positive_terms(entry, what="eps / (1 + eps)^(3/2) > 0"),
+        summary="at x = 1, every entry of J 1 is eps / (1 + eps)^(3/2) (index prover), which is > 0 (term by term)",
+    )
+
+
+def _rank_general(sizes):
+    # r J y = y - x (x.y) / (n r^2) puts the kernel inside span{x}; J x = eps x / r^3 is not 0 for eps > 0
+    # (x != 0), so the kernel is {0}, and is 0 for eps = 0, so the kernel is span{x}.
+    y = IndexedBase("y", shape=(n,), real=True)
+    without_eps = {**NORMALISE, r: sqrt(Sum(x[k] ** 2, (k, 1, n)) / n)}
+    applied = Sum((r * JACOBIAN * y[j]).xreplace({j: s}), (s, 1, n))
+    projected = y[i] - x[i] * Sum(x[k] * y[k], (k, 1, n)) / (n * r**2)
+    on_x = Sum((JACOBIAN * x[j]).xreplace({j: s}), (s, 1, n))
+    return all_hold(
+        identity_for_all(applied, projected, {i: n}, definitions=NORMALISE, what="r J y = y - x (x.y) / (n r^2) at eps > 0"),
+        identity_for_all(applied, projected, {i: n}, definitions=without_eps, what="r J y = y - x (x.y) / (n r^2) at eps = 0"),
+        identity_for_all(on_x, eps * x[i] / r**3, {i: n}, definitions=NORMALISE, what="J x = eps x / r^3"),
+        positive_terms(eps / r**3, definitions=NORMALISE, what="eps / r^3 > 0"),
+        identity_for_all(on_x, 0, {i: n}, definitions=without_eps, what="J x = 0 at eps = 0"),
+        summary="r J y = y - x (x.y) / (n r^2), J x = eps x / r^3 with eps / r^3 > 0, and J x = 0 at eps = 0 "
+                "(index prover, term by term): the kernel is 0, and span of x at eps = 0",
+    )
+
+
 rmsnorm_jacobian_derivation = Derivation(
     slug="rmsnorm-jacobian",
     title="The RMSNorm Jacobian",
@@ -120,8 +153,10 @@ rmsnorm_jacobian_derivation = Derivation(
               Sum(JACOBIAN.xreplace({j: s}), (s, 1, n)), (1 - x[i] * Sum(x[s], (s, 1, n)) / (n * r**2)) / r,
               why=r"the mean is not subtracted; LayerNorm's $J \mathbf{1} = 0$ (derivation layernorm-jacobian) is the price of its extra reduction"),
         Property("unlike LayerNorm, the Jacobian does not send the ones vector to zero", exact=_shift_exact, numeric=_shift_numeric,
+                 general=_shift_general,
                  why=r"at $x = e_1$ the first row sums to $(1 - 1/(n r^2)) / r \ne 0$; LayerNorm's rows sum to 0"),
         Property("the Jacobian has full rank with eps above zero, and loses one dimension (the direction of x) with eps zero", exact=_rank_exact, numeric=_rank_numeric,
+                 general=_rank_general,
                  why=r"$I - x x^{\top} / (n r^2)$ has eigenvalue $\epsilon / r^2$ on $x$ and 1 on $x^{\perp}$: with $\epsilon = 0$, "
                      r"the kernel is span$\{x\}$ (one dimension, where LayerNorm loses two)"),
     ],

@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 from sympy import IndexedBase, Sum, cos, sin
 
-from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
+from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness, all_hold, identity_for_all
 from symformer.figures import rope_score_by_offset
 from symformer.reference import rope, rope_matrix, rope_permutation
 
@@ -82,6 +82,25 @@ def _score(mq, nk):
 
 
 RELATIVE = Sum(Q[j, 1] * _rotated(K, n - m, 1) + Q[j, 2] * _rotated(K, n - m, 2), (j, 1, h))
+
+
+def _rotation_entry(t, row_pair, column_pair, row, column):
+    """R(t)'s entry at row (pair, 0 | 1) and column (pair, 0 | 1): a 2 x 2 rotation when the pairs agree."""
+    c, s_ = cos(t * th[column_pair]), sin(t * th[column_pair])
+    return sp.KroneckerDelta(row_pair, column_pair) * [[c, -s_], [s_, c]][row][column]
+
+
+def _reference_scores_general(sizes):
+    # (R(m)^T R(n))_((j, a), (l, b)) = sum over pairs p and their rows r of R(m)_((p, r), (j, a)) R(n)_((p, r), (l, b)),
+    # which is R(n - m)_((j, a), (l, b)), for every h
+    p_, l_ = sp.symbols("p l", integer=True)
+    pieces = []
+    for a_, b_ in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        product = Sum(sum(_rotation_entry(m, p_, j, r, a_) * _rotation_entry(n, p_, l_, r, b_) for r in (0, 1)), (p_, 1, h))
+        pieces.append(identity_for_all(product, _rotation_entry(n - m, j, l_, a_, b_), {j: h, l_: h},
+                                       what=f"R(m)^T R(n) = R(n - m), block entry {a_ + 1}{b_ + 1}"))
+    return all_hold(*pieces, summary="R(m)^T R(n) = R(n - m) entry by entry (index prover), so the score is "
+                                     "<q, R(n - m) k>; the reference's agreement is the float64 witness's")
 
 
 def _layouts_exact(sizes):
@@ -177,7 +196,7 @@ every_d_derivation = Derivation(
               _score(m, n), why="$(n + s) - (m + s) = n - m$",
               latex=r"\langle R(m + s)\, q, R(n + s)\, k \rangle = \langle R(m)\, q, R(n)\, k \rangle"),
         Property(r"the NumPy reference rope scores equal $\langle q, R(n - m) k \rangle$ and are shift invariant, both layouts",
-                 exact=_reference_scores_exact, numeric=_reference_scores_numeric,
+                 exact=_reference_scores_exact, numeric=_reference_scores_numeric, general=_reference_scores_general,
                  why="the block-diagonal $R(m)^{\\top} R(n) = R(n - m)$"),
         Property(r"layouts: interleaved pairs (coordinates $2i$ and $2i + 1$) and rotate-half pairs ($i$ and $i + d/2$) "
                  r"differ; with $P$ the permutation that lists the even coordinates first, then the odd ones, the "

@@ -11,7 +11,7 @@ import numpy as np
 import sympy as sp
 from sympy import IndexedBase, KroneckerDelta, Lambda, Sum
 
-from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness
+from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness, all_hold, identity_for_all
 from symformer.figures import softmax_saturation_figure
 
 ORDER = 43  # right after the scores S = tau Q K^T are introduced
@@ -80,6 +80,25 @@ def _variance_exact(sizes):
                           f"Var[q.k / sqrt(d_k)] = {variance / size}, E[q.q] = {self_dot}")
 
 
+def _variance_general(sizes):
+    # The skewed law's own mean and variance, in exact fractions, put into the derivation's moments of
+    # independent components: Var[q.k] = d_k, Var[q.k / sqrt(d_k)] = 1 and E[q.q] = d_k for every d_k.
+    mean = sum(value * weight for value, weight in SKEWED.items())
+    variance = sum((value - mean) ** 2 * weight for value, weight in SKEWED.items())
+    law = {mq: sp.Rational(mean.numerator, mean.denominator), mk: sp.Rational(mean.numerator, mean.denominator),
+           sq: sp.sqrt(sp.Rational(variance.numerator, variance.denominator)),
+           sk: sp.sqrt(sp.Rational(variance.numerator, variance.denominator))}
+    moments = {**SECOND_MOMENTS, **law}
+    return all_hold(
+        Witness(mean == 0 and variance == 1, f"the skewed law has mean {mean} and variance {variance} (exact)"),
+        identity_for_all(VARIANCE, d, definitions=moments, what="Var[q.k] = d_k"),
+        identity_for_all(VARIANCE / d, 1, definitions=moments, what="Var[q.k / sqrt(d_k)] = 1"),
+        identity_for_all(Sum(Mq[i, i], (i, 1, d)), d, definitions=moments, what="E[q.q] = d_k"),
+        summary="the skewed law has mean 0 and variance 1 (exact); with independent components Var[q.k] = d_k, "
+                "Var[q.k / sqrt(d_k)] = 1 and E[q.q] = d_k (index prover)",
+    )
+
+
 def _variance_monte_carlo(rng, sizes):
     """Seeded simulation; each estimate must lie within 5 standard errors, estimated from the same samples."""
     size, samples = sizes[d], 20_000
@@ -137,6 +156,7 @@ scaling_derivation = Derivation(
             r"sampled with mean-0, variance-1 components, Gaussian or not: the score has variance $d_k$, the scaled score variance 1, and a query's squared length has mean $d_k$",
             exact=_variance_exact,
             numeric=_variance_monte_carlo,
+            general=_variance_general,
             why="exact distributions of a skewed two-point law; seeded Monte Carlo for Gaussian, Rademacher and skewed",
         ),
     ],

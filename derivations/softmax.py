@@ -8,7 +8,10 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, exp, log
 
-from symformer import Claim, Derivation, Gradient, Jacobian, Property, Size, Step, Witness
+from symformer import (
+    Claim, Derivation, Gradient, Jacobian, Property, Size, Step, Witness, all_hold, identity_for_all, nonnegative_terms,
+    positive_terms,
+)
 from symformer.export import WorkedExample
 from symformer.reference import (
     cross_entropy,
@@ -94,6 +97,42 @@ def _rank_numeric(rng, sizes):
     return Witness(True, f"rank {rank}")
 
 
+# The general arguments, for every n: each piece is decided by the machine (the index prover, or
+# SymPy's assumptions term by term); the words in between are the linear algebra that joins them.
+MEAN_X = Sum(p[k] * x[k], (k, 1, n))
+QUADRATIC_FORM = Sum(Sum(x[i] * p[i] * (delta(i, j) - p[j]) * x[j], (j, 1, n)), (i, 1, n))
+WEIGHTED_SQUARES = Sum(p[i] * (x[i] - MEAN_X) ** 2, (i, 1, n))
+
+
+def _psd_general(sizes):
+    return all_hold(
+        identity_for_all(QUADRATIC_FORM, WEIGHTED_SQUARES, definitions=SOFTMAX,
+                         what="x^T J x = sum_i p_i (x_i - m)^2 with m = sum_k p_k x_k"),
+        nonnegative_terms(WEIGHTED_SQUARES, definitions=SOFTMAX, what="each term is >= 0"),
+    )
+
+
+# Weights that may be exactly 0 (a logit of -inf): p_i = u_i / sum_k u_k with every u_i >= 0.
+u = IndexedBase("u", shape=(n,), nonnegative=True)
+MASKED_SOFTMAX = {p: Lambda(a, u[a] / Sum(u[k], (k, 1, n)))}
+
+
+def _rank_general(sizes):
+    # (J x)_i = p_i (x_i - m) with m = sum_k p_k x_k: J x = 0 exactly when x_i = m wherever p_i != 0, and
+    # then m = c for x constant c there; so the kernel is the vectors constant on the positive entries:
+    # dimension 1 + (number of zero entries), rank (number of positive entries) - 1, which is n - 1 when
+    # every p_i > 0, as for every finite logit vector.
+    row = Sum(p[i] * (delta(i, j) - p[j]) * x[j], (j, 1, n))
+    return all_hold(
+        identity_for_all(row, p[i] * (x[i] - MEAN_X), {i: n}, definitions=MASKED_SOFTMAX,
+                         what="(J x)_i = p_i (x_i - m)"),
+        identity_for_all(Sum(p[j] * (x[j] - c), (j, 1, n)), MEAN_X - c, definitions=MASKED_SOFTMAX,
+                         what="sum_j p_j (x_j - c) = m - c for weights p_i >= 0 summing to one, so J x = 0 exactly "
+                              "when x is constant where p_i > 0"),
+        positive_terms(p[i], {i: n}, definitions=SOFTMAX, what="p_i > 0 for finite logits"),
+    )
+
+
 softmax_jacobian_derivation = Derivation(
     slug="softmax-jacobian",
     notation={"J": sp.Lambda((i, j), p[i] * (delta(i, j) - p[j]))},
@@ -137,12 +176,14 @@ softmax_jacobian_derivation = Derivation(
             r"$J$ is positive semidefinite",
             exact=_psd_exact,
             numeric=_psd_numeric,
+            general=_psd_general,
             why="the quadratic form above is a sum of non-negative terms",
         ),
         Property(
             r"the rank of $J$ is $n - 1$ when every $p_i > 0$; with exact zeros, the number of positive $p_i$ less one",
             exact=_rank_exact,
             numeric=_rank_numeric,
+            general=_rank_general,
             why="the kernel is spanned by $\\mathbf{1}$, which is the shift invariance below",
         ),
         Claim(

@@ -7,7 +7,7 @@ import numpy as np
 import sympy as sp
 from sympy import Derivative, IndexedBase, Sum, sqrt
 
-from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness
+from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness, all_hold, identity_for_all, nonnegative_terms
 from symformer.export import WorkedExample
 from symformer.reference import cosine_similarity, cosine_similarity_grad
 
@@ -87,6 +87,21 @@ def _cauchy_schwarz_numeric(rng, sizes):
     return Witness(holds, f"cos = {cos:.6g} for random u, v; {tight:.17g} for v = -2.5 u", abs(tight + 1))
 
 
+LAGRANGE = Sum(Sum((u[i] * v[j] - u[j] * v[i]) ** 2, (j, 1, d)), (i, 1, d)) / 2
+
+
+def _cauchy_schwarz_general(sizes):
+    # The gap is half a sum of squares: never negative, so (u.v)^2 <= |u|^2 |v|^2; and 0 exactly when
+    # every u_i v_j - u_j v_i is 0, which says that u and v are parallel.
+    return all_hold(
+        identity_for_all(UU * VV - UV**2, LAGRANGE, what="Lagrange's identity |u|^2 |v|^2 - (u.v)^2 = "
+                                                          "1/2 sum_i sum_j (u_i v_j - u_j v_i)^2"),
+        nonnegative_terms(LAGRANGE, what="each of its terms is >= 0"),
+        summary="Lagrange's identity (index prover): the gap is 1/2 sum_i sum_j (u_i v_j - u_j v_i)^2, each term >= 0 "
+                "(term by term), and 0 exactly when every u_i v_j = u_j v_i",
+    )
+
+
 cauchy_schwarz_derivation = Derivation(
     slug="cauchy-schwarz",
     title="The Cauchy-Schwarz bound $|u \\cdot v| \\le |u|\\, |v|$",
@@ -110,6 +125,7 @@ cauchy_schwarz_derivation = Derivation(
             r"$|u \cdot v| \le \|u\|\, \|v\|$, with equality exactly when $u$ and $v$ are parallel",
             exact=_cauchy_schwarz_exact,
             numeric=_cauchy_schwarz_numeric,
+            general=_cauchy_schwarz_general,
             why="the gap is a sum of squares; it is 0 only when $u_i v_j = u_j v_i$ for every pair",
         ),
     ],

@@ -18,6 +18,10 @@ as ``symformer.softmax`` and so on, for convenience), matrix building blocks and
 from symformer.engine.catalog import Catalog, catalog, discover
 from symformer.engine.derive import derive
 from symformer.engine.domains import Domain
+from symformer.engine.general import (
+    all_hold, identity_for_all, matrix_identity_for_all, next_row_enters, nonnegative_terms, positive_terms,
+    rows_after_do_not_enter,
+)
 from symformer.engine.model import Claim, Derivation, Figure, Gradient, Jacobian, Property, Size, Step, Witness
 from symformer.engine.results import Report, VerifyConfig
 from symformer.engine.verify import verify
@@ -28,7 +32,8 @@ from symformer.notation.printer import Style
 __all__ = [
     "Catalog", "Claim", "Derivation", "DerivationError", "Domain", "Figure", "Gradient", "InputError", "Jacobian",
     "LoadError", "Property", "Report", "Size", "Step", "Style", "SymformerError", "UnknownDerivation", "UsageError",
-    "VerifyConfig", "Witness", "catalog", "derive", "discover", "verify",
+    "VerifyConfig", "Witness", "all_hold", "catalog", "derive", "discover", "identity_for_all", "matrix_identity_for_all",
+    "next_row_enters", "nonnegative_terms", "positive_terms", "rows_after_do_not_enter", "verify",
 ]
 
 

@@ -101,14 +101,15 @@ def test_row_softmax_block_latex_and_explicit_form():
     assert RowSoftmax(sp.ImmutableMatrix([[-sp.oo, -sp.oo]])).as_explicit().tolist() == [[0, 0]]
 
 
-def test_forward_derivation_is_proved_at_every_small_size():
+def test_forward_derivation_is_proved_for_every_size():
     report = catalog_report("scaled-dot-product-attention")
     assert report.ok, report.describe_failures()
     levels = {c.label: c.level for c in report.checks}
-    assert levels["claim " + repr(r"$P$ is row-stochastic: $P \mathbf{1} = \mathbf{1}$")] == \
-        "proved for N = 1..3, M = 1..3, d_k in {1, 2}, d_v in {1, 2}"
-    assert levels["claim " + repr(r"permuting the rows of $K$ and $V$ together leaves $O$ unchanged (a cycle)")].startswith(
-        "proved for N = 1..3")
+    every = "proved for all N, M, d_k, d_v"
+    assert levels["claim " + repr(r"$P$ is row-stochastic: $P \mathbf{1} = \mathbf{1}$")] == every
+    for kind in ("a cycle", "a swap"):
+        assert levels["claim " + repr(rf"permuting the rows of $K$ and $V$ together leaves $O$ unchanged ({kind})")] == every
+    assert levels["step 1"] == levels["step 2"] == every
 
 
 def test_projection_derivations_verify():

@@ -208,7 +208,7 @@ i = sp.Symbol("i", integer=True)
 x = sp.IndexedBase("x", shape=(n,), real=True)
 X = sp.MatrixSymbol("X", n, n)
 mixed = Derivation(slug="mixed-levels", title="t", topic="Mine", lhs=2 * x[i], steps=[Step(x[i] + x[i], "twice")],
-                   claims=[Claim("X X^T is symmetric", (X * X.T).T, X * X.T)],
+                   claims=[Claim("det(X X^T) is det(X) squared", sp.Determinant(X * X.T), sp.Determinant(X) ** 2)],
                    sizes={n: Size(prove=(1, 2), numeric=4)}, indices={i: n})
 '''
 
@@ -225,7 +225,7 @@ def test_list_says_the_level_is_the_weakest_check_and_show_gives_each(tmp_path, 
     assert out.split("\n\n")[-1].splitlines() == [
         "Verified: weakest of 2 checks: proved for n in {1, 2}",
         "  proved for all n        step 1",
-        "  proved for n in {1, 2}  claim 'X X^T is symmetric'",
+        "  proved for n in {1, 2}  claim 'det(X X^T) is det(X) squared'",
     ]
 
 

@@ -120,7 +120,7 @@ def test_property_with_a_failing_witness_is_rejected():
     assert "fails at n = 3" in check.failure.detail
 
 
-def test_matrix_steps_are_proved_at_each_size():
+def test_matrix_steps_are_proved_for_every_size_through_their_entries():
     N, M = sp.symbols("N M", integer=True, positive=True)
     A, B = sp.MatrixSymbol("A", N, M), sp.MatrixSymbol("B", M, N)
     derivation = Derivation(
@@ -129,8 +129,24 @@ def test_matrix_steps_are_proved_at_each_size():
         steps=[Step(B.T * A.T, "transpose reverses a product")],
     )
     (step,) = verify(derivation).checks
-    assert step.ok and step.level == "proved for N = 1..3, M in {1, 2}"
+    assert step.ok and step.level == "proved for all N, M"
+    assert [m.method for m in step.methods] == ["symbolic, all sizes", "float64"]
     assert step.methods[-1].detail == "checked numerically at N = 20, M = 30"
+
+
+def test_matrix_steps_without_a_general_entry_are_proved_at_each_size():
+    N = sp.Symbol("N", integer=True, positive=True)
+    A = sp.MatrixSymbol("A", N, N)
+    derivation = Derivation(
+        slug="determinant-of-transpose", title="det A^T", topic="Demo", lhs=sp.Determinant(A.T),
+        sizes={N: Size(prove=range(1, 4), numeric=5)},
+        steps=[Step(sp.Determinant(A), "a matrix and its transpose have one determinant")],
+    )
+    (step,) = verify(derivation).checks
+    assert step.ok and step.level == "proved for N = 1..3"
+    general = step.methods[0]
+    assert (general.method, general.status) == ("symbolic, all sizes", "inconclusive")
+    assert general.detail == "not in index notation: Determinant has no general entry"
 
 
 def test_inconsistent_shapes_are_an_error_naming_the_step():

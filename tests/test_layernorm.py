@@ -118,8 +118,9 @@ def test_each_derivation_is_proved_for_every_width(slug):
     for check in report.checks:
         if check.kind == "result":
             assert all(m.status == "holds" for m in check.methods)
-        elif "rank of $J$" in check.label:
-            assert check.level == "proved for H = 2..5"
+        elif "rank of $J$" in check.label:  # a property: its general argument, then the exact witness at H = 2..5
+            assert check.level.startswith("proved for all H (general argument: "), check.level
+            assert [m.detail for m in check.methods if m.method == "symbolic, each size"] == ["proved for H = 2..5"]
         else:
             assert check.level == "proved for all H", (check.label, check.level)
 

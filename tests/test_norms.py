@@ -185,7 +185,8 @@ def test_each_derivation_is_proved_for_every_width(slug):
         if check.kind == "result":
             assert [m.status for m in check.methods] == ["holds", "holds"]
         elif "full rank" in check.label or "ones vector to zero" in check.label:
-            assert check.level == "proved for n = 1..5"
+            assert check.level.startswith("proved for all n (general argument: "), check.level
+            assert [m.detail for m in check.methods if m.method == "symbolic, each size"] == ["proved for n = 1..5"]
         else:
             assert check.level == "proved for all n", (check.label, check.level)
 

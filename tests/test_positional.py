@@ -218,7 +218,10 @@ def test_the_every_d_statements_are_proved_for_all_sizes():
         identities = [c for c in catalog_report(slug).checks if "assembled" not in c.label]
         assert {c.level for c in identities} == {"proved for all h"}, slug
     assembled = [c for c in catalog_report("sinusoidal-rotation-every-d").checks if "assembled" in c.label]
-    assert [c.level for c in assembled] == ["proved for h = 1..4"]
+    assert [c.level for c in assembled] == [
+        "proved for all h (general argument: T(k) PE(p) = PE(p + k) and T(k)^T T(k) = I entry by entry (index prover); "
+        "the reference's agreement is the float64 witness's)"]
+    assert [m.detail for m in assembled[0].methods if m.method == "symbolic, each size"] == ["proved for h = 1..4"]
 
 
 def test_the_one_pair_rotation_is_proved_exactly():

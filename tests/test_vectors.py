@@ -104,8 +104,9 @@ def test_each_derivation_is_proved_for_every_dimension(slug):
             continue
         if check.kind == "result":
             assert [m.method for m in check.methods] == ["NumPy reference", "finite differences"]
-        elif check.label.startswith("claim '$|u \\\\cdot v| \\\\le"):
-            assert check.level == "proved for d = 1..5"
+        elif check.label.startswith("claim '$|u \\\\cdot v| \\\\le"):  # Lagrange's identity, for every d
+            assert check.level.startswith("proved for all d (general argument: Lagrange's identity"), check.level
+            assert [m.detail for m in check.methods if m.method == "symbolic, each size"] == ["proved for d = 1..5"]
         else:
             assert check.level == "proved for all d", (check.label, check.level)
 

@@ -28,7 +28,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.symbol import Str
 
-from symformer.blocks.base import Block
+from symformer.blocks.base import Block, Untranslatable
 
 ALIGNMENTS = ("top-left", "bottom-right")
 
@@ -36,6 +36,64 @@ ALIGNMENTS = ("top-left", "bottom-right")
 def _is_explicit(matrix) -> bool:
     """A matrix of concrete size: its entries can be written out."""
     return all(isinstance(extent, (int, sp.Integer)) for extent in matrix.shape)
+
+
+def _split_mask(entry, matrix):
+    """A score entry as (finite part, condition under which it is not masked).
+
+    Each mask term is ``Piecewise((0, visible), (-oo, True))``; anything else infinite, or a
+    Piecewise of another form, has no general softmax entry here.
+    """
+    finite, visible = [], []
+    for term in sp.Add.make_args(sp.expand(entry)):
+        if isinstance(term, sp.Piecewise) and len(term.args) == 2 and term.args[0].expr == 0 \
+                and term.args[1].expr == sp.S.NegativeInfinity and term.args[1].cond is sp.true:
+            visible.append(term.args[0].cond)
+        elif term == sp.S.NegativeInfinity:  # a mask that hides this entry for every index value
+            visible.append(sp.false)
+        else:
+            finite.append(term)
+    rest = sp.Add(*finite)
+    if rest.has(sp.oo, sp.S.NegativeInfinity, sp.zoo, sp.nan, sp.Piecewise):
+        raise Untranslatable(f"a score of the row-softmax of {matrix} may be infinite other than by a mask")
+    return rest, sp.And(*visible)
+
+
+def _indicator(condition):
+    """1 where ``condition`` holds and 0 elsewhere, for comparisons of integers joined by and; else None.
+
+    Written as Heaviside steps at half-integers (never at their jump), so that the factor survives
+    expansion, moves with its index through a sum and has derivative 0.
+    """
+    factors = []
+    for part in (condition.args if isinstance(condition, sp.And) else (condition,)):
+        if part is sp.true:
+            continue
+        if isinstance(part, (sp.LessThan, sp.StrictLessThan, sp.GreaterThan, sp.StrictGreaterThan)):
+            small, large = (part.lhs, part.rhs) if isinstance(part, (sp.LessThan, sp.StrictLessThan)) else (part.rhs, part.lhs)
+            if not (small.is_integer and large.is_integer):
+                return None
+            strict = isinstance(part, (sp.StrictLessThan, sp.StrictGreaterThan))
+            factors.append(sp.Heaviside(large - small + (-sp.S.Half if strict else sp.S.Half)))
+        else:
+            return None
+    return sp.Mul(*factors)
+
+
+def _is_prefix(condition, key) -> bool:
+    """``condition`` says ``key <= b`` (or ``<``) for bounds b free of the key: the visible keys are 1..b."""
+    for part in (condition.args if isinstance(condition, sp.And) else (condition,)):
+        if part is sp.true:
+            continue
+        if isinstance(part, (sp.LessThan, sp.StrictLessThan)):
+            small, large = part.lhs, part.rhs
+        elif isinstance(part, (sp.GreaterThan, sp.StrictGreaterThan)):
+            small, large = part.rhs, part.lhs
+        else:
+            return False
+        if small != key or large.has(key):
+            return False
+    return True
 
 
 class RowSoftmax(Block):
@@ -82,6 +140,30 @@ class RowSoftmax(Block):
             return RowSoftmax(sp.ImmutableMatrix(arg.as_explicit())).as_explicit()
         return RowSoftmax(arg)
 
+    def general_entry(self, i, j, translator):
+        """exp(s_ij) / sum_k exp(s_ik), over the keys row i may see; 0 for a key it may not.
+
+        A score is a finite part plus masks (``Piecewise((0, visible), (-oo, True))``, see the masks'
+        own entries). Where key j is visible the row has a visible key, so the sum is positive;
+        where it is not, the weight is 0 whether or not the row sees anything (the safe softmax).
+        """
+        columns = self.shape[1]
+        if not translator.never_empty(columns):
+            raise Untranslatable(f"a row of the row-softmax of {self.arg} may have no entries")
+        k = translator.index("k", columns)
+        score, visible = _split_mask(translator.entry(self.arg, i, j), self.arg)
+        other, other_visible = _split_mask(translator.entry(self.arg, i, k), self.arg)
+        if visible is sp.true:
+            return sp.exp(score) / sp.Sum(sp.exp(other), (k, 1, columns))
+        total = sp.Sum(sp.Piecewise((sp.exp(other), other_visible), (0, True)), (k, 1, columns))
+        indicator, other_indicator = _indicator(visible), _indicator(other_visible)
+        if indicator is not None and other_indicator is not None and _is_prefix(other_visible, k):
+            # the keys row i sees are 1..b_i, so it sees none exactly when it does not see key 1: then
+            # every weight of the row has the factor 0 and the denominator is 0 + 1, never 0/0
+            sees_first = other_indicator.xreplace({k: sp.Integer(1)})
+            return sp.exp(score) * indicator / (sp.Sum(sp.exp(other) * other_indicator, (k, 1, columns)) + 1 - sees_first)
+        return sp.Piecewise((sp.exp(score) / total, visible), (0, True))
+
     def _latex(self, printer, *args):
         return rf"\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"
 
@@ -123,6 +205,9 @@ class CausalMask(Block):
     def _entry(self, i, j, **kwargs):
         return sp.Piecewise((sp.S.Zero, sp.Le(j, i + self.offset)), (sp.S.NegativeInfinity, True))
 
+    def general_entry(self, i, j, translator):
+        return self._entry(i, j)  # j <= i + offset reads the same in 1-based indices
+
     def doit(self, **hints):
         if all(isinstance(s, sp.Integer) for s in self.shape):
             return self.as_explicit()
@@ -155,6 +240,9 @@ class PaddingMask(Block):
 
     def _entry(self, i, j, **kwargs):
         return sp.Piecewise((sp.S.Zero, sp.Lt(j, self.length)), (sp.S.NegativeInfinity, True))
+
+    def general_entry(self, i, j, translator):
+        return sp.Piecewise((sp.S.Zero, sp.Le(j, self.length)), (sp.S.NegativeInfinity, True))  # 1-based j
 
     def doit(self, **hints):
         if all(isinstance(s, sp.Integer) for s in self.args):
@@ -199,6 +287,11 @@ class MaskedEntries(Block):
 
     def _entry(self, i, j, **kwargs):
         return _is_minus_infinity(self.args[0][i, j])
+
+    def general_entry(self, i, j, translator):
+        _, visible = _split_mask(translator.entry(self.args[0], i, j), self.args[0])
+        indicator = _indicator(visible)
+        return 1 - indicator if indicator is not None else sp.Piecewise((sp.S.Zero, visible), (sp.S.One, True))
 
     def doit(self, **hints):
         mask = self.args[0].doit(**hints)
@@ -260,5 +353,26 @@ class PermutationMatrix(Block):
     def doit(self, **hints):
         return self.as_explicit() if isinstance(self.shape[0], sp.Integer) else self
 
+    def general_entry(self, i, j, translator):
+        # row i of (Pi A) is row pi(i) of A: Pi_ij = delta(j, pi(i)), 1-based
+        return sp.KroneckerDelta(j, Permuted(i, self.shape[0], Str(self.kind)))
+
     def _latex(self, printer, *args):
         return r"\Pi_{\mathrm{cycle}}" if self.kind == "cycle" else r"\Pi_{\mathrm{swap}}"
+
+
+class Permuted(sp.Function):
+    """pi(i) for the permutation of 1..n of a :class:`PermutationMatrix` (``cycle`` or ``swap``), 1-based.
+
+    A bijection of 1..n onto itself: a sum over i = 1..n that sees i only through pi(i) equals the
+    same sum over i, which is how identities with permuted rows are proved for every n.
+    """
+
+    is_integer = True
+
+    @classmethod
+    def eval(cls, i, n, kind):
+        if i.is_Integer and n.is_Integer:
+            zero_based = PermutationMatrix(n, kind.name).image(int(i) - 1, int(n))
+            return sp.Integer(zero_based + 1)
+        return None

@@ -36,18 +36,21 @@ _CONFIG = VerifyConfig()
 
 #: A worker's wall-clock limit for one derivation: this many seconds ...
 WALL_CLOCK_FLOOR = 60.0
-#: ... plus this many time bounds per check (a property's exact witness runs once per proof size).
+#: ... plus this many time bounds per check (a property's exact witness runs once per proof size, its
+#: general argument once).
 WALL_CLOCK_PER_CHECK = 8.0
 
 
 def wall_clock_limit(derivation: Derivation, config: VerifyConfig) -> float:
     """Seconds a worker may spend on ``derivation`` before it is stopped: far above any honest run."""
     checks = len(derivation.steps) + len(derivation.claims) + (derivation.result is not None)
-    properties = sum(isinstance(c, Property) for c in derivation.claims)
+    properties = [c for c in derivation.claims if isinstance(c, Property)]
+    general = sum(c.general is not None for c in properties)
     combinations = 1
     for size in derivation.sizes.values():
         combinations *= len(size.prove)
-    return WALL_CLOCK_FLOOR + WALL_CLOCK_PER_CHECK * config.time_bound * (checks + properties * min(combinations, 48))
+    return WALL_CLOCK_FLOOR + WALL_CLOCK_PER_CHECK * config.time_bound * (
+        checks + len(properties) * min(combinations, 48) + general)
 
 
 def verify_guarded(derivation: Derivation, config: VerifyConfig) -> dict:

@@ -91,6 +91,11 @@ class Property:
     ``exact(sizes)`` must decide the fact exactly at concrete sizes (SymPy, integers, rationals) and
     return a :class:`Witness`; ``numeric(rng, sizes)`` checks it in float64 on seeded random inputs and
     returns a :class:`Witness`. Either may return None for a size where it has nothing to say.
+
+    ``general(sizes)``, optional, is called once with each size symbol mapped to itself and decides
+    the fact for every size at once (see ``symformer.engine.general`` for helpers that return
+    Witnesses); when its Witness holds, the property is labelled "proved for all n". None from it
+    means it has no general argument.
     """
 
     statement: str
@@ -99,6 +104,7 @@ class Property:
     why: str = ""
     cite: str | None = None
     latex: str | None = None
+    general: Callable[[Mapping], Witness | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +297,12 @@ def _validate(d: Derivation) -> None:
             _check_ranks(rhs_c, f"{where}, claim {claim.statement!r}")
         elif not isinstance(claim, Property):
             raise DerivationError(f"{where}: claims must be Claim or Property objects, not {type(claim).__name__}")
+        else:
+            for name in ("exact", "numeric", "general"):
+                function = getattr(claim, name)
+                if not callable(function) and not (name == "general" and function is None):
+                    raise DerivationError(f"{where}, claim {claim.statement!r}: {name} must be a function "
+                                          f"returning a Witness or None, not {type(function).__name__}")
 
 
 def _shape(expr):

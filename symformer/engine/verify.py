@@ -12,6 +12,11 @@ For an identity ``lhs == rhs`` the methods run in this order:
 4. ``float64``: always, at the declared realistic size and at every size's smallest, boundary and
    largest proof size, with a ``Derivative`` evaluated by central differences rather than by SymPy.
 
+A Property (a fact that is not an equation) runs its general argument at the symbolic sizes where it
+has one (``symbolic, all sizes``: proved only when its Witness holds), its exact witness at every
+proof size (``symbolic, each size``), then its numeric witness (``float64``); a general argument that
+does not hold, raises or times out proves nothing, and one the exact witness contradicts fails.
+
 A non-finite value is never evidence of equality (see ``agreement``); samples respect what each
 input is declared to be. Central differences are judged against their own rounding error
 eps |f| / h, and a near miss is looked at again by Richardson extrapolation before it rejects.
@@ -42,11 +47,12 @@ from symformer.engine.domains import default_domain, domain_of, violated_assumpt
 from symformer.engine.evaluate import FD_STEP, evaluate
 from symformer.engine.display import display_checks
 from symformer.engine.index import equal_in_general
+from symformer.engine.indexform import Untranslatable, general_entries
 from symformer.engine.model import Claim, Derivation, Gradient, Jacobian, Property, Witness, _free_symbols
 from symformer.engine.projection import project_large_gradients
 from symformer.engine.realise import exactly_equal_at, values_at
 from symformer.engine.results import (
-    FAILED, HOLDS, INCONCLUSIVE, PROVED, TIMEOUT, CheckResult, Counterexample, MethodResult, Report, VerifyConfig,
+    FAILED, HOLDS, INCONCLUSIVE, PROVED, SKIPPED, TIMEOUT, CheckResult, Counterexample, MethodResult, Report, VerifyConfig,
 )
 from symformer.engine.timebound import TimeBoundExceeded, run_bounded
 from symformer.errors import DerivationError
@@ -277,9 +283,12 @@ class _Context:
         lhs_e, rhs_e = self.d.expand(lhs), self.d.expand(rhs)
         free = self._free(lhs_e, rhs_e, extra_indices)
         proved = False
-        general_possible = bool(self.size_symbols) and not lhs_e.atoms(sp.MatrixSymbol) and not rhs_e.atoms(sp.MatrixSymbol)
-        if general_possible:
-            proved = self._prove_general(result, lhs_e, rhs_e, free)
+        if self.size_symbols:
+            ranges = {i: (1, bound) for i, bound in free.items()}
+            if _has_matrices(lhs_e) or _has_matrices(rhs_e):
+                proved = self._prove_matrices_general(result, lhs_e, rhs_e, ranges)
+            else:
+                proved = self._prove_general(result, lhs_e, rhs_e, ranges)
         unproved_sizes = [] if proved else self._prove_each_size(result, lhs_e, rhs_e, free)
         if unproved_sizes and result.failure is None:
             self._high_precision(result, label, lhs_e, rhs_e, free, unproved_sizes)
@@ -287,9 +296,24 @@ class _Context:
             self._float64(result, label, lhs_e, rhs_e, free)
         return result
 
-    def _prove_general(self, result, lhs, rhs, free) -> bool:
+    def _prove_matrices_general(self, result, lhs, rhs, ranges) -> bool:
+        """A matrix-level identity for every size: its general entries, by the index-notation prover."""
+        if any(_has_matrices(sp.sympify(bound)) for bound in ranges.values()) or any(
+                isinstance(e, MatrixElement) and not (e.i.is_Integer and e.j.is_Integer) for e in (lhs, rhs)):
+            return False
+        if ranges and any(a.has(*ranges) for e in (lhs, rhs) for a in e.atoms(MatrixElement)):
+            return False  # a declared index inside a matrix entry: its base (0 or 1) is the derivation's own
         started = time.perf_counter()
-        ranges = {i: (1, bound) for i, bound in free.items()}
+        try:
+            left, right, entry_ranges = general_entries(lhs, rhs, self.floors)
+        except Untranslatable as exc:
+            result.methods.append(MethodResult("symbolic, all sizes", INCONCLUSIVE, f"not in index notation: {exc}",
+                                               seconds=time.perf_counter() - started))
+            return False
+        return self._prove_general(result, left, right, {**ranges, **entry_ranges})
+
+    def _prove_general(self, result, lhs, rhs, ranges) -> bool:
+        started = time.perf_counter()
         chain = [] if self.config.explain else None
         try:
             ok = run_bounded(lambda: equal_in_general(lhs, rhs, ranges, self.floors, explain=chain), self.config.time_bound)
@@ -510,7 +534,16 @@ class _Context:
 
     # properties ----------------------------------------------------------------------------
     def check_property(self, label, claim: Property) -> CheckResult:
+        """The general argument (when the Property has one), the exact witness at each size, then float64.
+
+        A general argument that holds is the method "symbolic, all sizes"; one that does not hold,
+        raises or runs past the time bound proves nothing and leaves the verdict to the others. The
+        exact witness still runs at every proof size after a general proof: two symbolic witnesses
+        that disagree fail the check.
+        """
         result = CheckResult("claim", label)
+        if claim.general is not None:
+            self._general_argument(result, label, claim)
         started = time.perf_counter()
         proved, note, timed_out = [], "", False
         for sizes in self.small:
@@ -569,9 +602,42 @@ class _Context:
     def _user_seconds(self) -> float:
         return max(self.config.time_bound, MIN_USER_SECONDS)
 
+    def _general_argument(self, result, label, claim: Property) -> None:
+        """Run ``claim.general`` at the symbolic sizes under the time bound and record what it showed."""
+        started = time.perf_counter()
+        bound = self.config.time_bound
+        sizes = {symbol: symbol for symbol in self.size_symbols}
+
+        def record(status, detail):
+            result.methods.append(MethodResult("symbolic, all sizes", status, detail, seconds=time.perf_counter() - started))
+
+        try:
+            witness = run_bounded(lambda: claim.general(sizes), bound)
+        except TimeBoundExceeded:
+            return record(TIMEOUT, f"the general argument timed out after {bound:g} s")
+        except KeyboardInterrupt:
+            raise
+        except SystemExit as exc:
+            raise DerivationError(f"derivation {self.d.slug!r}, {label}: the general witness called sys.exit({exc.code}); "
+                                  "user code must return, not exit") from None
+        except Exception as exc:  # SymPy refusing a form is "not proved", never a pass
+            return record(INCONCLUSIVE, f"the general argument raised {type(exc).__name__}: {exc}")
+        witness = self._validated(label, "general", witness)
+        if witness is None:
+            return record(SKIPPED, "no general argument")
+        if not witness.holds:
+            return record(INCONCLUSIVE, f"the general argument does not hold: {witness.detail}" if witness.detail
+                          else "the general argument does not hold")
+        names = ", ".join(map(str, self.size_symbols))
+        because = f" (general argument: {witness.detail})" if witness.detail else ""
+        record(PROVED, (f"proved for all {names}" if names else "proved") + because)
+
     def _witness(self, label, which, function, *args, seconds):
         """A Property's witness, run as user code; None or a Witness whose ``holds`` is a bool."""
-        witness = self._user_call(label, f"the {which} witness", function, *args, seconds=seconds)
+        return self._validated(label, which, self._user_call(label, f"the {which} witness", function, *args, seconds=seconds))
+
+    def _validated(self, label, which, witness):
+        """None, or the Witness a witness returned with ``holds`` a bool and ``error`` a finite float or None."""
         if witness is None:
             return None
         where = f"derivation {self.d.slug!r}, {label}: the {which} witness"
@@ -789,3 +855,6 @@ def _plain_inputs(inputs) -> dict:
         out[_name(thing)] = array.astype(float).round(6).tolist() if array.dtype != object else np.vectorize(str, otypes=[object])(array).tolist() if array.ndim else str(value)
     return out
 
+
+def _has_matrices(expr) -> bool:
+    return bool(getattr(expr, "is_Matrix", False)) or expr.has(sp.MatrixExpr, MatrixElement)

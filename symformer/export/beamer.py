@@ -53,6 +53,10 @@ def _title(lecture: Lecture, entry: Entry, part: str = "") -> str:
     return (f"{number}\\quad " if number else "") + escape_text(entry.derivation.title) + part
 
 
+#: Room (points) kept free before claims join a chain's last frame: the chain's estimate can run a line short.
+_JOIN_MARGIN = 16.0
+
+
 def _title_lines(title: str) -> int:
     return text_lines(plain_text(title.replace("\\quad", " ")), TITLE_WIDTH, size=1.0)
 
@@ -180,7 +184,7 @@ def _steps_frames(entry: Entry, lecture: Lecture, style: Style, closing: list) -
             used = (intro_height if part == 1 else 0.0) + _ROWS * (layout.lhs_height() or row_height(layout.lhs)) + _DISPLAY
             used += sum(_step_cost(layout, k, _justification_height(lecture, d.steps[first + k], levels[first + k]))
                         for k in range(len(group)))
-            room, joined = _budget(title) - used, []
+            room, joined = _budget(title) - used - _JOIN_MARGIN, []
             while closing and closing[0][1] <= room:  # the first claims join the chain's last frame while they fit
                 room -= closing[0][1]
                 joined.append(closing.pop(0)[0])

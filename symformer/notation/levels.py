@@ -42,6 +42,15 @@ def _value_latex(value: str) -> str:
     return value
 
 
+#: "... (general argument: x^T J x = ...)": the argument's own words are plain text, for the terminal
+#: and JSON; a page names the method and leaves the words out.
+_ARGUMENT = re.compile(r"\s*\(general argument: .*\)\s*$", re.S)
+
+
+def _page_level(level: str) -> str:
+    return _ARGUMENT.sub(" (general argument)", level)
+
+
 def level_latex(level: str | None, style: Style = DEFAULT_STYLE) -> str:
     r"""A proof level for LaTeX text: words escaped, sizes and their values as ``$...$`` mathematics.
 
@@ -49,9 +58,12 @@ def level_latex(level: str | None, style: Style = DEFAULT_STYLE) -> str:
     'proved for $N = 1, \\dots, 3$, $d_{k} \\in \\{1, 2\\}$'
     >>> level_latex("proved for all N, M, d_k")
     'proved for all $N, M, d_{k}$'
+    >>> level_latex("proved for all n (general argument: x^T J x = sum_i p_i (x_i - m)^2 (index prover))")
+    'proved for all $n$ (general argument)'
     """
     if not level:
         return ""
+    level = _page_level(level)
     pieces, position = [], 0
     spans = sorted([(m.start(), m.end(), m) for m in _ASSIGNMENT.finditer(level)]
                    + [(m.start("names"), m.end("names"), m) for m in _ALL.finditer(level)
@@ -78,6 +90,7 @@ def level_markdown(level: str | None, style: Style = DEFAULT_STYLE) -> str:
     """
     if not level:
         return ""
+    level = _page_level(level)
     text = _ASSIGNMENT.sub(lambda m: f"${size_latex(m.group('name'), style)} "
                            f"{'=' if m.group('relation') == '=' else chr(92) + 'in'} {_value_latex(m.group('value'))}$", level)
     return _ALL.sub(lambda m: "all $" + ", ".join(size_latex(n, style) for n in m.group("names").split(", ")) + "$"
@@ -90,10 +103,12 @@ def level_strength(level: str | None) -> int:
 
     >>> [level_strength(t) for t in ("proved for all n", "proved for n = 1..6", "checked numerically at m = 50")]
     [3, 2, 1]
+    >>> level_strength("proved (general argument: t^2 >= 0)")  # a check without sizes, proved
+    3
     """
     if not level or level.startswith(("FAILED", "not established")):
         return 0
-    if level == "proved" or level.startswith("proved for all"):
+    if level == "proved" or level.startswith(("proved for all", "proved (")):
         return 3
     if level.startswith("proved"):
         return 2
