@@ -10,8 +10,9 @@ The loss is L = tr(G^T Y) for a stage output Y and its incoming gradient G: its 
 respect to Y is G, so dL/dX is exactly what a framework computes for the stage input X.
 
 At the end of the file the same gradients are written in index notation and proved for every
-N, M, d_k, d_v by the index-notation prover. (FlashAttention's D is proved at each small size:
-the prover does not exchange the order of two sums.)
+N, M, d_k, d_v by the index-notation prover. (FlashAttention's D is a claim about matrices and is
+proved at each small size; in index notation it is an exchange of two finite sums, which the prover
+proves for all sizes.)
 """
 
 import numpy as np

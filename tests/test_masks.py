@@ -118,6 +118,9 @@ def test_masks_derivation_verifies():
     report = catalog_report("masked-attention")
     assert report.ok, report.describe_failures()
     assert all(c.level.startswith("proved") for c in report.checks), [c.level for c in report.checks]
+    # the masks' entries at a general position: j <= i in both alignments when M - N = 0
+    levels = {c.label: c.level for c in report.checks}
+    assert levels["claim 'the two alignments agree when $N = M$'"] == "proved for all N, M"
 
 
 def test_a_wrong_mask_claim_fails():

@@ -256,6 +256,21 @@ class PaddingMask(Block):
         return rf"B_{{\mathrm{{pad}}({printer._print(self.length)})}}"
 
 
+def _is_minus_infinity(value):
+    """1 where ``value`` is -oo, else 0; a Piecewise (a mask at symbolic indices) branch by branch.
+
+    SymPy's ``Eq(Piecewise((0, j <= i), (-oo, True)), -oo)`` evaluates to True, so the test is never
+    left to it: a branch is decided where it is a number, and otherwise stays an unevaluated condition.
+    """
+    if isinstance(value, sp.Piecewise):
+        return sp.Piecewise(*((_is_minus_infinity(branch), condition) for branch, condition in value.args))
+    if value == sp.S.NegativeInfinity:
+        return sp.S.One
+    if value.is_finite:
+        return sp.S.Zero
+    return sp.Piecewise((sp.S.One, sp.Eq(value, sp.S.NegativeInfinity, evaluate=False)), (sp.S.Zero, True))
+
+
 class MaskedEntries(Block):
     """The 0/1 matrix of the entries a mask forbids: 1 where B_ij = -oo."""
 
@@ -274,12 +289,7 @@ class MaskedEntries(Block):
         return self.args[0].shape
 
     def _entry(self, i, j, **kwargs):
-        value = self.args[0][i, j]
-        if value == sp.S.NegativeInfinity:
-            return sp.S.One
-        if value.is_finite:
-            return sp.S.Zero
-        return sp.Piecewise((sp.S.One, sp.Eq(value, sp.S.NegativeInfinity)), (sp.S.Zero, True))
+        return _is_minus_infinity(self.args[0][i, j])
 
     def general_entry(self, i, j, translator):
         _, visible = _split_mask(translator.entry(self.args[0], i, j), self.args[0])

@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _config(args) -> VerifyConfig:
-    return VerifyConfig(time_bound=args.time_bound, seed=args.seed)
+    return VerifyConfig(time_bound=args.time_bound, seed=args.seed, explain=getattr(args, "explain", False))
 
 
 # Commands -----------------------------------------------------------------------------------
@@ -78,6 +78,8 @@ def _cmd_verify(args) -> int:
             raise UsageError("--watch needs the files or folders to watch, like: symformer verify --watch my_file.py")
         if args.json:
             raise UsageError("--watch prints a table for each save; it cannot be combined with --json")
+        if args.explain:
+            raise UsageError("--watch prints a table for each save; it cannot be combined with --explain")
         config = _config(args)
         try:
             watch(args.targets, lambda files: verify_files_once(files, args, config))
@@ -95,6 +97,10 @@ def _cmd_verify(args) -> int:
         print(json.dumps(document, indent=2))
     else:
         print(format_table(reports))
+        if args.explain:
+            from symformer.engine.report import format_rewrites
+
+            print("\n" + (format_rewrites(reports) or "no check was proved for all sizes"))
         failures = format_failures(reports)
         if failures:
             print("\n" + failures)
@@ -139,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     time_bound_option(verifying, VerifyConfig.time_bound)
     seed_option(verifying)
     jobs_option(verifying)
+    verifying.add_argument("--explain", action="store_true",
+                           help="print the named rewrites of each proof for all sizes (with --json, in each method)")
     verifying.add_argument("--no-cache", action="store_true", help="verify again even if nothing changed")
     verifying.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     verifying.add_argument("--watch", action="store_true",

@@ -73,6 +73,32 @@ def format_levels(report: dict) -> str:
     return "\n".join(lines)
 
 
+def format_rewrites(reports: list) -> str:
+    """For each check proved for all sizes, the chain of named rewrites of its proof (``verify --explain``).
+
+    >>> rewrite = {"rewrite": "count the terms of the sum over k", "before": "Sum(1, (k, 1, n))", "after": "n"}
+    >>> method = {"method": "symbolic, all sizes", "status": "proved", "rewrites": [rewrite]}
+    >>> print(format_rewrites([{"slug": "count", "checks": [{"label": "step 1", "level": "proved for all n", "methods": [method]}]}]))
+    count, step 1: proved for all n
+      1. count the terms of the sum over k
+           Sum(1, (k, 1, n))
+         = n
+    """
+    lines = []
+    for report in reports:
+        for check in report["checks"]:
+            for method in check["methods"]:
+                if method["method"] != "symbolic, all sizes" or method["status"] != "proved":
+                    continue
+                lines.append(f"{report['slug']}, {check['label']}: {check['level']}")
+                rewrites = method.get("rewrites")
+                if not rewrites:
+                    lines.append("  (no rewrites recorded)")
+                for number, rewrite in enumerate(rewrites or [], start=1):
+                    lines += [f"  {number}. {rewrite['rewrite']}", f"       {rewrite['before']}", f"     = {rewrite['after']}"]
+    return "\n".join(lines)
+
+
 def format_table(reports: list) -> str:
     rows = [("derivation", "steps", "methods", "max error", "time", "result")]
     for report in reports:

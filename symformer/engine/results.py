@@ -28,6 +28,7 @@ class VerifyConfig:
     fd_atol: float = 1e-7
     max_size_combinations: int = 48
     high_precision_points: int = 2
+    explain: bool = False  # keep the chain of rewrites of each proof for all sizes
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,15 @@ class MethodResult:
     detail: str = ""
     max_error: float | None = None
     seconds: float = 0.0
+    #: the named rewrites of a proof for all sizes (name, before and after as SymPy text and LaTeX), when they were kept
+    rewrites: list | None = None
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "status": self.status, "detail": self.detail,
+        data = {"method": self.method, "status": self.status, "detail": self.detail,
                 "max_error": _jsonable(self.max_error), "seconds": round(self.seconds, 4)}
+        if self.rewrites is not None:
+            data["rewrites"] = [dict(r) for r in self.rewrites]
+        return data
 
 
 @dataclass
@@ -156,6 +162,7 @@ _REPORT_KEYS = {"slug", "title", "topic", "ok", "seconds", "max_error", "source"
 _CHECK_KEYS = {"kind", "label", "ok", "level", "max_error", "methods", "counterexample"}
 _METHOD_KEYS = {"method", "status", "detail", "max_error", "seconds"}
 _EXAMPLE_KEYS = {"sizes", "indices", "inputs", "lhs", "rhs"}
+_REWRITE_KEYS = {"rewrite", "before", "after", "before_latex", "after_latex"}
 
 
 class _Malformed(Exception):
@@ -229,11 +236,19 @@ def _check(data) -> CheckResult:
 
 
 def _method(data) -> MethodResult:
-    data = _fields(data, _METHOD_KEYS)
+    data = _fields(data, _METHOD_KEYS | ({"rewrites"} if isinstance(data, dict) and "rewrites" in data else set()))
     _require(data["status"] in STATUSES)
     seconds = _number_or_none(data["seconds"])
     _require(seconds is not None)
-    return MethodResult(_text(data["method"]), data["status"], _text(data["detail"]), _number_or_none(data["max_error"]), seconds)
+    rewrites = data.get("rewrites")
+    if rewrites is not None:
+        _require(isinstance(rewrites, list))
+        for rewrite in rewrites:
+            _fields(rewrite, _REWRITE_KEYS)
+            for key in _REWRITE_KEYS:
+                _text(rewrite[key])
+    return MethodResult(_text(data["method"]), data["status"], _text(data["detail"]), _number_or_none(data["max_error"]), seconds,
+                        rewrites)
 
 
 def _jsonable(value):

@@ -314,8 +314,9 @@ class _Context:
 
     def _prove_general(self, result, lhs, rhs, ranges) -> bool:
         started = time.perf_counter()
+        chain = [] if self.config.explain else None
         try:
-            ok = run_bounded(lambda: equal_in_general(lhs, rhs, ranges, self.floors), self.config.time_bound)
+            ok = run_bounded(lambda: equal_in_general(lhs, rhs, ranges, self.floors, explain=chain), self.config.time_bound)
         except TimeBoundExceeded:
             result.methods.append(MethodResult("symbolic, all sizes", TIMEOUT,
                                                f"no proof within {self.config.time_bound:g} s", seconds=time.perf_counter() - started))
@@ -327,7 +328,9 @@ class _Context:
         seconds = time.perf_counter() - started
         if ok:
             names = ", ".join(map(str, self.size_symbols))
-            result.methods.append(MethodResult("symbolic, all sizes", PROVED, f"proved for all {names}", seconds=seconds))
+            rewrites = None if chain is None else [rewrite.to_dict() for rewrite in chain]
+            result.methods.append(MethodResult("symbolic, all sizes", PROVED, f"proved for all {names}", seconds=seconds,
+                                               rewrites=rewrites))
             return True
         result.methods.append(MethodResult("symbolic, all sizes", INCONCLUSIVE, "the normal forms differ", seconds=seconds))
         return False
