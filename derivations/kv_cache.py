@@ -21,7 +21,8 @@ TOPIC = "The KV cache"
 VASWANI = "vaswani2017attention, section 3.2.3 (the decoder's causal mask)"
 POPE = "pope2023efficiently, section 2"
 
-t, u, d_k, d_v = sp.symbols("t u d_k d_v", integer=True, nonnegative=True)
+t = sp.Symbol("t", integer=True, positive=True)  # the position being decoded: there is a token 1..t
+u, d_k, d_v = sp.symbols("u d_k d_v", integer=True, nonnegative=True)
 j, k, c, l, a = sp.symbols("j k c l a", integer=True)  # l: a column of V (e would read as Euler's number)
 tau = sp.Symbol("tau", positive=True)
 Q = IndexedBase("Q", shape=(t + u, d_k), real=True)

@@ -88,7 +88,7 @@ def test_the_size_formula_is_proved_and_the_reference_agrees():
 
 def test_a_cache_that_keeps_one_token_too_many_is_rejected():
     derivation = catalog()["kv-cache-decoding"]
-    t, u = sp.symbols("t u", integer=True, nonnegative=True)
+    t, u = sp.Symbol("t", integer=True, positive=True), sp.Symbol("u", integer=True, nonnegative=True)
     # the cached row, but summing one position past the cache whenever a later token exists: it reads the future
     too_long = derivation.steps[1].expr.replace(
         lambda e: isinstance(e, sp.Sum), lambda e: sp.Sum(e.function, (e.limits[0][0], 1, t + sp.Min(u, 1))))

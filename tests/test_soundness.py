@@ -10,6 +10,7 @@ from sympy import IndexedBase, Sum
 
 from symformer import Derivation, DerivationError, Size, Step, VerifyConfig, verify
 from symformer.engine.evaluate import evaluate
+from symformer.engine.index import equal_in_general
 
 n = sp.Symbol("n", integer=True, positive=True)
 i, j, k = sp.symbols("i j k", integer=True)
@@ -413,3 +414,19 @@ def test_two_inputs_of_one_name_and_different_shapes_are_an_error():
     # two IndexedBases of one name and shape but other assumptions
     with pytest.raises(DerivationError, match=r"two inputs are named y"):
         verify(_two_sizes("two-y", IndexedBase("y", shape=(N_,), real=True)[1], IndexedBase("y", shape=(N_,), positive=True)[1]))
+
+
+def test_a_sum_in_a_denominator_that_may_be_empty_blocks_the_proof_for_all_sizes():
+    # sum_j e^{z_j} / sum_k e^{z_k} is the empty sum 0 at n = 0, not 1: cancelling s / s would prove it
+    n = sp.Symbol("n", integer=True, nonnegative=True)
+    j, k = sp.symbols("j k", integer=True)
+    z = sp.IndexedBase("z", shape=(n,), real=True)
+    total = sp.Sum(sp.exp(z[j]) / sp.Sum(sp.exp(z[k]), (k, 1, n)), (j, 1, n))
+    assert not equal_in_general(total, 1, {})
+    m = sp.Symbol("m", integer=True, positive=True)
+    w = sp.IndexedBase("w", shape=(m,), real=True)
+    assert equal_in_general(sp.Sum(sp.exp(w[j]) / sp.Sum(sp.exp(w[k]), (k, 1, m)), (j, 1, m)), 1, {})
+    derivation = Derivation(slug="softmax-may-be-empty", title="t", topic="Demo", lhs=total,
+                            sizes={n: Size(prove=(0, 1, 2), numeric=4)}, steps=[Step(sp.Integer(1), "the weights sum to one")])
+    (step,) = verify(derivation).checks
+    assert not step.ok and not any(m.method == "symbolic, all sizes" and m.status == "proved" for m in step.methods)

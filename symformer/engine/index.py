@@ -43,6 +43,7 @@ from typing import Mapping
 import sympy as sp
 from sympy.core.logic import fuzzy_and
 
+from symformer.engine.ranges import never_negative
 from symformer.engine.zero import exponentials_as_symbols, rational_vanishes, trig_vanishes
 
 
@@ -137,6 +138,8 @@ def equal_in_general(lhs: sp.Expr, rhs: sp.Expr, ranges: Mapping[sp.Symbol, tupl
                 return False
             lhs, rhs, ranges = entries
             _RANGES.set(dict(ranges))
+        for side in (lhs, rhs):
+            _divides_by_nonempty_sums_only(side, dict(ranges))
         left = _normal_form(lhs, dict(ranges))
         _note("the normal form of the left side", lhs, left)
         right = _normal_form(rhs, dict(ranges))
@@ -186,28 +189,19 @@ def _is_matrix(expr) -> bool:
 
 
 def _entries_at_general_position(lhs, rhs, ranges):
-    """Two matrices of one shape, built from blocks only, as their entries at a general (row, column).
+    """Two matrix expressions of one shape as their general entries (i, j), 1-based (see ``indexform``).
 
-    SymPy's matrix indices are 0-based: the row runs over 0..rows-1, the column over 0..columns-1.
-    A matrix symbol's entry would be an opaque atom, which says nothing of the translation of
-    products and transposes; those sides are left to the caller (None), as are shapes that differ.
+    None where a part has no general entry (an explicit matrix, a determinant, ...): the caller's
+    exact check at each size decides those.
     """
-    if not (isinstance(lhs, sp.MatrixExpr) and isinstance(rhs, sp.MatrixExpr)):
-        return None  # an explicit matrix has no entry at a symbolic position
-    if lhs.atoms(sp.MatrixSymbol) or rhs.atoms(sp.MatrixSymbol):
-        return None
-    if any(sp.expand(a - b) != 0 for a, b in zip(lhs.shape, rhs.shape)):
-        return None
-    row, column = _POSITION
-    before = sp.Eq(lhs, rhs, evaluate=False)
-    lhs, rhs = lhs[row, column], rhs[row, column]
-    _note(f"compare the entries at a general position ({row}, {column}), 0-based", before, sp.Eq(lhs, rhs, evaluate=False))
-    shape = before.lhs.shape
-    return lhs, rhs, {**ranges, row: (0, shape[0] - 1), column: (0, shape[1] - 1)}
+    from symformer.engine.indexform import Untranslatable, general_entries  # it uses this module's range arithmetic
 
-
-#: The general row and column of a matrix identity compared entry by entry (one pair per process).
-_POSITION = (sp.Dummy("row", integer=True), sp.Dummy("column", integer=True))
+    try:
+        left, right, entry_ranges = general_entries(lhs, rhs, _FLOORS.get())
+    except Untranslatable:
+        return None
+    _note("compare the general entries, 1-based", sp.Eq(lhs, rhs, evaluate=False), sp.Eq(left, right, evaluate=False))
+    return left, right, {**ranges, **entry_ranges}
 
 
 def _exponentials_of_sums(expr):
@@ -258,6 +252,30 @@ def _sums_as_symbols(expr, ranges: Mapping):
     return expr.xreplace(table) if table else expr
 
 
+def _divides_by_nonempty_sums_only(expr, ranges) -> None:
+    """NotProved where a sum in a denominator may be empty at some size: it is then 0, the side is
+    undefined there, and SymPy's cancellation of s / s = 1 would prove what is false at that size
+    (sum_j e^{z_j} / sum_k e^{z_k} = 1 fails at n = 0, where the left side is the empty sum 0)."""
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        scope = dict(ranges)
+        for symbol, low, high in reversed(expr.limits):
+            scope[symbol] = (low, high)
+        _divides_by_nonempty_sums_only(expr.function, scope)
+        return
+    if isinstance(expr, sp.Pow) and expr.exp.is_negative is not False:
+        # each sum that may be empty is 0 at some size: the denominator must not be 0 there, for any
+        # combination of those sums (sum_{k<=u} + sum_{u<k<=u+t} with t >= 1 is fine; sum_{k<=n}, n >= 0, is not)
+        maybe_empty = [total for total in expr.base.atoms(sp.Sum) if not _never_empty(total.limits, ranges)]
+        for count in range(1, min(len(maybe_empty), 4) + 1):
+            for empty in itertools.combinations(maybe_empty, count):
+                if sp.expand(expr.base.xreplace({total: sp.Integer(0) for total in empty})) == 0:
+                    raise NotProved(f"a denominator is 0 where {', '.join(map(str, empty))} is an empty sum")
+        if len(maybe_empty) > 4:
+            raise NotProved("a denominator holds more sums that may be empty than are examined")
+    for arg in expr.args if isinstance(expr, sp.Basic) else ():
+        _divides_by_nonempty_sums_only(arg, ranges)
+
+
 def _never_empty(limits, ranges) -> bool:
     """Every limit of a (possibly multi-limit) sum has at least one term, for all sizes and indices."""
     scope = dict(ranges)
@@ -283,54 +301,6 @@ def _constant_summands(expr, ranges: Mapping):
         except NotProved:
             continue
     return sp.expand(expr.xreplace(table)) if table else expr
-
-
-def never_negative(expr, ranges: Mapping, floors: Mapping | None = None) -> bool:
-    """True when ``expr`` >= 0 is proved for every index in its range and every size at or above its floor.
-
-    The expression must be linear in each index: its least value over an index's range is then at
-    an end of the range (a range that is empty leaves nothing to prove). What remains is a
-    polynomial in the sizes, which is written in t_s = s - floor(s) >= 0 and must have
-    non-negative coefficients. False means "not proved".
-
-    >>> n = sp.Symbol("n", integer=True, positive=True)
-    >>> i = sp.Symbol("i", integer=True)
-    >>> never_negative(n - i, {i: (1, n)}), never_negative(n - 2, {})
-    (True, False)
-    """
-    floors = dict(floors or {})
-    expr = sp.expand(sp.sympify(expr))
-    for _ in range(4 * len(ranges) + 4):
-        present = [symbol for symbol in ranges if expr.has(symbol)]
-        if not present:
-            break
-        symbol = present[0]
-        polynomial = sp.Poly(expr, symbol) if expr.is_polynomial(symbol) else None
-        if polynomial is None or polynomial.degree() > 1:
-            return False
-        slope = polynomial.coeff_monomial(symbol)
-        low, high = ranges[symbol]
-        if slope.has(*ranges) or not (slope.is_nonnegative or slope.is_nonpositive):
-            return False
-        expr = sp.expand(expr.xreplace({symbol: low if slope.is_nonnegative else high}))
-    else:
-        return False
-    if expr.has(*ranges):
-        return False
-    shifted = {}
-    for symbol in expr.free_symbols:
-        if not symbol.is_integer:
-            return False
-        floor = floors.get(symbol, 1 if symbol.is_positive else 0 if symbol.is_nonnegative else None)
-        if floor is None:
-            return False
-        shifted[symbol] = floor + sp.Dummy("t", integer=True, nonnegative=True)
-    expr = sp.expand(expr.xreplace(shifted))
-    if expr.is_number:
-        return bool(expr >= 0)
-    if not expr.is_polynomial(*expr.free_symbols):
-        return False
-    return all(c.is_number and c >= 0 for c in sp.Poly(expr, *expr.free_symbols).coeffs())
 
 
 def _term_count(low, high, ranges):

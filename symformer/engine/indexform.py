@@ -26,6 +26,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from symformer.blocks.attention import Permuted
 from symformer.blocks.base import Block, Untranslatable
+from symformer.engine.ranges import never_negative
 
 __all__ = ["Untranslatable", "general_entries"]
 
@@ -197,8 +198,6 @@ class _Translator:
 
     def never_empty(self, extent) -> bool:
         """``extent >= 1`` for every size at or above its floor."""
-        from symformer.engine.index import never_negative  # the prover's own range arithmetic
-
         return never_negative(sp.sympify(extent) - 1, {}, self.floors)
 
     # scalars -------------------------------------------------------------------------------
