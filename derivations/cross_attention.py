@@ -109,7 +109,7 @@ cross_attention_backward = Derivation(
     topic=TOPIC,
     intro=(r"$S = \tau (X W_q)(Z W_k)^{\top}$ is $N \times M$: a row per query, a column per memory position. "
            r"$P = \operatorname{softmax}(S)$ row by row and $O = P\, Z W_v$ is $N \times d_v$, whatever $M$ is. "
-           r"Differentiated at once at small sizes, with $N \ne M$ among them."),
+           r"Differentiated at once, and checked with $N \ne M$."),
     lhs=Derivative(Trace(dO.T * O), Zm),
     definitions={**FORWARD, **BACKWARD},
     sizes=SMALL,

@@ -108,8 +108,8 @@ grouped_query_backward = Derivation(
     title=r"Grouped-query attention backward, end to end: $dV = \sum_h P_h^{\top} dO_h$",
     topic=TOPIC,
     intro=(r"The same gradient with the softmax written out, $P_{h,ij} = e^{S_{h,ij}} / \sum_k e^{S_{h,ik}}$ and "
-           r"$S_{h,ij} = \tau \sum_c Q_{h,ic} K_{jc}$, differentiated at once at the smallest sizes, and compared with "
-           r"the NumPy reference of grouped-query attention at a realistic size: two query heads, one query each, two keys."),
+           r"$S_{h,ij} = \tau \sum_c Q_{h,ic} K_{jc}$, differentiated at once, and compared with the NumPy reference "
+           r"of grouped-query attention at a realistic size."),
     lhs=Derivative(LOSS, V[a, b]),
     definitions=GROUP,
     sizes={g: Size(prove=(2,), numeric=4), N: Size(prove=(1,), numeric=6), M: Size(prove=(2,), numeric=8),
