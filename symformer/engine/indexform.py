@@ -167,6 +167,10 @@ def _shape(expr):
     return None
 
 
+#: The names of summation indices, in order of use.
+_LETTERS = "klmpqrsuvw"
+
+
 class _Translator:
     """One translation: the IndexedBase standing for each MatrixSymbol, shared by both sides."""
 
@@ -174,9 +178,17 @@ class _Translator:
         self.floors = dict(floors)
         self.bases: dict = {}
         self.taken: set = set()  # the names of IndexedBase inputs already in the identity
+        self.made = 0  # summation indices made so far
 
     def index(self, name: str, extent) -> sp.Dummy:
-        """A fresh index running over 1..extent (its sum or the caller records the range)."""
+        """A fresh index running over 1..extent (its sum or the caller records the range).
+
+        The free indices are i and j; summation indices take the next unused letter, so that a
+        printed proof (``verify --explain``) tells them apart.
+        """
+        if name not in ("i", "j"):
+            name = _LETTERS[self.made % len(_LETTERS)] + ("" if self.made < len(_LETTERS) else str(self.made // len(_LETTERS)))
+            self.made += 1
         return sp.Dummy(name, integer=True, positive=True)  # every index starts at 1
 
     def prepare(self, expr):
