@@ -13,7 +13,8 @@ compiled in private folders and moved into place only after they validated (see 
 The manifest (``.symformer-build.json``) records each validated PDF with the digest of its
 inputs (the .tex and the figures and bibliography it includes) and of its own bytes; a PDF is up
 to date only when both digests still match, so a PDF that is missing, damaged or replaced is
-compiled again. Files left by a killed build (private compile folders, half-written temporaries)
+compiled again. A PDF that is not up to date is copied from the cache of compiled PDFs when it holds a
+validated one of the same inputs and toolchain (see ``pdf_cache.py``), else compiled and kept there. Files left by a killed build (private compile folders, half-written temporaries)
 are removed by the next one. A folder nothing has to be written to may be read-only.
 """
 
@@ -42,6 +43,7 @@ from symformer.export.bibliography import DEBIAN_PACKAGES as BIBLATEX_PACKAGES, 
 from symformer.export.compile import (LatexCompileError, compile_tex, find_toolchain, included_files,
                                       missing_toolchain_message, remove_leftovers)
 from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, prerequisites
+from symformer.export import pdf_cache
 from symformer.export.figures import FORMATS, export_figures
 from symformer.export.notes import notes_document
 
@@ -259,11 +261,15 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
         inputs = _inputs_digest(folder, text, resources)
         if _is_recorded(manifest.get(pdf.name), pdf, inputs):
             log(f"{pdf.name}: up to date")
+        elif _copy_cached(pdf, inputs, tool):
+            log(f"{pdf.name}: copied from the cache")
+            manifest[pdf.name] = {"inputs": inputs, "sha256": _digest(pdf)}
         else:
             log(f"compiling {name} with {tool}")
             stale.append((tex, inputs, resources))
         pdfs.append(pdf)
     if not stale:
+        _write_manifest(folder, manifest)
         return pdfs
     cancel = threading.Event()
     failures = []
@@ -280,6 +286,7 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
                         failures.append(exc)
                         continue
                     manifest[pdf.name] = {"inputs": inputs, "sha256": _digest(pdf)}
+                    pdf_cache.store(pdf_cache.pdf_key(inputs, tool), pdf)
             except BaseException:  # interrupted: stop the other compiles before the pool waits for them
                 cancel.set()
                 raise
@@ -291,6 +298,14 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
     if failures:
         raise failures[0]
     return pdfs
+
+
+def _copy_cached(pdf: Path, inputs: str, tool: str) -> bool:
+    """Whether a validated PDF of these inputs and this toolchain was in the cache, and is now at ``pdf``."""
+    try:
+        return pdf_cache.fetch(pdf_cache.pdf_key(inputs, tool), pdf)
+    except OSError as exc:
+        raise OutputError.from_os_error(pdf, exc) from None
 
 
 def _inputs_digest(folder: Path, text: str, resources: list) -> str:
