@@ -13,9 +13,10 @@ compiled in private folders and moved into place only after they validated (see 
 The manifest (``.symformer-build.json``) records each validated PDF with the digest of its
 inputs (the .tex and the figures and bibliography it includes) and of its own bytes; a PDF is up
 to date only when both digests still match, so a PDF that is missing, damaged or replaced is
-compiled again. A PDF that is not up to date is copied from the cache of compiled PDFs when it holds a
-validated one of the same inputs and toolchain (see ``pdf_cache.py``), else compiled and kept there. Files left by a killed build (private compile folders, half-written temporaries)
-are removed by the next one. A folder nothing has to be written to may be read-only.
+compiled again. A PDF that is not up to date is copied from the cache of compiled PDFs when that
+holds a valid one of the same inputs and toolchain (see ``pdf_cache.py``), else compiled and kept
+there. Files left by a killed build (private compile folders, half-written temporaries) are removed
+by the next one. A folder nothing has to be written to may be read-only.
 """
 
 from __future__ import annotations
