@@ -434,13 +434,20 @@ def exact_latex(value) -> str:
 
 
 def array_latex(values, formatter=number_latex) -> str:
-    r"""A scalar, a vector as a tuple, a matrix as a ``pmatrix``.
+    r"""A scalar, a vector as a tuple, a matrix as a ``pmatrix``, a three-way array as a tuple of matrices.
 
     >>> array_latex([1.0, 2.0])
     '\\left(1, 2\\right)'
+
+    A three-way array (heads of matrices) is the tuple of its matrices:
+
+    >>> array_latex([[[1.0, 0.0]], [[0.0, 2.0]]])
+    '\\left(\\begin{pmatrix} 1 & 0 \\end{pmatrix}, \\begin{pmatrix} 0 & 2 \\end{pmatrix}\\right)'
     """
     if not isinstance(values, list):
         return formatter(values)
+    if values and isinstance(values[0], list) and values[0] and isinstance(values[0][0], list):
+        return r"\left(" + ", ".join(array_latex(v, formatter) for v in values) + r"\right)"  # a matrix per head
     if values and isinstance(values[0], list):
         if len(values) == 1 and len(values[0]) == 1:
             return formatter(values[0][0])
