@@ -252,6 +252,28 @@ def test_a_worked_example_is_shown_with_its_numbers(demo, tmp_path):
     assert r"x = \left(1, \frac{1}{2}, 3\right)" in slides and "2 S &= 9" in slides
 
 
+
+def _twice_the_sum(x):
+    return 2 * x.sum()
+
+
+def test_a_worked_examples_numbers_are_read_back_and_a_damaged_entry_is_evaluated_again(demo, tmp_path, monkeypatch):
+    derivation = discover([demo]).derivations[0]
+
+    def example():  # a new object each time: nothing kept in memory
+        return WorkedExample(derivation, {"x": [1, "1/2", 3]}, [("2 S", None, _twice_the_sum)], sizes={"n": 3})
+
+    first = example().evaluate()
+    assert [q.exact for q in first] == [9.0]
+    evaluated = []
+    original = WorkedExample._evaluate
+    monkeypatch.setattr(WorkedExample, "_evaluate", lambda self: evaluated.append(1) or original(self))
+    assert example().evaluate() == first and evaluated == []
+    [entry] = (tmp_path / "cache" / "examples").glob("*.json")
+    entry.write_text(entry.read_text().replace("9.0", "10.0"))  # the numbers edited, the digest not
+    assert [q.exact for q in example().evaluate()] == [9.0] and evaluated == [1]
+
+
 OVERFULL_LOG = """(./slides.tex
 Overfull \\hbox (12.5pt too wide) detected at line 6
 []

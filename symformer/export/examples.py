@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import itertools
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
+from symformer._files import write_atomically
 from symformer.engine import cache as _cache
 from symformer.engine.model import Claim, Derivation
 from symformer.engine.results import VerifyConfig
@@ -101,19 +103,19 @@ class WorkedExample:
     def evaluate(self) -> list:
         """Every quantity exactly and by its NumPy reference; raises if the two disagree.
 
-        The numbers are kept in the cache folder under a key of everything they depend on (the
-        derivation and its file, the inputs, the references' code), as verdicts are; an example
-        evaluated once is not evaluated again.
+        The numbers are kept in the cache folder (``examples/``) under a key of everything they
+        depend on (the derivation and its file, the inputs, the references' code), bound to that key
+        by a digest as verdicts are; an example evaluated once is not evaluated again.
         """
         if getattr(self, "_quantities", None) is None:
             key = self._key()
-            stored = _cache.load(key) if key else None
-            if stored is not None and stored.get("example") == "worked":
-                self._quantities = [Quantity(**q) for q in stored["quantities"]]
+            stored = _load_numbers(key) if key else None
+            if stored is not None:
+                self._quantities = stored
             else:
                 self._quantities = self._evaluate()
                 if key:
-                    _cache.store(key, {"example": "worked", "quantities": [vars(q) for q in self._quantities]})
+                    _store_numbers(key, self._quantities)
         return self._quantities
 
     def _key(self) -> str | None:
@@ -159,6 +161,49 @@ class WorkedExample:
                     "reference is wrong, or the example names the wrong reference")
             quantities.append(Quantity(name, exact_array.tolist(), numeric.tolist(), error))
         return quantities
+
+
+#: The layout of a cached example's numbers; entries of another format are evaluated again.
+NUMBERS_FORMAT = 1
+
+
+def _numbers_digest(key: str, quantities: list) -> str:
+    body = json.dumps({"format": NUMBERS_FORMAT, "key": key, "quantities": quantities}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _numbers_path(key: str) -> Path:
+    return _cache.cache_dir() / "examples" / f"{key}.json"
+
+
+def _load_numbers(key: str) -> list | None:
+    """The quantities kept for ``key``, or None when there are none that can be trusted (then they are evaluated)."""
+    try:
+        entry = json.loads(_numbers_path(key).read_text())
+    except (OSError, ValueError, RuntimeError):
+        return None
+    if not isinstance(entry, dict) or set(entry) != {"format", "key", "quantities", "digest"}:
+        return None
+    if entry["format"] != NUMBERS_FORMAT or entry["key"] != key or not isinstance(entry["quantities"], list):
+        return None
+    if entry["digest"] != _numbers_digest(key, entry["quantities"]):
+        return None
+    try:
+        quantities = [Quantity(**q) for q in entry["quantities"]]
+    except TypeError:
+        return None
+    if not all(isinstance(q.name, str) and isinstance(q.error, float) for q in quantities):
+        return None
+    return quantities
+
+
+def _store_numbers(key: str, quantities: list) -> None:
+    rows = [vars(q) for q in quantities]
+    entry = {"format": NUMBERS_FORMAT, "key": key, "quantities": rows, "digest": _numbers_digest(key, rows)}
+    try:
+        write_atomically(_numbers_path(key), json.dumps(entry), private=True)
+    except (OSError, RuntimeError) as exc:
+        _cache.warn_unusable(exc)
 
 
 @lru_cache(maxsize=1)
