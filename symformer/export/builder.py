@@ -44,7 +44,7 @@ from symformer.export.bibliography import DEBIAN_PACKAGES as BIBLATEX_PACKAGES, 
 from symformer.export.compile import (LatexCompileError, compile_tex, find_toolchain, included_files,
                                       missing_toolchain_message, remove_leftovers)
 from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, prerequisites
-from symformer.export import pdf_cache
+from symformer.export.pdf_cache import fetch as fetch_cached_pdf, pdf_key, store as store_pdf
 from symformer.export.figures import FORMATS, export_figures
 from symformer.export.notes import notes_document
 
@@ -287,7 +287,7 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
                         failures.append(exc)
                         continue
                     manifest[pdf.name] = {"inputs": inputs, "sha256": _digest(pdf)}
-                    pdf_cache.store(pdf_cache.pdf_key(inputs, tool), pdf)
+                    store_pdf(pdf_key(inputs, tool), pdf)
             except BaseException:  # interrupted: stop the other compiles before the pool waits for them
                 cancel.set()
                 raise
@@ -304,7 +304,7 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
 def _copy_cached(pdf: Path, inputs: str, tool: str) -> bool:
     """Whether a validated PDF of these inputs and this toolchain was in the cache, and is now at ``pdf``."""
     try:
-        return pdf_cache.fetch(pdf_cache.pdf_key(inputs, tool), pdf)
+        return fetch_cached_pdf(pdf_key(inputs, tool), pdf)
     except OSError as exc:
         raise OutputError.from_os_error(pdf, exc) from None
 
