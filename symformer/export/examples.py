@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import itertools
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -33,11 +32,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from symformer._files import write_atomically
 from symformer.engine import cache as _cache
 from symformer.engine.model import Claim, Derivation
 from symformer.engine.results import VerifyConfig
 from symformer.errors import DerivationError, SymformerError
+from symformer.export.content_cache import load as load_kept, store as keep
 from symformer.notation.printer import DEFAULT_STYLE, Style, step_latex, to_latex
 
 #: Relative and absolute tolerance between the exact value and the NumPy reference (float64 on small inputs).
@@ -163,33 +162,13 @@ class WorkedExample:
         return quantities
 
 
-#: The layout of a cached example's numbers; entries of another format are evaluated again.
-NUMBERS_FORMAT = 1
-
-
-def _numbers_digest(key: str, quantities: list) -> str:
-    body = json.dumps({"format": NUMBERS_FORMAT, "key": key, "quantities": quantities}, sort_keys=True)
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-def _numbers_path(key: str) -> Path:
-    return _cache.cache_dir() / "examples" / f"{key}.json"
-
-
 def _load_numbers(key: str) -> list | None:
     """The quantities kept for ``key``, or None when there are none that can be trusted (then they are evaluated)."""
-    try:
-        entry = json.loads(_numbers_path(key).read_text())
-    except (OSError, ValueError, RuntimeError):
-        return None
-    if not isinstance(entry, dict) or set(entry) != {"format", "key", "quantities", "digest"}:
-        return None
-    if entry["format"] != NUMBERS_FORMAT or entry["key"] != key or not isinstance(entry["quantities"], list):
-        return None
-    if entry["digest"] != _numbers_digest(key, entry["quantities"]):
+    rows = load_kept("examples", key)
+    if not isinstance(rows, list):
         return None
     try:
-        quantities = [Quantity(**q) for q in entry["quantities"]]
+        quantities = [Quantity(**row) for row in rows]
     except TypeError:
         return None
     if not all(isinstance(q.name, str) and isinstance(q.error, float) for q in quantities):
@@ -198,12 +177,7 @@ def _load_numbers(key: str) -> list | None:
 
 
 def _store_numbers(key: str, quantities: list) -> None:
-    rows = [vars(q) for q in quantities]
-    entry = {"format": NUMBERS_FORMAT, "key": key, "quantities": rows, "digest": _numbers_digest(key, rows)}
-    try:
-        write_atomically(_numbers_path(key), json.dumps(entry), private=True)
-    except (OSError, RuntimeError) as exc:
-        _cache.warn_unusable(exc)
+    keep("examples", key, [vars(q) for q in quantities])
 
 
 @lru_cache(maxsize=1)
