@@ -343,3 +343,42 @@ def test_a_changed_tex_source_misses_the_pdf_cache(tmp_path, tex_runs):
     assert messages == [f"compiling {name} with {find_toolchain()}" for name in ("notes.tex", "slides.tex", "slides-handout.tex")]
     assert tex_runs.read_text().split()
     assert "the factor 2 enters the sum" in _text(tmp_path / "b" / "notes.pdf")
+
+
+
+#: A citation on every page after a table of contents: once the contents are typeset, every citation
+#: moves, and biblatex asks for the pass that settles the pages.
+MOVING_CITATIONS = r"""\documentclass{article}
+\usepackage[backend=biber,style=authoryear]{biblatex}
+\usepackage{hyperref}
+\addbibresource{references.bib}
+\begin{document}
+\tableofcontents
+""" + "\n".join(rf"\section{{Part {k}}} Text \parencite{{vaswani2017attention}}.\clearpage" for k in range(1, 70)) + r"""
+\printbibliography
+\end{document}
+"""
+
+
+@pytest.mark.latex
+@needs_latex
+def test_latexmk_skips_the_pass_that_only_clears_biblatexs_rerun_request(tmp_path, tex_runs):
+    from symformer.export.bibliography import backend
+    from symformer.export.compile import asks_for_rerun, compile_tex, tex_environment
+
+    if find_toolchain() != "latexmk" or backend() != "biblatex":
+        pytest.skip("needs latexmk, biber and biblatex")
+    bib = "@article{vaswani2017attention, author = {Vaswani, Ashish}, title = {Attention Is All You Need}, year = {2017}}\n"
+    ours, plain = tmp_path / "ours", tmp_path / "plain"
+    for folder in (ours, plain):
+        folder.mkdir()
+        (folder / "doc.tex").write_text(MOVING_CITATIONS)
+        (folder / "references.bib").write_text(bib)
+    pdf = compile_tex(ours / "doc.tex", "latexmk")
+    passes = tex_runs.read_text().split().count("pdflatex")
+    assert not asks_for_rerun((ours / "doc.log").read_text())  # settled
+    tex_runs.write_text("")
+    subprocess.run(["latexmk", "-norc", "-pdf", "-silent", "-pdflatex=pdflatex -interaction=nonstopmode %O %S", "doc.tex"],
+                   cwd=plain, env=tex_environment(), capture_output=True, check=True)
+    assert _text(pdf) == _text(plain / "doc.pdf")  # the same pages
+    assert passes == tex_runs.read_text().split().count("pdflatex") - 1 == 3
