@@ -44,9 +44,9 @@ from symformer.export.bibliography import DEBIAN_PACKAGES as BIBLATEX_PACKAGES, 
 from symformer.export.compile import (LatexCompileError, compile_tex, find_toolchain, included_files,
                                       missing_toolchain_message, remove_leftovers)
 from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, prerequisites
-from symformer.export.pdf_cache import fetch as fetch_cached_pdf, pdf_key, store as store_pdf
 from symformer.export.figures import FORMATS, export_figures
 from symformer.export.notes import notes_document
+from symformer.export.pdf_cache import fetch as fetch_cached_pdf, pdf_key, store as store_pdf
 
 MANIFEST = ".symformer-build.json"
 LOCK = ".symformer-build.lock"
