@@ -13,6 +13,7 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, Lambda, Sum, erf, exp, pi, sqrt, tanh
 
 from symformer import Claim, Derivation, Figure, Gradient, Property, Size, Step, Witness
+from symformer.export import WorkedExample
 from symformer.figures.modern import activations_figure
 from symformer.reference.activations import (
     TANH_CUBIC, gelu, gelu_grad, sigmoid, silu, silu_grad, swiglu, swiglu_backward,
@@ -266,4 +267,15 @@ swiglu_backward_derivation = Derivation(
     result=Gradient(forward=lambda x, W, V, dy: float(np.sum(dy * swiglu(x, W, V))),
                     reference=lambda x, W, V, dy: swiglu_backward(x, W, V, dy)[1], wrt="W", indices=(p, c_)),
     cite=(SHAZEER,),
+)
+
+
+EXAMPLE = WorkedExample(
+    gelu_derivative,
+    inputs={"x": 1},
+    shows=[(r"\operatorname{GELU}(1) = 1 \cdot \Phi(1)", x * Phi, lambda x: gelu(x)),
+           (r"\operatorname{GELU}'(1) = \Phi(1) + 1 \cdot \phi(1)", None, lambda x: gelu_grad(x))],
+    title="GELU and its slope at $x = 1$",
+    text=r"$\Phi(1) \approx 0.8413$ and $\phi(1) = e^{-1/2} / \sqrt{2\pi} \approx 0.2420$: the slope exceeds 1, "
+         r"where ReLU's is exactly 1.",
 )

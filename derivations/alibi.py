@@ -11,9 +11,11 @@ import sympy as sp
 from sympy import IndexedBase, Sum, exp
 
 from symformer import Claim, Derivation, Figure, Property, Size, Step, Witness, all_hold, identity_for_all
+from symformer.export import WorkedExample
 from symformer.figures.modern import alibi_figure
 from symformer.reference.alibi import alibi_bias, alibi_slopes
 from symformer.reference.attention import additive_mask, attention, causal_mask
+from symformer.reference.softmax import softmax
 
 ORDER = 92
 TOPIC = "ALiBi"
@@ -189,4 +191,20 @@ alibi_slope_rule = Derivation(
                  numeric=_relative_numeric, why=r"$-m (i - j)$ is unchanged when $i$ and $j$ move together"),
     ],
     cite=(PRESS,),
+)
+
+
+def _last_row_bias():
+    """Head 1 of 8 (slope 1/2), the bias row of query 4 over keys 1..4."""
+    return alibi_bias(8, 4, 4)[0, 3]
+
+
+EXAMPLE = WorkedExample(
+    alibi_row_constant,
+    inputs={"z": [1, 0, 2, 1], "m": "1/2"},
+    shows=[(r"-m\,(4 - j)", -m * (n - j), lambda: _last_row_bias()),
+           (r"\operatorname{softmax}_j\bigl(z_j - m\,(4 - j)\bigr)", None, lambda z: softmax(z + _last_row_bias()))],
+    title="the last query of four, slope $1/2$",
+    text=r"Query $i = 4$ sees keys $j = 1..4$; $m = 1/2$ is the slope of head 1 of 8. The weights are computed from "
+         r"BLOOM's $z_j + m j$ (the last step) and by the reference from the paper's bias row: the same numbers.",
 )

@@ -13,6 +13,7 @@ from sympy import Derivative, IndexedBase, Lambda, MatrixSymbol, OneMatrix, Sum,
 from sympy.matrices.expressions.hadamard import HadamardProduct
 
 from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness
+from symformer.export import WorkedExample
 from symformer.blocks import RowSoftmax
 from symformer.reference.attention import attention, attention_backward, multi_head_attention_backward
 
@@ -129,4 +130,18 @@ cross_attention_backward = Derivation(
     ],
     result=Gradient(forward=_cross_loss, reference=_memory_gradient, wrt="Z"),
     cite=(VASWANI,),
+)
+
+
+EXAMPLE = WorkedExample(
+    cross_attention_backward,
+    inputs={"X": [[1, 0], [0, 2]], "Z": [[1, 1], [0, 1], [2, 0]], "W_q": [[1, 0], [0, 1]], "W_k": [[1, 0], [0, 1]],
+            "W_v": [[1, 1], [0, 1]], "dO": [[1, 0], [0, 1]], "tau": "1/2"},
+    shows=[(r"P = \operatorname{softmax}(\tau X W_q (Z W_k)^{\top})", P,
+            lambda X, Z, W_q, W_k, W_v, tau: attention(X @ W_q, Z @ W_k, Z @ W_v, scale=tau, return_weights=True)[1]),
+           (r"O = P\, Z W_v", O, lambda X, Z, W_q, W_k, W_v, tau: attention(X @ W_q, Z @ W_k, Z @ W_v, scale=tau)),
+           (r"dZ = dK\, W_k^{\top} + dV\, W_v^{\top}", None, _memory_gradient)],
+    title="two queries attend to three memory rows",
+    text=r"$N = 2$ decoder states, $M = 3$ encoder states, $d = d_k = d_v = 2$, $W_q = W_k = I$ and $\tau = 1/2$: "
+         r"$P$ is $2 \times 3$, $O$ is $2 \times 2$ and $dZ$ has the shape of $Z$.",
 )

@@ -13,6 +13,8 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, Lambda, Sum, exp
 
 from symformer import Claim, Derivation, Gradient, Property, Size, Step, Witness
+from symformer.export import WorkedExample
+from symformer.reference.attention import attention_backward
 from symformer.reference.finite_differences import central_difference
 from symformer.reference.grouped_attention import (
     grouped_query_attention,
@@ -195,4 +197,23 @@ grouped_query_llama = Derivation(
                  exact=_llama_references, numeric=_llama_context, why="two bytes a number in fp16"),
     ],
     cite=(AINSLIE,),
+)
+
+
+def _head_dV(head):
+    """What query head ``head`` alone sends back to the shared V: plain attention's dV for that head."""
+    return lambda Q, K, V, dO, tau: attention_backward(Q[head], K, V, dO[head], scale=tau)[2]
+
+
+EXAMPLE = WorkedExample(
+    grouped_query_backward,
+    inputs={"Q": [[[1, 0]], [[0, 2]]], "K": [[1, 0], [0, 1], [1, 1]], "V": [[1, 0], [0, 1], [2, 2]],
+            "dO": [[[1, 0]], [[0, 1]]], "tau": "1/2"},
+    shows=[(r"P_1^{\top} dO_1", Sum(P[1, i, a] * dO[1, i, b], (i, 1, N)), _head_dV(0)),
+           (r"P_2^{\top} dO_2", Sum(P[2, i, a] * dO[2, i, b], (i, 1, N)), _head_dV(1)),
+           (r"dV = \textstyle\sum_h P_h^{\top} dO_h", None,
+            lambda Q, K, V, dO, tau: grouped_query_attention_backward(Q, _one_kv_head(K), _one_kv_head(V), dO, scale=tau)[2][0])],
+    title="two query heads share one key/value head",
+    text=r"$g = 2$ query heads of one query each, $M = 3$ keys and values, $d_k = d_v = 2$, $\tau = 1/2$. Each head "
+         r"alone would send back its own $P_h^{\top} dO_h$; the shared $V$ receives their sum.",
 )

@@ -12,6 +12,7 @@ import sympy as sp
 from sympy import IndexedBase, Lambda, Piecewise, Sum, exp, oo
 
 from symformer import Derivation, Property, Size, Step, Witness
+from symformer.export import WorkedExample
 from symformer.reference.attention import causal_mask
 from symformer.reference.grouped_attention import grouped_query_attention
 from symformer.reference.kv_cache import decode_with_kv_cache, kv_cache_size
@@ -113,4 +114,18 @@ kv_cache_size_derivation = Derivation(
                  exact=_formula_exact, numeric=_gpt2_numeric, why=r"$2 \cdot 12 \cdot 12 \cdot 64$, two bytes a number"),
     ],
     cite=(POPE,),
+)
+
+
+EXAMPLE = WorkedExample(
+    kv_cache_size_derivation,
+    inputs={},
+    sizes={"L": 16, "h_kv": 8, "d_head": 64, "T": 8192},
+    shows=[(r"2 L\, h_{kv} d_{\text{head}}", 2 * L * h_kv * d_head, lambda L, h_kv, d_head: kv_cache_size(L, h_kv, d_head)),
+           (r"2 L\, h_{kv} d_{\text{head}}\, T", None, lambda L, h_kv, d_head, T: kv_cache_size(L, h_kv, d_head, tokens=T)),
+           (r"\text{bytes in fp16}", 2 * (2 * L * h_kv * d_head * T),
+            lambda L, h_kv, d_head, T: 2 * kv_cache_size(L, h_kv, d_head, tokens=T))],
+    title="a small model with grouped-query attention",
+    text=r"$L = 16$ layers, $h_{kv} = 8$ key/value heads of $d_{\text{head}} = 64$, a context of $T = 8192$ tokens: "
+         r"$16\,384$ numbers a token, 256 MiB for the whole context at two bytes a number.",
 )

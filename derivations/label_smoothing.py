@@ -10,7 +10,8 @@ import sympy as sp
 from sympy import Derivative, IndexedBase, Lambda, Sum, exp, log
 
 from symformer import Claim, Derivation, Gradient, Size, Step
-from symformer.reference.softmax import cross_entropy, cross_entropy_grad
+from symformer.export import WorkedExample
+from symformer.reference.softmax import cross_entropy, cross_entropy_grad, softmax
 
 ORDER = 95
 TOPIC = "Label smoothing"
@@ -64,3 +65,17 @@ label_smoothing_gradient = Derivation(
                     wrt="z", indices=(j,)),
     cite=(SZEGEDY,),
 )
+
+
+EXAMPLE = WorkedExample(
+    label_smoothing_gradient,
+    inputs={"z": [1, 2, 0], "w": [0, 1, 0], "epsilon": "1/10"},
+    shows=[(r"q = (1 - \epsilon)\, y + \epsilon / 3", q[j],
+            lambda z, w, epsilon: softmax(z) - cross_entropy_grad(z, w, label_smoothing=epsilon)),
+           (r"p = \operatorname{softmax}(z)", p[j], lambda z: softmax(z)),
+           (r"-\textstyle\sum_k q_k \log p_k", LOSS, lambda z, w, epsilon: cross_entropy(z, w, label_smoothing=epsilon)),
+           (r"\partial L / \partial z = p - q", None, lambda z, w, epsilon: cross_entropy_grad(z, w, label_smoothing=epsilon))],
+    title="three classes, the second correct, $\\epsilon = 1/10$",
+    text=r"With $w = (0, 1, 0)$ the target $y = w / \sum_k w_k$ is one-hot, and smoothing makes it "
+         r"$q = (\frac{1}{30}, \frac{14}{15}, \frac{1}{30})$. PyTorch's cross_entropy with label_smoothing = 0.1 gives "
+         r"the loss and the gradient, and $p$ minus that gradient gives $q$.",)

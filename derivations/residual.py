@@ -12,6 +12,7 @@ import sympy as sp
 from sympy import Derivative, Identity, IndexedBase, KroneckerDelta, Lambda, MatrixSymbol, Sum, sqrt
 
 from symformer import Derivation, Domain, Gradient, Property, Size, Step, Witness
+from symformer.export import WorkedExample
 from symformer.reference.activations import swiglu, swiglu_backward
 from symformer.reference.attention import causal_mask, multi_head_attention, multi_head_attention_backward
 from symformer.reference.finite_differences import directional_difference
@@ -220,4 +221,17 @@ residual_keeps_gradients = Derivation(
                      r"$\|(I + J)^{\top} v\| \le (1 + \epsilon)\|v\|$; $\|J^{\top} v\| \le \epsilon \|v\|$"),
     ],
     cite=(HE, GPT2),
+)
+
+
+EXAMPLE = WorkedExample(
+    prenorm_residual_backward,
+    inputs={"x": [1, -1], "w": [2, 1], "W": [[1, 1], [0, 1]], "dy": [1, 0], "epsilon": "1/100"},
+    shows=[(r"y = x + W (w \odot \hat x)", x[j] + F[j], lambda x, w, W, epsilon: x + W @ rms_norm(x, w, eps=epsilon)),
+           (r"dx - dy", prenorm_residual_backward.steps[-1].expr - dy[j],
+            lambda x, w, W, dy, epsilon: rms_norm_backward(x, dy @ W, w, eps=epsilon)[0]),
+           (r"dx", None, lambda x, w, W, dy, epsilon: dy + rms_norm_backward(x, dy @ W, w, eps=epsilon)[0])],
+    title="a pre-norm block on two features",
+    text=r"$r = \sqrt{1 + 1/100}$. The residual path hands $dy = (1, 0)$ to $x$ unchanged; the sublayer adds "
+         r"$dx - dy$, RMSNorm's backward pass applied to $w \odot W^{\top} dy$.",
 )

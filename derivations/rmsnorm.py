@@ -13,6 +13,7 @@ from sympy import Derivative, IndexedBase, KroneckerDelta, Lambda, Sum, sqrt
 from symformer import (
     Claim, Derivation, Domain, Gradient, Jacobian, Property, Size, Step, Witness, all_hold, identity_for_all, positive_terms,
 )
+from symformer.export import WorkedExample
 from symformer.reference.layernorm import layer_norm_jacobian
 from symformer.reference.norms import rms_norm, rms_norm_backward, rms_norm_jacobian
 
@@ -215,4 +216,15 @@ rmsnorm_backward_derivation = Derivation(
     result=Gradient(forward=lambda x, w, dy, epsilon: float(np.sum(dy * rms_norm(x, w, eps=epsilon))),
                     reference=lambda x, w, dy, epsilon: rms_norm_backward(x, dy, w, eps=epsilon)[0], wrt="x", indices=(j,)),
     cite=(ZHANG,),
+)
+
+
+EXAMPLE = WorkedExample(
+    rmsnorm_jacobian_derivation,
+    inputs={"x": [1, 2, 2], "epsilon": "1/100"},
+    shows=[(r"\hat x = x / r", xh[i], lambda x, epsilon: rms_norm(x, eps=epsilon)),
+           (r"J = \frac{1}{r}\Bigl(I - \frac{x x^{\top}}{n r^2}\Bigr)", None,
+            lambda x, epsilon: rms_norm_jacobian(x, eps=epsilon))],
+    title="RMSNorm of $(1, 2, 2)$",
+    text=r"The mean square is $\frac{1}{3}(1 + 4 + 4) = 3$, so $r = \sqrt{3 + 1/100}$; the mean, $5/3$, is not subtracted.",
 )

@@ -1,11 +1,13 @@
 """``symformer build``: what it writes, what it refuses, how it rebuilds, and the PDFs pdflatex makes."""
 
+import math
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from symformer import discover
@@ -16,6 +18,7 @@ from symformer.export import builder as build_module
 from symformer.export import figures as figures_module
 from symformer.export.bibliography import backend, free_text_key, references as shipped_references
 from symformer.export.builder import overfull_boxes
+from symformer.export.examples import worked_example
 from symformer.export.compile import pdf_pages  # pages counted as the builder counts them
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,6 +252,28 @@ def test_a_worked_example_is_shown_with_its_numbers(demo, tmp_path):
     assert r"x = \left(1, \frac{1}{2}, 3\right)" in slides and "2 S &= 9" in slides
 
 
+
+def _twice_the_sum(x):
+    return 2 * x.sum()
+
+
+def test_a_worked_examples_numbers_are_read_back_and_a_damaged_entry_is_evaluated_again(demo, tmp_path, monkeypatch):
+    derivation = discover([demo]).derivations[0]
+
+    def example():  # a new object each time: nothing kept in memory
+        return WorkedExample(derivation, {"x": [1, "1/2", 3]}, [("2 S", None, _twice_the_sum)], sizes={"n": 3})
+
+    first = example().evaluate()
+    assert [q.exact for q in first] == [9.0]
+    evaluated = []
+    original = WorkedExample._evaluate
+    monkeypatch.setattr(WorkedExample, "_evaluate", lambda self: evaluated.append(1) or original(self))
+    assert example().evaluate() == first and evaluated == []
+    [entry] = (tmp_path / "cache" / "examples").glob("*.json")
+    entry.write_text(entry.read_text().replace("9.0", "10.0"))  # the numbers edited, the digest not
+    assert [q.exact for q in example().evaluate()] == [9.0] and evaluated == [1]
+
+
 OVERFULL_LOG = """(./slides.tex
 Overfull \\hbox (12.5pt too wide) detected at line 6
 []
@@ -287,9 +312,43 @@ COURSE_TOPICS = ["WordPiece tokenization", "Vectors and dot products", "Word emb
                  # the blocks of current models, after the 2017-2018 transformer
                  "RMSNorm", "Activations: GELU, SiLU and SwiGLU", "The pre-norm residual block", "Cross-attention",
                  "Grouped-query attention", "ALiBi", "The KV cache", "Label smoothing"]
-#: The topics that have a worked example (the blocks of current models have none yet).
-EXAMPLE_TOPICS = COURSE_TOPICS[:10]
+#: The topics that have a worked example: all of them.
+EXAMPLE_TOPICS = COURSE_TOPICS
 ASCII_MATHEMATICS = ["d_k", "sqrt(", "^T", "sum_", " in {", "\\", "mathbb"]
+
+
+def test_every_topic_has_a_worked_example_and_the_new_ones_show_the_mathematics():
+    course = discover().derivations
+    examples = {d.slug: worked_example(d) for d in course if worked_example(d) is not None}
+    assert {d.topic for d in course if d.slug in examples} == set(EXAMPLE_TOPICS)
+    shown = {slug: [q.exact for q in example.evaluate()] for slug, example in examples.items()}
+    # RMSNorm of (1, 2, 2): r = sqrt(mean(x^2) + eps) = sqrt(3 + 1/100), nothing subtracted
+    r = math.sqrt(3 + 1 / 100)
+    assert shown["rmsnorm-jacobian"][0] == pytest.approx([1 / r, 2 / r, 2 / r])
+    # GELU(1) = Phi(1), GELU'(1) = Phi(1) + phi(1)
+    Phi, phi = (1 + math.erf(1 / math.sqrt(2))) / 2, math.exp(-0.5) / math.sqrt(2 * math.pi)
+    assert shown["gelu-derivative"] == pytest.approx([Phi, Phi + phi])
+    # ALiBi, query 4 of 4 at slope 1/2: biases -m (4 - j), weights softmax(z + bias)
+    bias, (z, m) = shown["alibi-row-constant"][0], ([1, 0, 2, 1], 0.5)
+    assert bias == [-m * (4 - j) for j in range(1, 5)]
+    weights = [math.exp(zj + bj) for zj, bj in zip(z, bias)]
+    assert shown["alibi-row-constant"][1] == pytest.approx([w / sum(weights) for w in weights])
+    # the KV cache: 2 L h_kv d_head numbers a token, times T tokens, two bytes each
+    assert shown["kv-cache-size"] == [2 * 16 * 8 * 64, 2 * 16 * 8 * 64 * 8192, 2**28]
+    # label smoothing with eps = 1/10 over 3 classes: q = 0.9 y + 1/30, the gradient p - q sums to zero
+    q, p, loss, gradient = shown["label-smoothing-gradient"]
+    assert q == pytest.approx([1 / 30, 14 / 15, 1 / 30])
+    assert loss == pytest.approx(-sum(qk * math.log(pk) for qk, pk in zip(q, p)))
+    assert gradient == pytest.approx([pk - qk for pk, qk in zip(p, q)]) and sum(gradient) == pytest.approx(0, abs=1e-15)
+    # grouped-query: the shared V receives the sum of what each query head sends back
+    head_1, head_2, dV = (np.array(v) for v in shown["grouped-query-attention-backward"])
+    assert np.allclose(head_1 + head_2, dV) and dV.shape == (3, 2)
+    # the pre-norm block: dx = dy + what the sublayer adds, and dy = (1, 0) passes unchanged
+    _, added, dx = (np.array(v) for v in shown["prenorm-residual-backward"])
+    assert np.allclose(added + [1, 0], dx)
+    # cross-attention with N = 2 queries and M = 3 memory rows: P is 2 x 3 with rows summing to one, dZ is 3 x 2
+    P, O, dZ = (np.array(v) for v in shown["cross-attention-backward"])
+    assert P.shape == (2, 3) and np.allclose(P.sum(axis=1), 1) and O.shape == (2, 2) and dZ.shape == (3, 2)
 
 
 @pytest.fixture(scope="session")

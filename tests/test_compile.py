@@ -257,3 +257,128 @@ def test_pdfs_and_logs_get_the_users_umask(tmp_path):
         os.umask(previous)
     for name in (*PDFS, "notes.log", "notes.tex"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o640, name
+
+
+# The cache of compiled PDFs ------------------------------------------------------------------
+
+#: A display wider than any page: the overfull box a cached PDF must still report.
+WIDE = r"\rule{40cm}{1pt}"
+
+
+@pytest.fixture
+def tex_runs(tmp_path, monkeypatch):
+    """pdflatex and latexmk behind wrappers that add a line to a file for each run (``--version`` is not a run)."""
+    runs = tmp_path / "tex-runs.txt"
+    runs.write_text("")
+    wrappers = tmp_path / "bin"
+    wrappers.mkdir()
+    for program in ("pdflatex", "latexmk"):
+        real = shutil.which(program)
+        if real is not None:
+            script = wrappers / program
+            script.write_text(f'#!/bin/sh\n[ "$1" = --version ] || echo {program} >> "{runs}"\nexec "{real}" "$@"\n')
+            script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrappers}{os.pathsep}{os.environ['PATH']}")
+    return runs
+
+
+def _build_logged(demo: Path, out: Path):
+    messages = []
+    result = build(discover([demo]).derivations, out, site=False, allow_unverified=True, log=messages.append)
+    return result, messages
+
+
+@pytest.mark.latex
+@needs_latex
+def test_a_new_folder_with_a_warm_cache_gets_the_same_pdfs_without_running_tex(tmp_path, tex_runs):
+    demo = _demo(tmp_path, latex=WIDE)
+    first, _ = _build_logged(demo, tmp_path / "a")
+    assert tex_runs.read_text().split()
+    assert any(box.points > 100 for box in first.overfull)
+    tex_runs.write_text("")
+    second, messages = _build_logged(demo, tmp_path / "b")
+    assert tex_runs.read_text() == ""  # no pdflatex, no latexmk
+    assert messages[:3] == [f"{name}: copied from the cache" for name in PDFS]
+    for name in PDFS:
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
+        assert (tmp_path / "b" / name).with_suffix(".log").read_text() == (tmp_path / "a" / name).with_suffix(".log").read_text()
+    assert second.overfull == first.overfull  # the copied logs report the same boxes
+    assert [m for m in messages if m.startswith("overfull")] == [f"overfull box: {box}" for box in first.overfull]
+    assert _build_logged(demo, tmp_path / "b")[1][:3] == [f"{name}: up to date" for name in PDFS]
+
+
+@pytest.mark.latex
+@needs_latex
+def test_a_damaged_cached_pdf_is_compiled_again_never_copied(tmp_path, tex_runs):
+    demo = _demo(tmp_path)
+    _build_logged(demo, tmp_path / "a")
+    entries = {json.loads(p.read_text())["pdf_sha256"]: p.with_suffix(".pdf")
+               for p in (tmp_path / "cache" / "pdfs").glob("*.json") if p.name != "toolchain.json"}
+    cached = {name: entries[_digest(tmp_path / "a" / name)] for name in PDFS}
+    notes, slides = cached["notes.pdf"], cached["slides.pdf"]
+    notes.write_bytes(notes.read_bytes()[: notes.stat().st_size // 2])  # truncated
+    slides.write_bytes(cached["slides-handout.pdf"].read_bytes())  # whole, but not the PDF of these inputs
+    tex_runs.write_text("")
+    _, messages = _build_logged(demo, tmp_path / "b")
+    tool = find_toolchain()
+    assert messages == [f"compiling notes.tex with {tool}", f"compiling slides.tex with {tool}",
+                        "slides-handout.pdf: copied from the cache"]
+    assert tex_runs.read_text().split()
+    for name in PDFS:
+        assert pdf_pages(tmp_path / "b" / name) >= 1
+    assert _digest(tmp_path / "b" / "slides.pdf") != _digest(tmp_path / "b" / "slides-handout.pdf")
+    tex_runs.write_text("")  # the compile replaced the damaged entries
+    assert _build_logged(demo, tmp_path / "c")[1] == [f"{name}: copied from the cache" for name in PDFS]
+    assert tex_runs.read_text() == ""
+
+
+@pytest.mark.latex
+@needs_latex
+def test_a_changed_tex_source_misses_the_pdf_cache(tmp_path, tex_runs):
+    demo = _demo(tmp_path)
+    _build_logged(demo, tmp_path / "a")
+    demo.write_text(_source().replace("a constant factor enters the sum", "the factor 2 enters the sum"))
+    tex_runs.write_text("")
+    _, messages = _build_logged(demo, tmp_path / "b")
+    assert messages == [f"compiling {name} with {find_toolchain()}" for name in ("notes.tex", "slides.tex", "slides-handout.tex")]
+    assert tex_runs.read_text().split()
+    assert "the factor 2 enters the sum" in _text(tmp_path / "b" / "notes.pdf")
+
+
+
+#: A citation on every page after a table of contents: once the contents are typeset, every citation
+#: moves, and biblatex asks for the pass that settles the pages.
+MOVING_CITATIONS = r"""\documentclass{article}
+\usepackage[backend=biber,style=authoryear]{biblatex}
+\usepackage{hyperref}
+\addbibresource{references.bib}
+\begin{document}
+\tableofcontents
+""" + "\n".join(rf"\section{{Part {k}}} Text \parencite{{vaswani2017attention}}.\clearpage" for k in range(1, 70)) + r"""
+\printbibliography
+\end{document}
+"""
+
+
+@pytest.mark.latex
+@needs_latex
+def test_latexmk_skips_the_pass_that_only_clears_biblatexs_rerun_request(tmp_path, tex_runs):
+    from symformer.export.bibliography import backend
+    from symformer.export.compile import asks_for_rerun, compile_tex, tex_environment
+
+    if find_toolchain() != "latexmk" or backend() != "biblatex":
+        pytest.skip("needs latexmk, biber and biblatex")
+    bib = "@article{vaswani2017attention, author = {Vaswani, Ashish}, title = {Attention Is All You Need}, year = {2017}}\n"
+    ours, plain = tmp_path / "ours", tmp_path / "plain"
+    for folder in (ours, plain):
+        folder.mkdir()
+        (folder / "doc.tex").write_text(MOVING_CITATIONS)
+        (folder / "references.bib").write_text(bib)
+    pdf = compile_tex(ours / "doc.tex", "latexmk")
+    passes = tex_runs.read_text().split().count("pdflatex")
+    assert not asks_for_rerun((ours / "doc.log").read_text())  # settled
+    tex_runs.write_text("")
+    subprocess.run(["latexmk", "-norc", "-pdf", "-silent", "-pdflatex=pdflatex -interaction=nonstopmode %O %S", "doc.tex"],
+                   cwd=plain, env=tex_environment(), capture_output=True, check=True)
+    assert _text(pdf) == _text(plain / "doc.pdf")  # the same pages
+    assert passes == tex_runs.read_text().split().count("pdflatex") - 1 == 3

@@ -434,3 +434,24 @@ def test_figures_are_drawn_to_the_same_svg_bytes_every_time(tmp_path):
     svg = (tmp_path / "a" / "double-sum-bars.svg").read_bytes()
     assert svg.startswith(b"<?xml") and b"<svg" in svg
     assert svg == (tmp_path / "b" / "double-sum-bars.svg").read_bytes()
+
+
+@needs_katex
+def test_formulas_typeset_before_come_from_the_cache_and_a_damaged_entry_is_typeset_again(tmp_path, monkeypatch):
+    from symformer.export.site import katex as katex_module
+
+    katex = find_katex()
+    formulas = [("x^2", False), (r"\frac{1}{2}", True)]
+    first = katex_module.render(katex, formulas)
+    assert [kind for kind, _ in first] == ["html", "html"] and "katex" in first[0][1]
+
+    def node_must_not_run(*arguments):
+        raise AssertionError("Node.js ran for formulas typeset before")
+
+    monkeypatch.setattr(katex_module, "_run", node_must_not_run)
+    assert katex_module.render(katex, formulas) == first
+    [entry] = (tmp_path / "cache" / "katex").glob("*.json")
+    entry.write_text(entry.read_text().replace("katex", "KATEX"))  # the HTML edited, the digest not
+    ran = []
+    monkeypatch.setattr(katex_module, "_run", lambda k, f: ran.append(f) or first)
+    assert katex_module.render(katex, formulas) == first and ran == [formulas]

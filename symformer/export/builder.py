@@ -13,8 +13,10 @@ compiled in private folders and moved into place only after they validated (see 
 The manifest (``.symformer-build.json``) records each validated PDF with the digest of its
 inputs (the .tex and the figures and bibliography it includes) and of its own bytes; a PDF is up
 to date only when both digests still match, so a PDF that is missing, damaged or replaced is
-compiled again. Files left by a killed build (private compile folders, half-written temporaries)
-are removed by the next one. A folder nothing has to be written to may be read-only.
+compiled again. A PDF that is not up to date is copied from the cache of compiled PDFs when that
+holds a valid one of the same inputs and toolchain (see ``pdf_cache.py``), else compiled and kept
+there. Files left by a killed build (private compile folders, half-written temporaries) are removed
+by the next one. A folder nothing has to be written to may be read-only.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from symformer.export.compile import (LatexCompileError, compile_tex, find_toolc
 from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, prerequisites
 from symformer.export.figures import FORMATS, export_figures
 from symformer.export.notes import notes_document
+from symformer.export.pdf_cache import fetch as fetch_cached_pdf, pdf_key, store as store_pdf
 
 MANIFEST = ".symformer-build.json"
 LOCK = ".symformer-build.lock"
@@ -259,11 +262,15 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
         inputs = _inputs_digest(folder, text, resources)
         if _is_recorded(manifest.get(pdf.name), pdf, inputs):
             log(f"{pdf.name}: up to date")
+        elif _copy_cached(pdf, inputs, tool):
+            log(f"{pdf.name}: copied from the cache")
+            manifest[pdf.name] = {"inputs": inputs, "sha256": _digest(pdf)}
         else:
             log(f"compiling {name} with {tool}")
             stale.append((tex, inputs, resources))
         pdfs.append(pdf)
     if not stale:
+        _write_manifest(folder, manifest)
         return pdfs
     cancel = threading.Event()
     failures = []
@@ -280,6 +287,7 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
                         failures.append(exc)
                         continue
                     manifest[pdf.name] = {"inputs": inputs, "sha256": _digest(pdf)}
+                    store_pdf(pdf_key(inputs, tool), pdf)
             except BaseException:  # interrupted: stop the other compiles before the pool waits for them
                 cancel.set()
                 raise
@@ -291,6 +299,14 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
     if failures:
         raise failures[0]
     return pdfs
+
+
+def _copy_cached(pdf: Path, inputs: str, tool: str) -> bool:
+    """Whether a validated PDF of these inputs and this toolchain was in the cache, and is now at ``pdf``."""
+    try:
+        return fetch_cached_pdf(pdf_key(inputs, tool), pdf)
+    except OSError as exc:
+        raise OutputError.from_os_error(pdf, exc) from None
 
 
 def _inputs_digest(folder: Path, text: str, resources: list) -> str:

@@ -21,6 +21,7 @@ where it is for inspection.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -42,6 +43,13 @@ TIMEOUT_SECONDS = 180.0
 #: The private folders of compiles; one left behind was a compile that got killed.
 PRIVATE_PREFIX = ".symformer-compile-"
 FLAGS = ("-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error")
+#: The most pdflatex passes a document gets beyond latexmk's, or in all without it.
+MAX_PASSES = 5
+#: biblatex's run.xml records its own "rerun LaTeX" request; the pass that meets the request clears
+#: it, and latexmk took that change of run.xml for a reason to run once more (a fifth pass of the
+#: notes, a fourth of the slides, each producing the same pages). Its hash ignores that line; a
+#: request that is still open is read from the log after latexmk and met by one more pass.
+LATEXMK_SETTINGS = "$hash_calc_ignore_pattern{'xml'} = '<internal package=\"biblatex\"';"
 
 
 class LatexCompileError(SymformerError):
@@ -139,18 +147,20 @@ def compile_tex(tex: Path, tool: str | None = None, timeout: float = TIMEOUT_SEC
             open(private / "compile-output.txt", "wb").close()
         except OSError as exc:
             raise OutputError.from_os_error(private, exc, f"prepare the compile of {tex.name} in") from None
+        pdflatex = ["pdflatex", *FLAGS, tex.name]
         if tool == "latexmk":  # -norc: no latexmkrc may change the engine, the output folder or the flags
-            commands = [["latexmk", "-norc", "-pdf", "-silent", f"-pdflatex=pdflatex {' '.join(FLAGS)} %O %S", tex.name]]
-        else:  # twice, for the table of contents and the citations
-            commands = [["pdflatex", *FLAGS, tex.name]] * 2
-        for command in commands:
-            code = _run(command, private, timeout, cancel)
-            if code is None:
-                raise LatexCompileError(f"{tex.name}: {command[0]} did not finish within {timeout:g} s; "
-                                        f"the source is kept at {tex}")
-            if code != 0:
-                log = _keep_log(private, tex)
-                raise LatexCompileError(failure_message(tex, log, locate, _output(private)))
+            _compile_step(["latexmk", "-norc", "-pdf", "-silent", "-e", LATEXMK_SETTINGS,
+                           f"-pdflatex=pdflatex {' '.join(FLAGS)} %O %S", tex.name], private, tex, timeout, cancel, locate)
+            for _ in range(MAX_PASSES):  # a request latexmk did not see: see LATEXMK_SETTINGS
+                if not asks_for_rerun(_log_text(private, tex)):
+                    break
+                _compile_step(pdflatex, private, tex, timeout, cancel, locate)
+        else:  # again while the auxiliary files change: the table of contents, the outline, the citations
+            for _ in range(MAX_PASSES):
+                before = _auxiliary_state(private, tex.stem)
+                _compile_step(pdflatex, private, tex, timeout, cancel, locate)
+                if _auxiliary_state(private, tex.stem) == before and not asks_for_rerun(_log_text(private, tex)):
+                    break
         log = _keep_log(private, tex)
         built = private / tex.with_suffix(".pdf").name
         validate_pdf(built, log[1], tex.name)
@@ -162,6 +172,52 @@ def compile_tex(tex: Path, tool: str | None = None, timeout: float = TIMEOUT_SEC
         return pdf
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def _compile_step(command: list, private: Path, tex: Path, timeout: float, cancel, locate) -> None:
+    """Run one TeX command; raise :class:`LatexCompileError` when it runs out of time or fails."""
+    code = _run(command, private, timeout, cancel)
+    if code is None:
+        raise LatexCompileError(f"{tex.name}: {command[0]} did not finish within {timeout:g} s; the source is kept at {tex}")
+    if code != 0:
+        log = _keep_log(private, tex)
+        raise LatexCompileError(failure_message(tex, log, locate, _output(private)))
+
+
+#: The files whose change between two pdflatex passes means another pass is needed.
+AUXILIARY = (".aux", ".toc", ".out", ".nav", ".snm", ".bbl")
+
+
+def _auxiliary_state(private: Path, stem: str) -> tuple:
+    state = []
+    for suffix in AUXILIARY:
+        try:
+            state.append(hashlib.sha256((private / (stem + suffix)).read_bytes()).hexdigest())
+        except OSError:
+            state.append(None)
+    return tuple(state)
+
+
+def _log_text(private: Path, tex: Path) -> str:
+    try:
+        return (private / tex.with_suffix(".log").name).read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+_RERUN = re.compile(r"^(?:LaTeX Warning: Label\(s\) may have changed|Package biblatex Warning: Please rerun LaTeX"
+                    r"|Package rerunfilecheck Warning: File .* has changed)", re.M)
+
+
+def asks_for_rerun(log: str) -> bool:
+    """Whether the log of a pass says the document is not settled (labels, citations or the outline moved).
+
+    >>> asks_for_rerun("Package biblatex Warning: Please rerun LaTeX.")
+    True
+    >>> asks_for_rerun("Package: rerunfilecheck 2022-07-10 v1.10 Rerun checks for auxiliary files (HO)")
+    False
+    """
+    return _RERUN.search(log) is not None
 
 
 def _run(command: list, folder: Path, timeout: float, cancel: threading.Event | None) -> int | None:

@@ -36,6 +36,7 @@ from symformer.engine import cache as _cache
 from symformer.engine.model import Claim, Derivation
 from symformer.engine.results import VerifyConfig
 from symformer.errors import DerivationError, SymformerError
+from symformer.export.content_cache import load as load_kept, store as keep
 from symformer.notation.printer import DEFAULT_STYLE, Style, step_latex, to_latex
 
 #: Relative and absolute tolerance between the exact value and the NumPy reference (float64 on small inputs).
@@ -101,19 +102,19 @@ class WorkedExample:
     def evaluate(self) -> list:
         """Every quantity exactly and by its NumPy reference; raises if the two disagree.
 
-        The numbers are kept in the cache folder under a key of everything they depend on (the
-        derivation and its file, the inputs, the references' code), as verdicts are; an example
-        evaluated once is not evaluated again.
+        The numbers are kept in the cache folder (``examples/``) under a key of everything they
+        depend on (the derivation and its file, the inputs, the references' code), bound to that key
+        by a digest as verdicts are; an example evaluated once is not evaluated again.
         """
         if getattr(self, "_quantities", None) is None:
             key = self._key()
-            stored = _cache.load(key) if key else None
-            if stored is not None and stored.get("example") == "worked":
-                self._quantities = [Quantity(**q) for q in stored["quantities"]]
+            stored = _load_numbers(key) if key else None
+            if stored is not None:
+                self._quantities = stored
             else:
                 self._quantities = self._evaluate()
                 if key:
-                    _cache.store(key, {"example": "worked", "quantities": [vars(q) for q in self._quantities]})
+                    _store_numbers(key, self._quantities)
         return self._quantities
 
     def _key(self) -> str | None:
@@ -159,6 +160,24 @@ class WorkedExample:
                     "reference is wrong, or the example names the wrong reference")
             quantities.append(Quantity(name, exact_array.tolist(), numeric.tolist(), error))
         return quantities
+
+
+def _load_numbers(key: str) -> list | None:
+    """The quantities kept for ``key``, or None when there are none that can be trusted (then they are evaluated)."""
+    rows = load_kept("examples", key)
+    if not isinstance(rows, list):
+        return None
+    try:
+        quantities = [Quantity(**row) for row in rows]
+    except TypeError:
+        return None
+    if not all(isinstance(q.name, str) and isinstance(q.error, float) for q in quantities):
+        return None
+    return quantities
+
+
+def _store_numbers(key: str, quantities: list) -> None:
+    keep("examples", key, [vars(q) for q in quantities])
 
 
 @lru_cache(maxsize=1)
@@ -434,13 +453,20 @@ def exact_latex(value) -> str:
 
 
 def array_latex(values, formatter=number_latex) -> str:
-    r"""A scalar, a vector as a tuple, a matrix as a ``pmatrix``.
+    r"""A scalar, a vector as a tuple, a matrix as a ``pmatrix``, a three-way array as a tuple of matrices.
 
     >>> array_latex([1.0, 2.0])
     '\\left(1, 2\\right)'
+
+    A three-way array (heads of matrices) is the tuple of its matrices:
+
+    >>> array_latex([[[1.0, 0.0]], [[0.0, 2.0]]])
+    '\\left(\\begin{pmatrix} 1 & 0 \\end{pmatrix}, \\begin{pmatrix} 0 & 2 \\end{pmatrix}\\right)'
     """
     if not isinstance(values, list):
         return formatter(values)
+    if values and isinstance(values[0], list) and values[0] and isinstance(values[0][0], list):
+        return r"\left(" + ", ".join(array_latex(v, formatter) for v in values) + r"\right)"  # a matrix per head
     if values and isinstance(values[0], list):
         if len(values) == 1 and len(values[0]) == 1:
             return formatter(values[0][0])

@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from symformer.engine import cache as _cache
+from symformer.export.content_cache import load as load_kept, store as keep
 from symformer.errors import SymformerError, UsageError
 
 KATEX_VERSION = "0.19.1"
@@ -101,13 +101,14 @@ def render(katex: Katex, formulas: list) -> list:
     """
     if not formulas:
         return []
-    digest = hashlib.sha256(json.dumps([str(katex.folder), katex.version, RENDER_SCRIPT.read_text(), formulas]).encode())
-    cached = _cache.load(f"katex-{digest.hexdigest()}")
-    if cached is not None and len(cached.get("results", [])) == len(formulas):
-        return [tuple(pair) for pair in cached["results"]]
+    key = hashlib.sha256(json.dumps([str(katex.folder), katex.version, RENDER_SCRIPT.read_text(), formulas]).encode()).hexdigest()
+    cached = load_kept("katex", key)
+    if isinstance(cached, list) and len(cached) == len(formulas) and \
+            all(isinstance(pair, list) and len(pair) == 2 and pair[0] == "html" and isinstance(pair[1], str) for pair in cached):
+        return [tuple(pair) for pair in cached]
     results = _run(katex, formulas)
     if all(kind == "html" for kind, _ in results):
-        _cache.store(f"katex-{digest.hexdigest()}", {"results": results})
+        keep("katex", key, [list(pair) for pair in results])
     return results
 
 
