@@ -30,7 +30,8 @@ def test_fresh_venv_install_lists_and_verifies_the_built_in_course(tmp_path):
         capture_output=True, text=True, timeout=600,
     )
     assert install.returncode == 0, install.stderr
-    env = {**os.environ, "SYMFORMER_CACHE_DIR": str(tmp_path / "cache")}
+    # the installed package alone: a PYTHONPATH pointing at a checkout would shadow it
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "SYMFORMER_CACHE_DIR": str(tmp_path / "cache")}
     listing = subprocess.run([str(environment / "bin" / "symformer"), "list"], capture_output=True, text=True,
                              cwd=tmp_path, env=env, timeout=300)
     assert listing.returncode == 0, listing.stderr
