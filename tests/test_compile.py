@@ -382,3 +382,33 @@ def test_latexmk_skips_the_pass_that_only_clears_biblatexs_rerun_request(tmp_pat
                    cwd=plain, env=tex_environment(), capture_output=True, check=True)
     assert _text(pdf) == _text(plain / "doc.pdf")  # the same pages
     assert passes == tex_runs.read_text().split().count("pdflatex") - 1 == 3
+
+
+@pytest.mark.latex
+@needs_latex
+def test_an_updated_tex_package_misses_the_pdf_cache(tmp_path, monkeypatch):
+    # a package update leaves pdflatex's version line as it was: the entry knows the TeX files it read
+    from symformer.export import pdf_cache
+    from symformer.export.compile import compile_tex
+
+    monkeypatch.setenv("SYMFORMER_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "doc"
+    folder.mkdir()
+    (folder / "doc.tex").write_text("\\documentclass{article}\\begin{document}Hello.\\end{document}\n")
+    pdf = compile_tex(folder / "doc.tex", "pdflatex")
+    recorded = [line.split(" ", 1)[1] for line in (folder / "doc.fls").read_text().splitlines() if line.startswith("INPUT /")]
+    assert any(path.endswith("article.cls") for path in recorded)
+    pdf_cache.store("k" * 64, pdf)
+    assert pdf_cache.fetch("k" * 64, tmp_path / "copy.pdf")
+    # stand in for the installation: the entry's record of article.cls now says another size
+    meta_path = pdf_cache._folder() / ("k" * 64 + ".json")
+    meta = json.loads(meta_path.read_text())
+    article = next(path for path in meta["tex_inputs"] if path.endswith("article.cls"))
+    meta["tex_inputs"][article][0] += 1
+    meta_path.write_text(json.dumps(meta))
+    assert not pdf_cache.fetch("k" * 64, tmp_path / "again.pdf")
+    assert not (tmp_path / "again.pdf").exists()
+    # a compile whose record is missing is not kept at all
+    (folder / "doc.fls").unlink()
+    pdf_cache.store("m" * 64, pdf)
+    assert not (pdf_cache._folder() / ("m" * 64 + ".json")).exists()

@@ -42,7 +42,7 @@ DEBIAN_PACKAGES = ("texlive-latex-base", "texlive-latex-recommended", "texlive-p
 TIMEOUT_SECONDS = 180.0
 #: The private folders of compiles; one left behind was a compile that got killed.
 PRIVATE_PREFIX = ".symformer-compile-"
-FLAGS = ("-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error")
+FLAGS = ("-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "-recorder")
 #: The most pdflatex passes a document gets beyond latexmk's, or in all without it.
 MAX_PASSES = 5
 #: biblatex's run.xml records its own "rerun LaTeX" request; the pass that meets the request clears
@@ -162,6 +162,7 @@ def compile_tex(tex: Path, tool: str | None = None, timeout: float = TIMEOUT_SEC
                 if _auxiliary_state(private, tex.stem) == before and not asks_for_rerun(_log_text(private, tex)):
                     break
         log = _keep_log(private, tex)
+        _keep_recording(private, tex)
         built = private / tex.with_suffix(".pdf").name
         validate_pdf(built, log[1], tex.name)
         pdf = tex.with_suffix(".pdf")
@@ -288,6 +289,15 @@ def _keep_log(private: Path, tex: Path) -> tuple:
     except OSError:
         return None, log
     return kept, log
+
+
+def _keep_recording(private: Path, tex: Path) -> None:
+    """Copy TeX's record of the files it read (``-recorder``, the .fls) beside the .tex, best effort:
+    the PDF cache keeps the state of the system's TeX files it names."""
+    try:
+        write_atomically(tex.with_suffix(".fls"), (private / tex.with_suffix(".fls").name).read_bytes())
+    except OSError:
+        tex.with_suffix(".fls").unlink(missing_ok=True)
 
 
 def _output(private: Path) -> str:

@@ -7,7 +7,10 @@ biber), symformer's version and the source of the compile (its flags and TeX's e
 log is kept with it, so a copied PDF brings its overfull-box report along.
 
 An entry is three files, ``KEY.pdf``, ``KEY.log`` and ``KEY.json``; the JSON is written last and
-holds the digests of the other two. A cached PDF is trusted only when its bytes match that digest
+holds the digests of the other two, and the size and modification time of every file of the TeX
+installation the compile read (its classes, packages and fonts, from TeX's ``-recorder`` list): an
+updated beamer or biblatex, which leaves the programs' version lines as they were, is a miss. A
+compile without that list is not kept. A cached PDF is trusted only when its bytes match that digest
 and it validates as a freshly compiled one does (its size and pages are those its log reports, and
 pdfinfo opens it); anything else is a miss, and the document is compiled again, which replaces the
 entry. Copies into the output folder are atomic. A cache that cannot be written is skipped with the
@@ -29,7 +32,7 @@ from symformer.engine.cache import cache_dir, warn_unusable
 from symformer.export.compile import LatexCompileError, validate_pdf
 
 #: The layout of an entry; entries of another format are misses.
-FORMAT = 1
+FORMAT = 2
 #: The programs whose version changes what a compile produces.
 _PROGRAMS = ("pdflatex", "latexmk", "biber")
 
@@ -129,6 +132,8 @@ def fetch(key: str, pdf: Path) -> bool:
         return False
     if meta.get("pdf_sha256") != _sha256(data) or meta.get("log_sha256") != _sha256(log):
         return False
+    if not _unchanged(meta.get("tex_inputs")):
+        return False
     try:
         validate_pdf(entry.with_suffix(".pdf"), log.decode(errors="replace"), pdf.name)
     except LatexCompileError:
@@ -147,14 +152,56 @@ def store(key: str, pdf: Path) -> None:
         log = pdf.with_suffix(".log").read_bytes()
     except OSError:
         return  # no log was kept: nothing to bring the overfull boxes back from
+    inputs = _tex_inputs(pdf.with_suffix(".fls"))
+    if inputs is None:
+        return  # without the list of TeX's own files read, a later package update could not be seen
     entry = _folder() / key
-    meta = {"format": FORMAT, "key": key, "pdf_sha256": _sha256(data), "log_sha256": _sha256(log)}
+    meta = {"format": FORMAT, "key": key, "pdf_sha256": _sha256(data), "log_sha256": _sha256(log), "tex_inputs": inputs}
     try:
         write_atomically(entry.with_suffix(".pdf"), data, private=True)
         write_atomically(entry.with_suffix(".log"), log, private=True)
         write_atomically(entry.with_suffix(".json"), json.dumps(meta), private=True)
     except (OSError, RuntimeError) as exc:
         warn_unusable(exc)
+
+
+def _tex_inputs(recording: Path) -> dict | None:
+    """The files of the TeX installation a compile read, each with [size, mtime_ns]; None if unknown.
+
+    TeX's recorder lists ``INPUT path`` lines: the document's own files are relative to its
+    working folder, the installation's absolute.
+    """
+    try:
+        lines = recording.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    inputs = {}
+    for line in lines:
+        if not line.startswith("INPUT "):
+            continue
+        path = line[len("INPUT "):]
+        if not path.startswith("/") or path in inputs:
+            continue
+        try:
+            status = Path(path).stat()
+        except OSError:
+            return None  # a file TeX read is gone already: nothing to vouch for
+        inputs[path] = [status.st_size, status.st_mtime_ns]
+    return inputs or None
+
+
+def _unchanged(inputs) -> bool:
+    """Every recorded TeX file is still there with its size and modification time."""
+    if not isinstance(inputs, dict) or not inputs:
+        return False
+    for path, recorded in inputs.items():
+        try:
+            status = Path(path).stat()
+        except (OSError, TypeError, ValueError):
+            return False
+        if recorded != [status.st_size, status.st_mtime_ns]:
+            return False
+    return True
 
 
 __all__ = ["fetch", "pdf_key", "store", "toolchain_identity"]
