@@ -412,3 +412,24 @@ def test_an_updated_tex_package_misses_the_pdf_cache(tmp_path, monkeypatch):
     (folder / "doc.fls").unlink()
     pdf_cache.store("m" * 64, pdf)
     assert not (pdf_cache._folder() / ("m" * 64 + ".json")).exists()
+
+
+@pytest.mark.latex
+@needs_latex
+def test_a_rebuild_into_the_same_folder_is_not_up_to_date_after_a_tex_update(tmp_path, tex_runs):
+    # "up to date" needs the inputs, the toolchain and the installation's files the PDF was made with
+    demo = _demo(tmp_path)
+    out = tmp_path / "out"
+    _build_logged(demo, out)
+    assert _build_logged(demo, out)[1] == [f"{name}: up to date" for name in PDFS]
+    manifest_path = out / ".symformer-build.json"
+    manifest = json.loads(manifest_path.read_text())
+    recorded = manifest["notes.pdf"]["tex_inputs"]
+    assert any(path.endswith(".cls") for path in recorded)
+    recorded[next(iter(recorded))][1] += 1  # as if the package were installed anew
+    manifest_path.write_text(json.dumps(manifest))
+    tex_runs.write_text("")
+    # no longer up to date; the cache's own entry records the installation as it really is, so it serves
+    assert _build_logged(demo, out)[1] == ["notes.pdf: copied from the cache", "slides.pdf: up to date",
+                                           "slides-handout.pdf: up to date"]
+    assert tex_runs.read_text() == ""

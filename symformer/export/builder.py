@@ -10,10 +10,11 @@ The library reports through ``log``; it never prints.
 Interruptions and concurrency: one build at a time writes into a folder (a lock on
 ``.symformer-build.lock``; a second build waits up to ``wait`` seconds, then refuses). PDFs are
 compiled in private folders and moved into place only after they validated (see ``compile.py``).
-The manifest (``.symformer-build.json``) records each validated PDF with the digest of its
-inputs (the .tex and the figures and bibliography it includes) and of its own bytes; a PDF is up
-to date only when both digests still match, so a PDF that is missing, damaged or replaced is
-compiled again. A PDF that is not up to date is copied from the cache of compiled PDFs when that
+The manifest (``.symformer-build.json``) records each validated PDF with the cache key of its
+inputs and toolchain (the .tex, the figures and bibliography it includes, the LaTeX programs'
+versions), the TeX installation's files it read, and the digest of its own bytes; a PDF is up to
+date only when all of these still match, so a PDF that is missing, damaged or replaced, or was made
+with a TeX package since updated, is compiled again. A PDF that is not up to date is copied from the cache of compiled PDFs when that
 holds a valid one of the same inputs and toolchain (see ``pdf_cache.py``), else compiled and kept
 there. Files left by a killed build (private compile folders, half-written temporaries) are removed
 by the next one. A folder nothing has to be written to may be read-only.
@@ -46,7 +47,9 @@ from symformer.export.compile import (LatexCompileError, compile_tex, find_toolc
 from symformer.export.course import DEFAULT_TITLE, Entry, Lecture, prerequisites
 from symformer.export.figures import FORMATS, export_figures
 from symformer.export.notes import notes_document
-from symformer.export.pdf_cache import fetch as fetch_cached_pdf, pdf_key, store as store_pdf
+from symformer.export.pdf_cache import (
+    fetch as fetch_cached_pdf, installation_files, installation_unchanged, pdf_key, store as store_pdf,
+)
 
 MANIFEST = ".symformer-build.json"
 LOCK = ".symformer-build.lock"
@@ -260,11 +263,12 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
         pdf = tex.with_suffix(".pdf")
         resources = included_files(text, folder)
         inputs = _inputs_digest(folder, text, resources)
-        if _is_recorded(manifest.get(pdf.name), pdf, inputs):
+        key = pdf_key(inputs, tool)
+        if _is_recorded(manifest.get(pdf.name), pdf, key):
             log(f"{pdf.name}: up to date")
-        elif _copy_cached(pdf, inputs, tool):
+        elif (copied := _copy_cached(pdf, key)) is not None:
             log(f"{pdf.name}: copied from the cache")
-            manifest[pdf.name] = {"inputs": inputs, "sha256": _digest(pdf)}
+            manifest[pdf.name] = {"key": key, "sha256": _digest(pdf), "tex_inputs": copied}
         else:
             log(f"compiling {name} with {tool}")
             stale.append((tex, inputs, resources))
@@ -286,8 +290,10 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
                     except LatexCompileError as exc:
                         failures.append(exc)
                         continue
-                    manifest[pdf.name] = {"inputs": inputs, "sha256": _digest(pdf)}
-                    store_pdf(pdf_key(inputs, tool), pdf)
+                    key = pdf_key(inputs, tool)
+                    manifest[pdf.name] = {"key": key, "sha256": _digest(pdf),
+                                          "tex_inputs": installation_files(pdf.with_suffix(".fls"))}
+                    store_pdf(key, pdf)
             except BaseException:  # interrupted: stop the other compiles before the pool waits for them
                 cancel.set()
                 raise
@@ -301,10 +307,10 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
     return pdfs
 
 
-def _copy_cached(pdf: Path, inputs: str, tool: str) -> bool:
-    """Whether a validated PDF of these inputs and this toolchain was in the cache, and is now at ``pdf``."""
+def _copy_cached(pdf: Path, key: str) -> dict | None:
+    """The TeX files a validated cached PDF of ``key`` was compiled with, once it is copied to ``pdf``; else None."""
     try:
-        return fetch_cached_pdf(pdf_key(inputs, tool), pdf)
+        return fetch_cached_pdf(key, pdf)
     except OSError as exc:
         raise OutputError.from_os_error(pdf, exc) from None
 
@@ -325,9 +331,10 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _is_recorded(entry, pdf: Path, inputs: str) -> bool:
-    """Whether the manifest records ``pdf`` as validated from these inputs, and the file is still that PDF."""
-    if not isinstance(entry, dict) or entry.get("inputs") != inputs:
+def _is_recorded(entry, pdf: Path, key: str) -> bool:
+    """Whether the manifest records ``pdf`` as validated from these inputs with this toolchain, the TeX
+    installation's files it read are unchanged, and the file is still that PDF."""
+    if not isinstance(entry, dict) or entry.get("key") != key or not installation_unchanged(entry.get("tex_inputs")):
         return False
     try:
         return _digest(pdf) == entry.get("sha256")

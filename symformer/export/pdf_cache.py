@@ -111,10 +111,11 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def fetch(key: str, pdf: Path) -> bool:
+def fetch(key: str, pdf: Path) -> dict | None:
     """Copy the cached PDF of ``key`` to ``pdf`` and its log beside it, if a valid one is cached.
 
-    Returns whether it did; a missing, damaged or mismatched entry is a miss and nothing is written.
+    Returns the TeX installation's files the PDF was compiled with (see :func:`installation_files`)
+    when it did; a missing, damaged or mismatched entry is a miss (None) and nothing is written.
     """
     entry = _folder() / key
     try:
@@ -122,27 +123,27 @@ def fetch(key: str, pdf: Path) -> bool:
         data = entry.with_suffix(".pdf").read_bytes()
         log = entry.with_suffix(".log").read_bytes()
     except FileNotFoundError:
-        return False
+        return None
     except ValueError:
-        return False
+        return None
     except (OSError, RuntimeError) as exc:
         warn_unusable(exc)
-        return False
+        return None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("key") != key:
-        return False
+        return None
     if meta.get("pdf_sha256") != _sha256(data) or meta.get("log_sha256") != _sha256(log):
-        return False
-    if not _unchanged(meta.get("tex_inputs")):
-        return False
+        return None
+    if not installation_unchanged(meta.get("tex_inputs")):
+        return None
     try:
         validate_pdf(entry.with_suffix(".pdf"), log.decode(errors="replace"), pdf.name)
     except LatexCompileError:
-        return False
+        return None
     if _sha256(entry.with_suffix(".pdf").read_bytes()) != meta["pdf_sha256"]:
-        return False  # replaced while it was being validated
+        return None  # replaced while it was being validated
     write_atomically(pdf.with_suffix(".log"), log)
     write_atomically(pdf, data)  # the bytes whose digest was checked, not a second read
-    return True
+    return meta["tex_inputs"]
 
 
 def store(key: str, pdf: Path) -> None:
@@ -152,7 +153,7 @@ def store(key: str, pdf: Path) -> None:
         log = pdf.with_suffix(".log").read_bytes()
     except OSError:
         return  # no log was kept: nothing to bring the overfull boxes back from
-    inputs = _tex_inputs(pdf.with_suffix(".fls"))
+    inputs = installation_files(pdf.with_suffix(".fls"))
     if inputs is None:
         return  # without the list of TeX's own files read, a later package update could not be seen
     entry = _folder() / key
@@ -165,7 +166,7 @@ def store(key: str, pdf: Path) -> None:
         warn_unusable(exc)
 
 
-def _tex_inputs(recording: Path) -> dict | None:
+def installation_files(recording: Path) -> dict | None:
     """The files of the TeX installation a compile read, each with [size, mtime_ns]; None if unknown.
 
     TeX's recorder lists ``INPUT path`` lines: the document's own files are relative to its
@@ -190,7 +191,7 @@ def _tex_inputs(recording: Path) -> dict | None:
     return inputs or None
 
 
-def _unchanged(inputs) -> bool:
+def installation_unchanged(inputs) -> bool:
     """Every recorded TeX file is still there with its size and modification time."""
     if not isinstance(inputs, dict) or not inputs:
         return False
@@ -204,4 +205,4 @@ def _unchanged(inputs) -> bool:
     return True
 
 
-__all__ = ["fetch", "pdf_key", "store", "toolchain_identity"]
+__all__ = ["fetch", "installation_files", "installation_unchanged", "pdf_key", "store", "toolchain_identity"]
