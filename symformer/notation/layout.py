@@ -274,7 +274,7 @@ class _Reader:
         return letter
 
     def _matrix(self, name: str, size: float) -> Box:
-        rows, row, cell_start = [], [], self.at
+        rows, row = [], []
         widths, heights = [], []
         while self.peek() is not None:
             if self.peek() == "\\end":
