@@ -239,3 +239,15 @@ def test_verify_explain_prints_the_chain_and_json_carries_it(private_cache, caps
 def test_verify_explain_cannot_watch(capsys):
     assert main(["verify", "--watch", "--explain", "x.py"]) == 2
     assert "--explain" in capsys.readouterr().err
+
+
+def test_a_delta_contracts_with_an_index_expression_only_where_it_provably_lies_in_the_range():
+    t, w, k = sp.symbols("t w k", integer=True)
+    x = IndexedBase("x", shape=(n,))
+    picked = Sum(x[k] * KroneckerDelta(k, t + 1), (k, 1, n))
+    assert equal_in_general(picked, x[t + 1], {t: (1, n - 1)})  # t + 1 lies in 1..n
+    assert not equal_in_general(picked, x[t + 1], {t: (1, n)})  # at t = n the sum is 0, not x[n + 1]
+    later = Sum(x[k] * KroneckerDelta(k, t + w), (k, 1, n))
+    assert equal_in_general(later, x[t + w], {w: (1, n - t), t: (1, n)})
+    half = sp.Symbol("h", integer=True)
+    assert not equal_in_general(Sum(x[k] * KroneckerDelta(k, half / 2), (k, 1, n)), x[half / 2], {half: (2, 2 * n)})

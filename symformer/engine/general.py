@@ -88,8 +88,7 @@ def rows_after_do_not_enter(matrix, inputs, what: str | None = None, floors: Map
     """Row t of ``matrix`` does not depend on any row u > t of the ``inputs`` (MatrixSymbols), for every size.
 
     The general entry (t, c) of ``matrix`` is differentiated by the entry (t + w, e) of each input,
-    with w = 1..rows - t; a sum over the input's rows meets that entry through a delta, contracted
-    where t + w provably lies in the sum's range; what is left must be 0 for the index prover.
+    with w = 1..rows - t; the index prover must find the derivative 0.
 
     >>> import sympy as sp
     >>> n = sp.Symbol("n", integer=True, positive=True)
@@ -119,8 +118,8 @@ def rows_after_do_not_enter(matrix, inputs, what: str | None = None, floors: Map
             continue  # the entry does not read this input at all
         column = sp.Dummy("e", integer=True, positive=True)
         columns = {**scope, column: (sp.Integer(1), matrix_input.shape[1])}
-        derivative = _contract(sp.diff(entry, base[t + later, column]), columns, floors or {})
-        if not equal_in_general(derivative, sp.Integer(0), columns, floors):
+        # the prover contracts the delta of a sum over the input's rows: t + w lies in 1..rows
+        if not equal_in_general(sp.diff(entry, base[t + later, column]), sp.Integer(0), columns, floors):
             return Witness(False, f"{what}: the derivative by a later row of {matrix_input.name} is not proved 0")
     return Witness(True, f"{what} (derivatives by every later row are 0, index prover)")
 
@@ -155,41 +154,20 @@ def next_row_enters(matrix, matrix_input, what: str | None = None, floors: Mappi
     base = {str(b.label): b for b in entry.atoms(sp.IndexedBase)}.get(matrix_input.name)
     if base is None:
         return Witness(False, f"{what}: the entry does not read {matrix_input.name}")
-    derivative = _contract(sp.diff(entry, base[t + 1, c]), scope, floors or {})
-    at_zero = derivative.replace(lambda e: isinstance(e, sp.Indexed) and e.base == base, lambda e: sp.Integer(0))
-    if at_zero.has(sp.Indexed) or at_zero.has(*scope):
-        return Witness(False, f"{what}: at the zero input the derivative still depends on {sorted(map(str, at_zero.free_symbols))}")
     try:
-        value = normal_form(at_zero, scope)  # counts the terms of each remaining sum, where provably never negative
+        # the normal form contracts the delta of the sum over the input's rows (t + 1 lies in 1..rows),
+        # then, at the zero input, counts the terms of each remaining sum
+        derivative = normal_form(sp.diff(entry, base[t + 1, c]), scope, floors)
+        at_zero = derivative.replace(lambda e: isinstance(e, sp.Indexed) and e.base == base, lambda e: sp.Integer(0))
+        if at_zero.has(sp.Indexed) or at_zero.has(*scope):
+            return Witness(False, f"{what}: at the zero input the derivative still depends on "
+                                  f"{sorted(map(str, at_zero.free_symbols))}")
+        value = normal_form(at_zero, scope, floors)
     except NotProved as exc:
         return Witness(False, f"{what}: {exc}")
     if value.has(sp.Sum) or value.is_positive is not True:
         return Witness(False, f"{what}: at the zero input the derivative is {value}, not shown positive")
     return Witness(True, f"{what} (at the zero input the derivative is {sp.sstr(value)} > 0, index prover)")
-
-
-def _contract(expr, ranges: dict, floors: Mapping):
-    """sum_{k=lo}^{hi} f(k) delta(k, x) = f(x) where lo <= x <= hi is proved for every index in its range."""
-    if isinstance(expr, sp.Sum) and len(expr.limits) > 1:
-        *inner, outer = expr.limits
-        return _contract(sp.Sum(sp.Sum(expr.function, *inner), outer), ranges, floors)
-    if isinstance(expr, sp.Sum):
-        (dummy, low, high), = expr.limits
-        body = _contract(expr.function, {**ranges, dummy: (low, high)}, floors)
-        for term in [body] if not isinstance(body, sp.Add) else []:
-            for factor in sp.Mul.make_args(term):
-                if isinstance(factor, sp.KroneckerDelta) and dummy in factor.args:
-                    other = factor.args[0] if factor.args[1] == dummy else factor.args[1]
-                    if dummy not in other.free_symbols and never_negative(other - low, ranges, floors) \
-                            and never_negative(high - other, ranges, floors):
-                        rest = sp.Mul(*(f for f in sp.Mul.make_args(term) if f is not factor))
-                        return rest.xreplace({dummy: other})
-        if isinstance(body, sp.Add):
-            return sp.Add(*(_contract(sp.Sum(term, (dummy, low, high)), ranges, floors) for term in body.args))
-        return sp.Sum(body, (dummy, low, high))
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol)):
-        return expr
-    return expr.func(*(_contract(arg, ranges, floors) for arg in expr.args))
 
 
 def nonnegative_terms(expr, ranges: Mapping | None = None, what: str | None = None,

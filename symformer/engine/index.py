@@ -47,10 +47,11 @@ from symformer.engine.ranges import never_negative
 from symformer.engine.zero import exponentials_as_symbols, rational_vanishes, trig_vanishes
 
 
-def normal_form(expr: sp.Expr, ranges: Mapping[sp.Symbol, tuple]) -> sp.Expr:
+def normal_form(expr: sp.Expr, ranges: Mapping[sp.Symbol, tuple], floors: Mapping | None = None) -> sp.Expr:
     """Rewrite ``expr`` into the normal form described in the module docstring.
 
-    ``ranges`` maps each free index to its (low, high) range, symbolic bounds allowed.
+    ``ranges`` maps each free index to its (low, high) range, symbolic bounds allowed; ``floors``
+    each size's least value, as for :func:`equal_in_general`.
 
     >>> n = sp.Symbol("n", integer=True, positive=True)
     >>> j, k = sp.symbols("j k", integer=True)
@@ -58,11 +59,12 @@ def normal_form(expr: sp.Expr, ranges: Mapping[sp.Symbol, tuple]) -> sp.Expr:
     >>> normal_form(sp.Sum(z[k] * sp.KroneckerDelta(j, k), (k, 1, n)), {j: (1, n)})
     z[j]
     """
-    token = _RANGES.set(dict(ranges))
+    tokens = _RANGES.set(dict(ranges)), _FLOORS.set(dict(floors or {}))
     try:
         return _normal_form(expr, dict(ranges))
     finally:
-        _RANGES.reset(token)
+        for variable, token in zip((_RANGES, _FLOORS), tokens):
+            variable.reset(token)
 
 
 def _normal_form(expr, ranges):
@@ -318,6 +320,12 @@ def _range_of(index, ranges):
     return ranges.get(index) if isinstance(index, sp.Symbol) else None
 
 
+def _lies_within(index, low, high, ranges) -> bool:
+    """``low <= index <= high`` for every size and every index in its range (t + w in 1..n for w in 1..n - t)."""
+    return (bool(sp.sympify(index).is_integer) and never_negative(index - low, ranges, _FLOORS.get())
+            and never_negative(high - index, ranges, _FLOORS.get()))
+
+
 def _contract_free_deltas(expr, ranges):
     """In a product, delta(a, b) of two free indices of one range lets b be replaced by a."""
     terms = []
@@ -402,11 +410,12 @@ def _one_sum(body, symbol, low, high, ranges):
             other = factor.args[0] if factor.args[1] == symbol else factor.args[1]
             if symbol in other.free_symbols:
                 continue
-            if _range_of(other, inner_ranges) == (low, high):
+            same_range = _range_of(other, inner_ranges) == (low, high)
+            if same_range or _lies_within(other, low, high, ranges):
                 rest = sp.Mul(*(inside[:position] + inside[position + 1 :]))
                 contracted = sp.Mul(*outside) * _rewrite(rest.subs(symbol, other), ranges)
-                _note(f"contract δ({symbol}, {other}): {other} runs over {symbol}'s range {low}..{high}",
-                      sp.Sum(body, (symbol, low, high)), contracted)
+                _note(f"contract δ({symbol}, {other}): {other} {'runs over' if same_range else 'lies in'} {symbol}'s range "
+                      f"{low}..{high}", sp.Sum(body, (symbol, low, high)), contracted)
                 return contracted
     summand = sp.Mul(*inside)
     if _closed_form_allowed(summand, symbol):
