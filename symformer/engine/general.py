@@ -98,13 +98,10 @@ def rows_after_do_not_enter(matrix, inputs, what: str | None = None, floors: Map
     >>> rows_after_do_not_enter(sp.HadamardProduct(L, L) * sp.OneMatrix(n, 1), [L]).holds  # row t reads row t only
     True
     """
-    from symformer.engine.indexform import Untranslatable, general_entries
-
     what = what or f"row t of {sp.sstr(matrix)} does not depend on later rows of {', '.join(map(str, inputs))}"
-    try:
-        entry, _, ranges = general_entries(matrix, matrix, floors)
-    except Untranslatable as exc:
-        return Witness(False, f"{what}: not in index notation ({exc})")
+    entry, ranges, refused = _general_entry(matrix, what, floors)
+    if refused:
+        return refused
     free = list(ranges.items())
     if matrix.shape[0] == 1 or any(m.shape[0] != matrix.shape[0] for m in inputs):
         return Witness(False, f"{what}: needs a matrix of several rows and inputs with as many rows")
@@ -138,13 +135,11 @@ def next_row_enters(matrix, matrix_input, what: str | None = None, floors: Mappi
     (True, False)
     """
     from symformer.engine.index import NotProved, normal_form
-    from symformer.engine.indexform import Untranslatable, general_entries
 
     what = what or f"row t of {sp.sstr(matrix)} depends on row t + 1 of {matrix_input}"
-    try:
-        entry, _, ranges = general_entries(matrix, matrix, floors)
-    except Untranslatable as exc:
-        return Witness(False, f"{what}: not in index notation ({exc})")
+    entry, ranges, refused = _general_entry(matrix, what, floors)
+    if refused:
+        return refused
     free = list(ranges.items())
     if matrix.shape[0] == 1 or matrix_input.shape[0] != matrix.shape[0] or len(free) != 2 \
             or sp.expand(matrix_input.shape[1] - matrix.shape[1]) != 0:
@@ -168,6 +163,18 @@ def next_row_enters(matrix, matrix_input, what: str | None = None, floors: Mappi
     if value.has(sp.Sum) or value.is_positive is not True:
         return Witness(False, f"{what}: at the zero input the derivative is {value}, not shown positive")
     return Witness(True, f"{what} (at the zero input the derivative is {sp.sstr(value)} > 0, index prover)")
+
+
+def _general_entry(matrix, what: str, floors: Mapping | None) -> tuple:
+    """(entry, ranges, None): ``matrix``'s general entry and its indices' ranges; or (None, None, a
+    Witness that does not hold) when it has none."""
+    from symformer.engine.indexform import Untranslatable, general_entries
+
+    try:
+        entry, _, ranges = general_entries(matrix, matrix, floors)
+    except Untranslatable as exc:
+        return None, None, Witness(False, f"{what}: not in index notation ({exc})")
+    return entry, ranges, None
 
 
 def nonnegative_terms(expr, ranges: Mapping | None = None, what: str | None = None,
