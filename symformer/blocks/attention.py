@@ -71,15 +71,23 @@ def _indicator(condition):
             continue
         if part is sp.false:  # a mask that hides the entry for every index value
             return sp.S.Zero
-        if isinstance(part, (sp.LessThan, sp.StrictLessThan, sp.GreaterThan, sp.StrictGreaterThan)):
-            small, large = (part.lhs, part.rhs) if isinstance(part, (sp.LessThan, sp.StrictLessThan)) else (part.rhs, part.lhs)
-            if not (small.is_integer and large.is_integer):
-                return None
-            strict = isinstance(part, (sp.StrictLessThan, sp.StrictGreaterThan))
-            factors.append(sp.Heaviside(large - small + (-sp.S.Half if strict else sp.S.Half)))
-        else:
+        comparison = _comparison(part)
+        if comparison is None:
             return None
+        small, large, strict = comparison
+        if not (small.is_integer and large.is_integer):
+            return None
+        factors.append(sp.Heaviside(large - small + (-sp.S.Half if strict else sp.S.Half)))
     return sp.Mul(*factors)
+
+
+def _comparison(part):
+    """``small <= large`` (or ``<``, strict) as (small, large, strict); None for anything else."""
+    if isinstance(part, (sp.LessThan, sp.StrictLessThan)):
+        return part.lhs, part.rhs, isinstance(part, sp.StrictLessThan)
+    if isinstance(part, (sp.GreaterThan, sp.StrictGreaterThan)):
+        return part.rhs, part.lhs, isinstance(part, sp.StrictGreaterThan)
+    return None
 
 
 def _is_prefix(condition, key) -> bool:
@@ -87,13 +95,8 @@ def _is_prefix(condition, key) -> bool:
     for part in (condition.args if isinstance(condition, sp.And) else (condition,)):
         if part is sp.true or part is sp.false:  # every key, or none: 1..b with b >= columns, or b = 0
             continue
-        if isinstance(part, (sp.LessThan, sp.StrictLessThan)):
-            small, large = part.lhs, part.rhs
-        elif isinstance(part, (sp.GreaterThan, sp.StrictGreaterThan)):
-            small, large = part.rhs, part.lhs
-        else:
-            return False
-        if small != key or large.has(key):
+        comparison = _comparison(part)
+        if comparison is None or comparison[0] != key or comparison[1].has(key):
             return False
     return True
 
