@@ -35,6 +35,7 @@ from typing import Mapping
 import sympy as sp
 
 from symformer.engine.index import equal_in_general, never_negative
+from symformer.engine.ranges import never_empty
 from symformer.engine.model import Witness, expand_definitions
 
 
@@ -264,10 +265,7 @@ def _counts(expr, scope: dict) -> bool:
 
 
 def _never_empty(limits, ranges: dict) -> bool:
-    """Every limit of a (possibly multi-limit) sum has at least one term, for all sizes and indices."""
-    scope = dict(ranges)
-    for symbol, low, high in reversed(limits):
-        if not _counts(high - low, scope):
-            return False
-        scope[symbol] = (low, high)
-    return True
+    try:
+        return never_empty(limits, ranges)
+    except (TypeError, ValueError, sp.PolynomialError):
+        return False

@@ -43,7 +43,7 @@ from typing import Mapping
 import sympy as sp
 from sympy.core.logic import fuzzy_and
 
-from symformer.engine.ranges import never_negative
+from symformer.engine.ranges import never_empty, never_negative
 from symformer.engine.zero import exponentials_as_symbols, rational_vanishes, trig_vanishes
 
 
@@ -279,13 +279,7 @@ def _divides_by_nonempty_sums_only(expr, ranges) -> None:
 
 
 def _never_empty(limits, ranges) -> bool:
-    """Every limit of a (possibly multi-limit) sum has at least one term, for all sizes and indices."""
-    scope = dict(ranges)
-    for symbol, low, high in reversed(limits):  # outermost first: an inner limit may use an outer dummy
-        if not never_negative(high - low, scope, _FLOORS.get()):
-            return False
-        scope[symbol] = (low, high)
-    return True
+    return never_empty(limits, ranges, _FLOORS.get())
 
 
 def _constant_summands(expr, ranges: Mapping):

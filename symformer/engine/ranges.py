@@ -57,3 +57,19 @@ def never_negative(expr, ranges: Mapping, floors: Mapping | None = None) -> bool
     if not expr.is_polynomial(*expr.free_symbols):
         return False
     return all(c.is_number and c >= 0 for c in sp.Poly(expr, *expr.free_symbols).coeffs())
+
+
+def never_empty(limits, ranges: Mapping, floors: Mapping | None = None) -> bool:
+    """Every limit of a (possibly multi-limit) sum has at least one term, for every size and index.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> k = sp.Symbol("k", integer=True)
+    >>> never_empty(((k, 1, n),), {}), never_empty(((k, 2, n),), {})
+    (True, False)
+    """
+    scope = dict(ranges)
+    for symbol, low, high in reversed(limits):  # outermost first: an inner limit may use an outer dummy
+        if not never_negative(high - low, scope, floors):
+            return False
+        scope[symbol] = (low, high)
+    return True
