@@ -271,7 +271,7 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
             manifest[pdf.name] = {"key": key, "sha256": _digest(pdf), "tex_inputs": copied}
         else:
             log(f"compiling {name} with {tool}")
-            stale.append((tex, inputs, resources))
+            stale.append((tex, key, resources))
         pdfs.append(pdf)
     if not stale:
         _write_manifest(folder, manifest)
@@ -282,15 +282,14 @@ def _compile(folder: Path, texts: dict, manifest: dict, tool: str, log) -> list:
         # pdflatex is one process per document and mostly waits on itself: run the documents side by side
         with ThreadPoolExecutor(max_workers=min(len(stale), 3)) as pool:
             futures = [(pool.submit(compile_tex, tex, tool, resources=resources, locate=_locator(texts[tex.name]),
-                                    cancel=cancel), tex, inputs) for tex, inputs, resources in stale]
+                                    cancel=cancel), tex, key) for tex, key, resources in stale]
             try:
-                for future, tex, inputs in futures:
+                for future, tex, key in futures:
                     try:
                         pdf = future.result()
                     except LatexCompileError as exc:
                         failures.append(exc)
                         continue
-                    key = pdf_key(inputs, tool)
                     manifest[pdf.name] = {"key": key, "sha256": _digest(pdf),
                                           "tex_inputs": installation_files(pdf.with_suffix(".fls"))}
                     store_pdf(key, pdf)
